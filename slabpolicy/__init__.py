@@ -1,0 +1,10 @@
+"""slabpolicy: what should happen to a memory cgroup's slab caches when it dies?
+
+A simulator of the Linux SLUB allocator with per-memcg kmem caches, comparing
+dead-cache policies (plugins) on the same workloads.
+"""
+from .hookspecs import hookimpl
+from .policy import PLUGIN_API_VERSION, Option, PolicySpec
+
+__version__ = "0.1.0"
+__all__ = ["hookimpl", "PolicySpec", "Option", "PLUGIN_API_VERSION", "__version__"]

@@ -1,0 +1,91 @@
+"""The accounting checker (MODEL.md section 6): always on, cheap, strict on request.
+
+At every sample and at the end of a run it compares what the counters say with
+what exists:
+
+* the root's hierarchical kmem counter (every charge reaches it) equals the
+  pages of the slabs that exist: the sum of live charges equals the pages;
+* no memcg counter is negative and no released memcg is still charged;
+* each kmem_cache_node's slab counter (inc/dec_slabs_node) equals the slabs of
+  that cache on that node that exist;
+* the live objects (allocations minus frees) equal the objects the slabs hold.
+
+The allocator also reports, as they happen, frees into a slab already freed (an
+object lost or freed twice), slabs freed with live objects or while on a list,
+and caches destroyed with slabs left.  A violation is counted once per distinct
+problem, with the first time it was seen; ``drift_pages_max`` is the largest gap
+seen between charged pages and existing pages.  Under ``strict`` the first
+violation raises :class:`AccountingError` saying what, where and when.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .errors import AccountingError
+
+if TYPE_CHECKING:
+    from .engine import Simulation
+
+
+class AccountingChecker:
+    def __init__(self, sim: Simulation, strict: bool = False) -> None:
+        self.sim = sim
+        self.strict = strict
+        self.seen: dict[str, int] = {}        # problem -> first time seen (ns)
+        self.drift_pages_max = 0
+
+    def violation(self, message: str) -> None:
+        """Record a violation found now (the op clock's time)."""
+        self._record(message, self.sim.slub.now)
+
+    def _record(self, message: str, now: int) -> None:
+        if message in self.seen:
+            return
+        self.seen[message] = now
+        if self.strict:
+            raise AccountingError(f"accounting violation at t={now}ns "
+                                  f"(policy {self.sim.policy_label}, seed {self.sim.seed}): {message}")
+
+    def check(self, now: int) -> int:
+        """Compare counters with what exists; return the live object bytes (for utilisation)."""
+        slub = self.sim.slub
+        pages = 0
+        objects = 0
+        live_bytes = 0
+        for cache in slub.caches:
+            cache_objects = 0
+            for n in cache.node:
+                existing = len(n.slabs)
+                if existing != n.nr_slabs:
+                    self._record(f"{cache.name} node {n.node}: nr_slabs counts {n.nr_slabs} "
+                                 f"slabs but {existing} exist", now)
+                pages += existing * cache.pages
+                cache_objects += sum(slab.inuse for slab in n.slabs)
+            objects += cache_objects
+            live_bytes += cache_objects * cache.object_size
+        if pages != slub.total_pages:
+            self._record(f"slabs hold {pages} pages but the page allocator handed out "
+                         f"{slub.total_pages}", now)
+        charged = self.sim.memcgs.root.usage
+        drift = abs(charged - pages)
+        if drift:
+            self._record(f"{charged} pages charged but {pages} pages exist", now)
+            if drift > self.drift_pages_max:
+                self.drift_pages_max = drift
+        for memcg in self.sim.memcgs:
+            if memcg.usage < 0:
+                self._record(f"memcg {memcg.name}: kmem counter is negative", now)
+        for memcg in self.sim.memcgs.released:
+            if memcg.usage:
+                self._record(f"memcg {memcg.name} released with {memcg.usage} pages "
+                             f"still charged", now)
+        live = (slub.n_alloc_fast + slub.n_alloc_slow) - (slub.n_free_fast + slub.n_free_slow)
+        if live != objects:
+            self._record(f"{live} objects are live but slabs hold {objects}", now)
+        return live_bytes
+
+    def summary(self) -> dict:
+        first = min(self.seen.values()) if self.seen else None
+        first_message = min(self.seen, key=self.seen.get) if self.seen else None
+        return {"violations": len(self.seen), "drift_pages_max": self.drift_pages_max,
+                "first_violation_ns": first, "first_violation": first_message}

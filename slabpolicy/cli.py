@@ -1,0 +1,226 @@
+"""The ``slabpolicy`` command line (Typer).
+
+Every command that reads a workload checks it whole first and runs nothing if
+anything is wrong.  A problem the user can fix (a bad field, an unknown policy,
+a plugin that raises) is one line per problem on stderr and a non-zero exit
+(2 for a bad workload, 3 for an accounting violation under ``--strict``, 1
+otherwise), never a traceback.  Results already computed are written (with
+``--out``) as each run finishes, each file written whole and then renamed.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Callable, Optional
+
+import typer
+from tabulate import tabulate
+
+from . import geometry as geometry_mod
+from .errors import SlabpolicyError
+from .plugin_manager import make_plugin_manager, policy_registry
+from .results import result_filename, write_json_atomic
+from .runner import resolve_policies, run_one
+from .units import UnitError, format_size, parse_size
+from .workload import load_workload
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Simulate SLUB with per-memcg kmem caches and compare dead-cache policies.")
+
+FORMATS_TABLE_JSON = ("table", "json")
+
+
+def _fail(error: SlabpolicyError) -> None:
+    typer.echo(str(error), err=True)
+    raise typer.Exit(code=error.exit_code)
+
+
+def _guarded(fn: Callable[[], Any]) -> Any:
+    """Run ``fn``; a SlabpolicyError becomes its message and exit code."""
+    try:
+        return fn()
+    except SlabpolicyError as exc:
+        _fail(exc)
+
+
+def _check_format(value: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise typer.BadParameter(f"use one of {', '.join(allowed)}", param_hint="--format")
+    return value
+
+
+def _dump(doc: Any) -> str:
+    return json.dumps(doc, indent=2, sort_keys=False)
+
+
+@app.command()
+def validate(
+    file: Annotated[Path, typer.Argument(help="the workload YAML file")],
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="override dotted.key=value")] = None,
+    plugin: Annotated[Optional[list[Path]], typer.Option(help="load a local plugin module")] = None,
+) -> None:
+    """Check a workload file (and its policies' options) without running it."""
+    def go():
+        workload = load_workload(file, set_ or ())
+        pm = make_plugin_manager(tuple(map(str, plugin or ())) + workload.plugins)
+        runs = resolve_policies(workload, [], policy_registry(pm))
+        typer.echo(f"{file}: ok: {workload.name}, {len(workload.caches)} caches, "
+                   f"{len(workload.groups)} cgroup groups, policies "
+                   f"{', '.join(r.label for r in runs)}")
+    _guarded(go)
+
+
+@app.command()
+def run(
+    file: Annotated[Path, typer.Argument(help="the workload YAML file")],
+    policy: Annotated[Optional[list[str]], typer.Option(
+        help="policy name or workload label to run (repeatable; default: the workload's list)")] = None,
+    seed: Annotated[Optional[list[int]], typer.Option(
+        help="seed (repeatable; default: the workload's)")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="override dotted.key=value")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="write one JSON result per run here")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+    plugin: Annotated[Optional[list[Path]], typer.Option(help="load a local plugin module")] = None,
+    strict: Annotated[bool, typer.Option(help="stop at the first accounting violation")] = False,
+) -> None:
+    """Run a workload under one or more policies and seeds; print a summary."""
+    _check_format(fmt, FORMATS_TABLE_JSON)
+    plugin_paths = tuple(map(str, plugin or ()))
+
+    def prepare():
+        workload = load_workload(file, set_ or ())
+        pm = make_plugin_manager(plugin_paths + workload.plugins)
+        runs = resolve_policies(workload, list(policy or ()), policy_registry(pm))
+        return workload, runs
+
+    workload, runs = _guarded(prepare)
+    seeds = list(seed) if seed else [workload.seed]
+    results: list[dict] = []
+    matrix = [(r, s) for r in runs for s in seeds]
+    try:
+        with _progress(len(matrix)) as advance:
+            for policy_run, s in matrix:
+                result = run_one(workload, policy_run, s, plugin_paths=plugin_paths, strict=strict)
+                results.append(result)
+                if out is not None:
+                    write_json_atomic(out / result_filename(result), result)
+                advance()
+    except SlabpolicyError as exc:
+        if results:
+            _emit(results, fmt)
+        _fail(exc)
+    _emit(results, fmt)
+
+
+def _emit(results: list[dict], fmt: str) -> None:
+    if fmt == "json":
+        typer.echo(_dump(results[0] if len(results) == 1 else results))
+    else:
+        typer.echo(summary_table(results))
+
+
+class _progress:
+    """A rich progress bar on stderr when it is a terminal and there is more than one run."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.bar = None
+
+    def __enter__(self) -> Callable[[], None]:
+        if self.total > 1 and sys.stderr.isatty():
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress,
+                                       TimeRemainingColumn)
+            self.bar = Progress("runs", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                                transient=True, console=_stderr_console())
+            self.bar.start()
+            task = self.bar.add_task("runs", total=self.total)
+            return lambda: self.bar.advance(task)
+        return lambda: None
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _stderr_console():
+    from rich.console import Console
+    return Console(stderr=True)
+
+
+SUMMARY_ROWS = (
+    ("slab pages, mean", lambda r: round(r["memory"]["slab_pages"]["mean"], 1)),
+    ("slab pages, peak", lambda r: r["memory"]["slab_pages"]["peak"]),
+    ("dead-cache pages, mean", lambda r: round(r["memory"]["dead_cache_pages"]["mean"], 1)),
+    ("dead caches, final", lambda r: r["memory"]["dead_caches"]["final"]),
+    ("dying memcgs, final", lambda r: r["memory"]["dying_memcgs"]["final"]),
+    ("utilization, mean", lambda r: round(r["memory"]["utilization"]["mean"], 4)),
+    ("allocs (fast/slow)", lambda r: f"{r['ops']['alloc_fast']}/{r['ops']['alloc_slow']}"),
+    ("frees (fast/slow)", lambda r: f"{r['ops']['free_fast']}/{r['ops']['free_slow']}"),
+    ("alloc p99 ns", lambda r: r["latency_ns"]["alloc"]["p99"]),
+    ("free p99 ns", lambda r: r["latency_ns"]["free"]["p99"]),
+    ("offline p99 ns", lambda r: r["latency_ns"]["offline"]["p99"]),
+    ("list_lock acquisitions", lambda r: r["locks"].get("list_lock", {}).get("acquisitions", 0)),
+    ("list_lock contentions", lambda r: r["locks"].get("list_lock", {}).get("contentions", 0)),
+    ("list_lock wait ns", lambda r: r["locks"].get("list_lock", {}).get("wait_ns_total", 0)),
+    ("accounting violations", lambda r: r["accounting"]["violations"]),
+    ("simulated ops/s (wall)", lambda r: round((r["ops"]["alloc"] + r["ops"]["free"])
+                                               / max(r["wall_seconds"], 1e-9))),
+)
+
+
+def summary_table(results: list[dict]) -> str:
+    """One column per run (policy, seed), one row per headline figure."""
+    headers = ["figure"] + [f"{r['policy']['label']}\nseed {r['seed']}" for r in results]
+    rows = [[name] + [get(r) for r in results] for name, get in SUMMARY_ROWS]
+    title = f"workload {results[0]['workload']['name']}" if results else ""
+    return f"{title}\n" + tabulate(rows, headers=headers, disable_numparse=True)
+
+
+@app.command()
+def policies(
+    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+    plugin: Annotated[Optional[list[Path]], typer.Option(help="load a local plugin module")] = None,
+) -> None:
+    """List the installed policies: name, version, source and description."""
+    _check_format(fmt, FORMATS_TABLE_JSON)
+    registry = _guarded(lambda: policy_registry(make_plugin_manager(tuple(map(str, plugin or ())))))
+    rows = [{"name": name, "version": e.spec.version, "source": e.source,
+             "description": e.spec.description,
+             "options": {o.name: {"type": o.type, "default": o.default, "help": o.help}
+                         for o in e.spec.options}}
+            for name, e in registry.items()]
+    if fmt == "json":
+        typer.echo(_dump(rows))
+    else:
+        typer.echo(tabulate([[r["name"], r["version"], r["source"], r["description"]] for r in rows],
+                            headers=["name", "version", "source", "description"],
+                            disable_numparse=True))
+
+
+@app.command()
+def geometry(
+    sizes: Annotated[list[str], typer.Argument(help="slot sizes: 192, 624, 4KiB ...")],
+    cpus: Annotated[int, typer.Option(help="cpu count (default: this machine's)")] = 0,
+    page_size: Annotated[str, typer.Option(help="page size")] = "4KiB",
+    max_order: Annotated[int, typer.Option(help="slub_max_order")] = 3,
+    min_objects: Annotated[int, typer.Option(help="slub_min_objects (0: from the cpu count)")] = 0,
+    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+) -> None:
+    """What SLUB does for an object size: order, objects per slab, min_partial, cpu_partial."""
+    _check_format(fmt, FORMATS_TABLE_JSON)
+    try:
+        page = parse_size(page_size)
+        nr_cpus = cpus or os.cpu_count() or 1
+        rows = [geometry_mod.geometry(parse_size(size), nr_cpus=nr_cpus, page_size=page,
+                                      max_order=max_order, min_objects=min_objects).as_dict()
+                for size in sizes]
+    except (UnitError, ValueError) as exc:
+        typer.echo(f"geometry: {exc}", err=True)
+        raise typer.Exit(code=2)
+    if fmt == "json":
+        typer.echo(_dump(rows))
+    else:
+        typer.echo(f"{nr_cpus} cpus, {format_size(page)} pages, slub_max_order={max_order}")
+        typer.echo(tabulate([list(r.values()) for r in rows], headers=list(rows[0])))

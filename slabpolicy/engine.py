@@ -1,0 +1,336 @@
+"""The event engine: simulated nanoseconds on N cpus, driven by a workload.
+
+A heap of ``(time, seq, kind, a, b, c)`` events, SimPy's way: the increasing
+``seq`` breaks ties, so a run is deterministic.  Every random draw comes from one
+``random.Random(seed)`` and depends only on the workload's own events (cgroup
+arrivals and lifetimes, allocation times, cpus, object lifetimes), never on the
+policy: the same seed gives every policy the same event stream, which is what
+makes comparisons paired.
+
+An operation runs on one cpu after the previous one on that cpu has finished;
+its latency is the cost of the steps it took plus its lock waits.  Policy work
+that waits (an RCU grace period) is a generator resumed by a later event, so
+the cpus go on meanwhile.  Hooks are called at rare events only; the alloc and
+free paths are plain method calls.
+"""
+from __future__ import annotations
+
+import heapq
+import itertools
+import random
+from types import GeneratorType
+from typing import Any, Callable
+
+from .accounting import AccountingChecker
+from .histogram import Histogram
+from .locks import LockRegistry
+from .memcg import ONLINE, MemCgroup, MemcgTree
+from .slub import Allocator, KmemCache
+
+ALLOC, FREE, ARRIVE, OFFLINE, RESUME, CALL, SAMPLE = range(7)
+
+#: the memory figures sampled at every ``sample_interval`` (MODEL.md section 6)
+MEMORY_FIGURES = ("slab_pages", "dead_cache_pages", "dead_caches", "dying_memcgs",
+                  "live_objects", "utilization")
+
+
+class _Stream:
+    """One allocation stream of one cgroup."""
+
+    __slots__ = ("memcg", "index", "cache", "per_ns", "life", "remote_free")
+
+    def __init__(self, memcg: MemCgroup, index: int, rate_per_s: float,
+                 life: Callable[[], int | None], remote_free: float) -> None:
+        self.memcg = memcg
+        self.index = index
+        self.cache: KmemCache | None = None
+        self.per_ns = rate_per_s / 1e9
+        self.life = life
+        self.remote_free = remote_free
+
+
+class _Group:
+    """The cgroups of one workload group: how many came, which are online."""
+
+    __slots__ = ("spec", "spawned", "online", "life", "streams")
+
+    def __init__(self, spec, rng: random.Random) -> None:
+        self.spec = spec
+        self.spawned = 0
+        self.online: list[MemCgroup] = []
+        self.life = spec.lifetime.make_sampler(rng)
+        self.streams = [(s, s.lifetime.make_sampler(rng)) for s in spec.streams]
+
+
+class _Op:
+    """Policy work in progress on one cpu (a memcg offline, a scheduled call)."""
+
+    __slots__ = ("gens", "cpu", "start", "memcg")
+
+    def __init__(self, gens: list, cpu: int, start: int, memcg: MemCgroup | None) -> None:
+        self.gens = gens
+        self.cpu = cpu
+        self.start = start
+        self.memcg = memcg
+
+
+class Simulation:
+    """One run: a workload under one policy with one seed.
+
+    What policies use: ``slub`` (the allocator and its operations), ``memcgs``
+    (the memcg tree), ``now``, ``synchronize_rcu()``, ``schedule()``,
+    ``memcg_cache()``, ``workload``, ``seed``.
+    """
+
+    def __init__(self, workload, *, seed: int, hook, policy_label: str = "",
+                 strict: bool = False) -> None:
+        self.workload = workload
+        self.seed = seed
+        self.hook = hook
+        self.policy_label = policy_label
+        self.memcgs = MemcgTree()
+        self.locks = LockRegistry()
+        self.slub = Allocator(workload.machine, workload.caches, self.memcgs,
+                              workload.costs, self.locks)
+        self.checker = AccountingChecker(self, strict)
+        self.slub.on_violation = self.checker.violation
+        self.rng = random.Random(seed)
+        self.end_ns = workload.duration_ns
+        self.h_offline = Histogram()
+        self.rcu_waits = 0
+        self.series: dict[str, list] = {"t_ns": [], **{f: [] for f in MEMORY_FIGURES}}
+        self._heap: list[tuple] = []
+        self._seq = itertools.count()
+        self._groups = {g.name: _Group(g, self.rng) for g in workload.groups}
+        self._offline_cpu: dict[int, int] = {}
+        self._pending_offline: set[MemCgroup] = set()
+        if hook.slabpolicy_dead_cache_free.get_hookimpls():
+            self.slub.dead_cache_free = self._dead_cache_free
+        self.slub.on_dead_cache_empty = self._dead_cache_empty
+        self._has_tick = bool(hook.slabpolicy_tick.get_hookimpls())
+        self._next_tick = 0
+        self._kind_index = {k.name: i for i, k in enumerate(workload.caches)}
+
+    # -- what policies call --------------------------------------------------------------
+
+    @property
+    def now(self) -> int:
+        """The op clock: simulated ns inside the operation being run."""
+        return self.slub.now
+
+    def synchronize_rcu(self) -> int:
+        """synchronize_rcu(): the grace period to ``yield`` from an offline generator."""
+        self.rcu_waits += 1
+        return self.slub.costs["rcu_grace_period"]
+
+    def schedule(self, delay_ns: int, fn: Callable[[], Any]) -> None:
+        """Run ``fn()`` (a kworker on cpu 0) ``delay_ns`` from now; it may be a generator."""
+        self._push(self.slub.now + max(0, int(delay_ns)), CALL, fn)
+
+    def memcg_cache(self, memcg: MemCgroup, index: int) -> KmemCache:
+        """The cache ``memcg`` allocates kind ``index`` from, asking the policy once."""
+        cache = memcg.caches.get(index)
+        if cache is None:
+            root_cache = self.slub.root_caches[index]
+            if memcg.is_root:
+                cache = root_cache
+            else:
+                cache = self.hook.slabpolicy_memcg_cache(
+                    sim=self, memcg=memcg, kind=root_cache.kind, root_cache=root_cache)
+                if cache is None:
+                    cache = self.slub.kmem_cache_dup(root_cache, memcg)
+            memcg.caches[index] = cache
+        return cache
+
+    # -- the run -------------------------------------------------------------------------
+
+    def _push(self, t: int, kind: int, a=None, b=None, c=None) -> None:
+        heapq.heappush(self._heap, (t, next(self._seq), kind, a, b, c))
+
+    def run(self) -> None:
+        """Run the workload to its end (``duration``), sampling as it goes."""
+        wl = self.workload
+        self.hook.slabpolicy_run_start(sim=self)
+        for group in self._groups.values():
+            arrival = group.spec.arrival
+            if group.spec.count and arrival.start_ns <= self.end_ns:
+                self._push(arrival.start_ns, ARRIVE, group)
+        self._push(0, SAMPLE)
+        if self._has_tick:
+            self._next_tick = wl.tick_interval_ns
+            self._push(self._next_tick, CALL, self._tick)
+        self._loop()
+
+    def _loop(self) -> None:
+        heap = self._heap
+        pop = heapq.heappop
+        push = heapq.heappush
+        seq = self._seq
+        end = self.end_ns
+        ncpus = self.workload.machine.cpus
+        rnd = self.rng.random
+        expo = self.rng.expovariate
+        slab_alloc = self.slub.slab_alloc
+        slab_free = self.slub.slab_free
+        while heap:
+            t, _, kind, a, b, c = pop(heap)
+            if t > end:
+                break
+            if kind == FREE:
+                slab_free(a, b, c, t)
+            elif kind == ALLOC:
+                memcg = a.memcg
+                if memcg.state != ONLINE:
+                    continue                  # rmdir'ed cgroups allocate no more
+                cache = a.cache
+                if cache is None:
+                    cache = a.cache = self.memcg_cache(memcg, a.index)
+                cpu = int(rnd() * ncpus)
+                slab = slab_alloc(cache, cpu, t)
+                life = a.life()
+                if life is not None and t + life <= end:
+                    fcpu = cpu
+                    if a.remote_free and rnd() < a.remote_free:
+                        fcpu = (cpu + 1 + int(rnd() * (ncpus - 1))) % ncpus
+                    push(heap, (t + life, next(seq), FREE, cache, slab, fcpu))
+                nt = t + int(expo(a.per_ns))
+                if nt <= end:
+                    push(heap, (nt, next(seq), ALLOC, a, None, None))
+            elif kind == SAMPLE:
+                self._sample(t)
+                nt = t + self.workload.sample_interval_ns
+                self._push(min(nt, end) if t < end else nt, SAMPLE)
+            elif kind == ARRIVE:
+                self._arrive(a, t)
+            elif kind == OFFLINE:
+                self._offline(a, t)
+            elif kind == RESUME:
+                self.slub.now = max(t, self.slub.cpu_free_at[a.cpu])
+                self._continue(a)
+            elif kind == CALL:
+                self._call(a, t)
+
+    def _sample(self, t: int) -> None:
+        slub = self.slub
+        live_bytes = self.checker.check(t)
+        dead_pages = sum(c.existing_slabs() * c.pages for c in slub.dead_caches)
+        live = (slub.n_alloc_fast + slub.n_alloc_slow) - (slub.n_free_fast + slub.n_free_slow)
+        slab_bytes = slub.total_pages * self.workload.machine.page_size
+        sample = {
+            "slab_pages": slub.total_pages,
+            "dead_cache_pages": dead_pages,
+            "dead_caches": len(slub.dead_caches),
+            "dying_memcgs": self.memcgs.nr_dying,
+            "live_objects": live,
+            "utilization": live_bytes / slab_bytes if slab_bytes else 0.0,
+        }
+        self.hook.slabpolicy_sample(sim=self, now_ns=t, sample=sample)
+        series = self.series
+        series["t_ns"].append(t)
+        for key, value in sample.items():
+            column = series.get(key)
+            if column is None:    # a figure an observer added
+                column = series[key] = [None] * (len(series["t_ns"]) - 1)
+            column.append(value)
+
+    # -- cgroups -------------------------------------------------------------------------
+
+    def _arrive(self, group: _Group, t: int) -> None:
+        spec = group.spec
+        rng = self.rng
+        parent = self.memcgs.root
+        if spec.parent != "root":
+            candidates = [m for m in self._groups[spec.parent].online
+                          if m not in self._pending_offline]
+            if candidates:
+                parent = candidates[int(rng.random() * len(candidates))]
+        memcg = self.memcgs.create(f"{spec.name}-{group.spawned}", parent, spec.name, t)
+        group.spawned += 1
+        group.online.append(memcg)
+        self._offline_cpu[memcg.id] = int(rng.random() * self.workload.machine.cpus)
+        life = group.life()
+        if life is not None and t + life <= self.end_ns:
+            self._push(t + life, OFFLINE, memcg)
+        if self.workload.cache_creation == "eager":
+            for index in range(len(self.slub.root_caches)):
+                self.memcg_cache(memcg, index)
+        for stream, life_sampler in group.streams:
+            st = _Stream(memcg, self._kind_index[stream.cache], stream.rate_per_s, life_sampler,
+                         stream.remote_free)
+            nt = t + int(rng.expovariate(st.per_ns))
+            if nt <= self.end_ns:
+                self._push(nt, ALLOC, st)
+        if group.spawned < spec.count:
+            arrival = spec.arrival
+            if arrival.process == "poisson":
+                nt = t + int(rng.expovariate(arrival.rate_per_s / 1e9))
+            elif arrival.process == "fixed":
+                nt = t + arrival.interval_ns
+            else:                                # at_start: all at once
+                nt = t
+            if nt <= self.end_ns:
+                self._push(nt, ARRIVE, group)
+
+    def _offline(self, memcg: MemCgroup, t: int) -> None:
+        """rmdir at time ``t``; a cgroup with online children waits for them, as a
+        container manager removes a subtree bottom-up."""
+        if any(child.state == ONLINE for child in memcg.children):
+            self._pending_offline.add(memcg)
+            return
+        cpu = self._offline_cpu[memcg.id]
+        slub = self.slub
+        slub.now = start = max(t, slub.cpu_free_at[cpu])
+        self.memcgs.offline(memcg, start)
+        self._groups[memcg.group].online.remove(memcg)
+        for cache in memcg.caches.values():
+            if cache.memcg is memcg and not cache.destroyed:
+                slub.mark_dead(cache)
+        results = self.hook.slabpolicy_memcg_offline(sim=self, memcg=memcg)
+        self._continue(_Op([r for r in results if isinstance(r, GeneratorType)],
+                           cpu, start, memcg))
+        parent = memcg.parent
+        if parent in self._pending_offline and not any(
+                child.state == ONLINE for child in parent.children):
+            self._pending_offline.discard(parent)
+            self._push(slub.cpu_free_at[cpu], OFFLINE, parent)
+
+    def _continue(self, op: _Op) -> None:
+        """Run policy work until it waits (a yielded delay) or is done."""
+        slub = self.slub
+        while op.gens:
+            try:
+                wait = next(op.gens[0])
+            except StopIteration:
+                op.gens.pop(0)
+                continue
+            slub.cpu_free_at[op.cpu] = slub.now
+            self._push(slub.now + int(wait), RESUME, op)
+            return
+        slub.cpu_free_at[op.cpu] = slub.now
+        if op.memcg is not None:
+            self.h_offline.record(slub.now - op.start)
+            self.memcgs.try_release(op.memcg, slub.now)
+
+    def _call(self, fn: Callable[[], Any], t: int) -> None:
+        slub = self.slub
+        slub.now = start = max(t, slub.cpu_free_at[0])
+        result = fn()
+        self._continue(_Op([result] if isinstance(result, GeneratorType) else [], 0, start, None))
+
+    def _tick(self) -> None:
+        self.hook.slabpolicy_tick(sim=self, now_ns=self.slub.now)
+        self._next_tick += self.workload.tick_interval_ns
+        self._push(self._next_tick, CALL, self._tick)
+
+    # -- hooks the allocator calls -------------------------------------------------------
+
+    def _dead_cache_free(self, cache: KmemCache, slab, cpu: int) -> bool | None:
+        return self.hook.slabpolicy_dead_cache_free(sim=self, cache=cache, slab=slab, cpu=cpu)
+
+    def _dead_cache_empty(self, cache: KmemCache) -> None:
+        self.hook.slabpolicy_dead_cache_empty(sim=self, cache=cache)
+
+    def finish(self) -> None:
+        """Take the final sample at the end of the run if the loop has not."""
+        if not self.series["t_ns"] or self.series["t_ns"][-1] != self.end_ns:
+            self._sample(self.end_ns)

@@ -1,0 +1,240 @@
+"""SLUB slab geometry, exactly as a Linux 6.8+ kernel computes it (mm/slub.c).
+
+Given a cache's slot size (the kernel's ``s->size``, shown in
+``/sys/kernel/slab/<cache>/slab_size``) and the machine's cpu count, these pure
+functions reproduce the slab page order, objects per slab, ``min_partial`` and
+``cpu_partial`` the kernel chooses when it creates the cache.
+
+The order search modelled is the one in Linux >= 6.8, after Vlastimil Babka's
+series "mm/slub: remove min_objects loop from calculate_order()" and "mm/slub:
+attempt to find layouts up to 1/2 waste in calculate_order()". Older kernels
+started at ``min_objects`` and decreased it, and can pick different orders.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MAX_OBJS_PER_PAGE = 32767
+"""Largest object count a slab may hold (``slab->objects`` is a 15-bit field)."""
+MAX_PAGE_ORDER = 10
+"""Largest buddy allocator order (x86-64 default, ``MAX_PAGE_ORDER``)."""
+MIN_PARTIAL = 5
+"""Lower clamp of ``s->min_partial``."""
+MAX_PARTIAL = 10
+"""Upper clamp of ``s->min_partial``."""
+MIN_PAGE_SIZE = 1024
+"""Smallest page size accepted by the validation here."""
+MIN_SIZE = 8
+"""Smallest slot size: one free pointer on a 64-bit kernel."""
+
+
+def fls(x: int) -> int:
+    """Find last (most significant) set bit, 1-based; ``fls(0) == 0``.
+
+    Models ``fls()`` from include/asm-generic/bitops/fls.h.
+    """
+    if x < 0:
+        raise ValueError(f"fls() of a negative number: {x}")
+    return x.bit_length()
+
+
+def get_order(size: int, page_size: int = 4096) -> int:
+    """Smallest page order whose block holds ``size`` bytes.
+
+    Models ``get_order()`` from include/asm-generic/getorder.h, i.e.
+    ``fls(size - 1) - PAGE_SHIFT`` (0 for any size up to one page).
+    """
+    if size < 1:
+        raise ValueError(f"get_order() of a non-positive size is undefined: {size}")
+    _check_page_size(page_size)
+    return max(fls(size - 1) - fls(page_size - 1), 0)
+
+
+def order_objects(order: int, size: int, page_size: int = 4096) -> int:
+    """Objects of ``size`` bytes fitting in a slab of ``page_size << order`` bytes.
+
+    Models ``order_objects()`` in mm/slub.c. It does not clamp to
+    ``MAX_OBJS_PER_PAGE``: like the kernel, :func:`calculate_order` checks that
+    limit itself and lowers the order instead.
+    """
+    return (page_size << order) // size
+
+
+def calc_slab_order(
+    size: int, min_order: int, max_order: int, fract_leftover: int, page_size: int = 4096
+) -> int:
+    """Smallest order in ``min_order..max_order`` wasting at most 1/``fract_leftover``.
+
+    Models ``calc_slab_order()`` in mm/slub.c (6.8+). Returns ``max_order + 1``
+    when no order in the range qualifies, which the caller treats as failure.
+    """
+    for order in range(min_order, max_order + 1):
+        slab_size = page_size << order
+        if slab_size % size <= slab_size // fract_leftover:
+            return order
+    return max(min_order, max_order + 1)
+
+
+def calculate_order(
+    size: int,
+    *,
+    nr_cpus: int,
+    page_size: int = 4096,
+    max_order: int = 3,
+    min_objects: int = 0,
+    min_order: int = 0,
+) -> int:
+    """Page order of a slab for slot size ``size``.
+
+    Models ``calculate_order()`` in mm/slub.c (6.8+). ``nr_cpus`` is the count
+    the kernel uses: ``num_present_cpus()``, or ``nr_cpu_ids`` when at most one
+    cpu is present. ``max_order``, ``min_objects`` and ``min_order`` are the
+    ``slab_max_order=``, ``slab_min_objects=`` and ``slab_min_order=`` boot
+    parameters (0 objects means "derive from the cpu count").
+
+    Raises ValueError when even one object does not fit in ``MAX_PAGE_ORDER``
+    (where the kernel returns -ENOSYS and fails cache creation).
+    """
+    _validate(size, nr_cpus, page_size, max_order, min_objects, min_order)
+    if not min_objects:
+        min_objects = 4 * (fls(nr_cpus) + 1)
+    max_objects = max(order_objects(max_order, size, page_size), 1)
+    min_objects = min(min_objects, max_objects)
+    start = max(min_order, get_order(min_objects * size, page_size))
+    if order_objects(start, size, page_size) > MAX_OBJS_PER_PAGE:
+        return get_order(size * MAX_OBJS_PER_PAGE, page_size) - 1
+    for fraction in (16, 8, 4, 2):
+        order = calc_slab_order(size, start, max_order, fraction, page_size)
+        if order <= max_order:
+            return order
+    order = get_order(size, page_size)
+    if order > MAX_PAGE_ORDER:
+        raise ValueError(
+            f"slot size {size} needs order {order} > MAX_PAGE_ORDER ({MAX_PAGE_ORDER})"
+        )
+    return order
+
+
+def min_partial_for(size: int) -> int:
+    """Partial slabs a node keeps before freeing empty ones.
+
+    Models ``set_min_partial(s, ilog2(s->size) / 2)`` in kmem_cache_open(),
+    clamped to ``MIN_PARTIAL..MAX_PARTIAL``: larger objects keep more partial
+    slabs so the page allocator is hit less often.
+    """
+    if size < 1:
+        raise ValueError(f"size must be positive, got {size}")
+    return min(MAX_PARTIAL, max(MIN_PARTIAL, (fls(size) - 1) // 2))
+
+
+def cpu_partial_for(size: int, page_size: int = 4096, has_cpu_partial: bool = True) -> int:
+    """Objects a cpu may keep on its per-cpu partial list (sysfs ``cpu_partial``).
+
+    Models ``set_cpu_partial()`` in mm/slub.c. ``has_cpu_partial`` stands for
+    ``kmem_cache_has_cpu_partial()``, false for debug caches and kernels built
+    without CONFIG_SLUB_CPU_PARTIAL; then the value is 0.
+    """
+    if not has_cpu_partial:
+        return 0
+    if size >= page_size:
+        return 6
+    if size >= 1024:
+        return 24
+    if size >= 256:
+        return 52
+    return 120
+
+
+def cpu_partial_slabs(cpu_partial: int, objects_per_slab: int) -> int:
+    """Per-cpu partial list limit in slabs, assuming slabs are half full.
+
+    Models ``slub_set_cpu_partial()``:
+    ``DIV_ROUND_UP(nr_objects * 2, oo_objects(s->oo))``.
+    """
+    if objects_per_slab < 1:
+        raise ValueError(f"objects_per_slab must be >= 1, got {objects_per_slab}")
+    return -(-(cpu_partial * 2) // objects_per_slab)
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Layout of one SLUB cache, as /sys/kernel/slab/<cache>/ reports it."""
+
+    object_size: int
+    order: int
+    objects_per_slab: int
+    pages_per_slab: int
+    min_partial: int
+    cpu_partial: int
+    page_size: int = 4096
+
+    @property
+    def slab_bytes(self) -> int:
+        """Bytes in one slab: ``page_size << order``."""
+        return self.page_size << self.order
+
+    def as_dict(self) -> dict[str, int]:
+        """The six kernel-visible figures, in field order (``page_size`` left out)."""
+        return {
+            "object_size": self.object_size,
+            "order": self.order,
+            "objects_per_slab": self.objects_per_slab,
+            "pages_per_slab": self.pages_per_slab,
+            "min_partial": self.min_partial,
+            "cpu_partial": self.cpu_partial,
+        }
+
+
+def geometry(
+    size: int,
+    *,
+    nr_cpus: int,
+    page_size: int = 4096,
+    max_order: int = 3,
+    min_objects: int = 0,
+    min_order: int = 0,
+) -> Geometry:
+    """Full geometry of a cache with slot size ``size`` (``s->size``).
+
+    Mirrors the tail of ``calculate_sizes()`` (``s->oo = oo_make(order, size)``)
+    and of ``kmem_cache_open()`` (min_partial, cpu_partial) for a non-debug cache.
+    ``object_size`` reported is the slot size itself.
+    """
+    order = calculate_order(
+        size,
+        nr_cpus=nr_cpus,
+        page_size=page_size,
+        max_order=max_order,
+        min_objects=min_objects,
+        min_order=min_order,
+    )
+    return Geometry(
+        object_size=size,
+        order=order,
+        objects_per_slab=order_objects(order, size, page_size),
+        pages_per_slab=1 << order,
+        min_partial=min_partial_for(size),
+        cpu_partial=cpu_partial_for(size, page_size),
+        page_size=page_size,
+    )
+
+
+def _check_page_size(page_size: int) -> None:
+    if page_size < MIN_PAGE_SIZE or page_size & (page_size - 1):
+        raise ValueError(f"page_size must be a power of two >= {MIN_PAGE_SIZE}, got {page_size}")
+
+
+def _validate(
+    size: int, nr_cpus: int, page_size: int, max_order: int, min_objects: int, min_order: int
+) -> None:
+    _check_page_size(page_size)
+    if size < MIN_SIZE:
+        raise ValueError(f"size must be >= {MIN_SIZE} bytes, got {size}")
+    if nr_cpus < 1:
+        raise ValueError(f"nr_cpus must be >= 1, got {nr_cpus}")
+    if not 0 <= max_order <= MAX_PAGE_ORDER:
+        raise ValueError(f"max_order must be in 0..{MAX_PAGE_ORDER}, got {max_order}")
+    if not 0 <= min_order <= max_order:
+        raise ValueError(f"min_order must be in 0..max_order ({max_order}), got {min_order}")
+    if min_objects < 0:
+        raise ValueError(f"min_objects must be >= 0, got {min_objects}")

@@ -1,0 +1,40 @@
+"""Result files: one JSON document per run, written whole or not at all.
+
+A result is written to a temporary file in the same directory, flushed and
+fsync'ed, then renamed over its final name, so that an interrupted run never
+leaves a half-written result behind.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+
+def result_filename(result: dict[str, Any]) -> str:
+    """``WORKLOAD--LABEL--seedN.json``, with anything unsafe in a name replaced."""
+    def safe(text: str) -> str:
+        return re.sub(r"[^A-Za-z0-9_.+=-]+", "_", text)
+    return (f"{safe(result['workload']['name'])}--{safe(result['policy']['label'])}"
+            f"--seed{result['seed']}.json")
+
+
+def write_json_atomic(path: Path, doc: Any) -> None:
+    """Write ``doc`` as JSON to ``path`` atomically (write, fsync, rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(doc, f, indent=1)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

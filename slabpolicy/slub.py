@@ -1,0 +1,757 @@
+"""The SLUB allocator model: caches, slabs, the alloc and free paths.
+
+What is modelled is mm/slub.c of the 3.3/3.4 era the seed patch applies to
+(per-cpu partial lists included), with a current kernel's geometry
+(:mod:`slabpolicy.geometry`).  Objects are interchangeable, so a slab is a
+count: an object handle is the slab it lives in, and ``slab.inuse`` is the
+number of live objects in it.  The cpu slab's objects are split, as in the
+kernel, between the cpu freelist (``c.freelist``, a count here) and the slab's
+own freelist, which collects frees from other cpus.
+
+Every path charges the cost-model steps it takes (:mod:`slabpolicy.costs`) to
+the op clock ``Allocator.now`` and takes the modelled ``list_lock`` of a
+``kmem_cache_node`` where the kernel takes it.  The public methods below that
+are not ``slab_alloc``/``slab_free`` are the operations a policy plugin may
+use: each charges its modelled cost, takes its modelled locks, and keeps the
+counters that the accounting checker compares with the slabs that exist.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from .costs import default_costs
+from .geometry import cpu_partial_for, geometry
+from .histogram import Histogram
+from .locks import Lock, LockRegistry
+from .memcg import MemCgroup, MemcgTree
+
+# Where a slab is; the kernel keeps this implicit in page->frozen and page->lru.
+NOWHERE = 0      # unfrozen and on no list: a full slab of a cache without a full list
+PARTIAL = 1      # on a kmem_cache_node's partial list
+FULL = 2         # on a kmem_cache_node's full list (SLAB_STORE_USER caches only)
+CPU_SLAB = 3     # frozen: some cpu's cpu slab
+CPU_PARTIAL = 4  # frozen: on some cpu's partial list
+WHERE = ("nowhere", "partial", "full", "cpu slab", "cpu partial")
+
+SLAB_CHAINED = 0x04000000
+"""The seed patch's flag: "Slab is dead, but some objects still points to it"."""
+
+DEACTIVATE_TO_HEAD = False
+DEACTIVATE_TO_TAIL = True
+
+
+class Slab:
+    """One slab (a struct page of ``1 << order`` pages): a count of live objects."""
+
+    __slots__ = ("cache", "node", "objects", "inuse", "frozen", "where", "cpu", "pobj",
+                 "lru", "prev", "next", "freed", "id")
+
+    def __init__(self, cache: KmemCache, node: int, id: int) -> None:
+        self.cache = cache          # page->slab: the cache that owns the slab now
+        self.node = node            # page_to_nid()
+        self.objects = cache.objects
+        self.inuse = 0              # live objects
+        self.frozen = False
+        self.where = NOWHERE
+        self.cpu = -1               # the cpu whose cpu slab / partial list holds it, if frozen
+        self.pobj = 0               # free objects when it was put on a cpu partial list
+        self.lru: SlabList | None = None   # the node list the slab is on, if any
+        self.prev: Slab | None = None
+        self.next: Slab | None = None
+        self.freed = False          # returned to the page allocator
+        self.id = id
+
+    @property
+    def pages(self) -> int:
+        return self.cache.pages
+
+    def __repr__(self) -> str:
+        return (f"<slab {self.id} of {self.cache.name} node {self.node} "
+                f"{self.inuse}/{self.objects} {WHERE[self.where]}{' frozen' if self.frozen else ''}>")
+
+
+class SlabList:
+    """A kernel ``struct list_head`` of slabs (page->lru): O(1) add and remove."""
+
+    __slots__ = ("head", "tail", "length", "name")
+
+    def __init__(self, name: str) -> None:
+        self.head: Slab | None = None
+        self.tail: Slab | None = None
+        self.length = 0
+        self.name = name
+
+    def add(self, slab: Slab, tail: bool) -> None:
+        if slab.lru is not None:
+            raise AssertionError(f"{slab!r} is already on {slab.lru.name}")
+        slab.lru = self
+        if tail:
+            slab.prev, slab.next = self.tail, None
+            if self.tail is None:
+                self.head = slab
+            else:
+                self.tail.next = slab
+            self.tail = slab
+        else:
+            slab.prev, slab.next = None, self.head
+            if self.head is None:
+                self.tail = slab
+            else:
+                self.head.prev = slab
+            self.head = slab
+        self.length += 1
+
+    def remove(self, slab: Slab) -> None:
+        if slab.lru is not self:
+            raise AssertionError(f"{slab!r} is not on {self.name}")
+        if slab.prev is None:
+            self.head = slab.next
+        else:
+            slab.prev.next = slab.next
+        if slab.next is None:
+            self.tail = slab.prev
+        else:
+            slab.next.prev = slab.prev
+        slab.lru = slab.prev = slab.next = None
+        self.length -= 1
+
+    def __iter__(self):
+        """Iterate from the head; safe against removing the current slab."""
+        slab = self.head
+        while slab is not None:
+            nxt = slab.next
+            yield slab
+            slab = nxt
+
+    def __len__(self) -> int:
+        return self.length
+
+
+class KmemCacheCpu:
+    """struct kmem_cache_cpu: the cpu slab, its freelist and the cpu partial list."""
+
+    __slots__ = ("slab", "freelist", "partial", "pobjects")
+
+    def __init__(self) -> None:
+        self.slab: Slab | None = None
+        self.freelist = 0                 # objects on the lockless cpu freelist
+        self.partial: list[Slab] = []     # the cpu partial list; the last is the head
+        self.pobjects = 0                 # free objects on it, as counted when each was put
+
+
+class KmemCacheNode:
+    """struct kmem_cache_node: list_lock, the partial and full lists and slab counts."""
+
+    __slots__ = ("list_lock", "partial", "full", "nr_slabs", "total_objects", "slabs", "node")
+
+    def __init__(self, lock: Lock, node: int, name: str) -> None:
+        self.list_lock = lock
+        self.partial = SlabList(f"{name} node {node} partial")
+        self.full = SlabList(f"{name} node {node} full")
+        self.nr_slabs = 0                 # inc_slabs_node()/dec_slabs_node() counters
+        self.total_objects = 0
+        #: the slabs of this cache on this node that really exist (not a kernel field:
+        #: the ground truth the accounting checker compares the counters with)
+        self.slabs: set[Slab] = set()
+        self.node = node
+
+    @property
+    def nr_partial(self) -> int:
+        return self.partial.length
+
+
+class KmemCache:
+    """struct kmem_cache: a root cache or a per-memcg copy of one (kmem_cache_dup())."""
+
+    __slots__ = ("id", "name", "kind", "index", "memcg", "size", "object_size", "order",
+                 "pages", "objects", "min_partial", "cpu_partial", "cpu", "node", "flags",
+                 "track_full", "free_lock", "discard_empty", "dead", "destroyed", "parent_slab", "root",
+                 "stats", "policy_data")
+
+    def __init__(self, alloc: Allocator, id: int, name: str, kind, index: int,
+                 memcg: MemCgroup, root: KmemCache | None) -> None:
+        machine = alloc.machine
+        geo = geometry(kind.slot_size, nr_cpus=machine.cpus, page_size=machine.page_size,
+                       max_order=machine.slub_max_order, min_objects=machine.slub_min_objects,
+                       min_order=machine.slub_min_order)
+        self.id = id
+        self.name = name
+        self.kind = kind
+        self.index = index                # the cache kind's index (memcg->kmem_cache[i])
+        self.memcg = memcg                # s->memcg: the memcg its pages are charged to
+        self.root = root                  # the root cache it was duplicated from (None: root)
+        self.size = kind.slot_size
+        self.object_size = kind.object_size
+        self.order = geo.order
+        self.pages = geo.pages_per_slab
+        self.objects = geo.objects_per_slab
+        self.min_partial = geo.min_partial
+        # kmem_cache_has_cpu_partial() is false for debug caches (SLAB_STORE_USER)
+        self.cpu_partial = cpu_partial_for(kind.slot_size, machine.page_size,
+                                           has_cpu_partial=not kind.store_user)
+        self.cpu = [KmemCacheCpu() for _ in range(machine.cpus)]
+        self.node = [KmemCacheNode(alloc.locks.new_lock("list_lock"), n, name)
+                     for n in range(machine.nodes)]
+        self.flags = 0
+        #: keep full slabs on the node full list (kmem_cache_debug() with SLAB_STORE_USER);
+        #: a policy may turn it on for a cache it must be able to scan
+        self.track_full = kind.store_user
+        #: a lock every free into this cache takes, fast path included (None: none)
+        self.free_lock: Lock | None = None
+        #: discard a slab that becomes empty whatever min_partial says.  Linux 4.0 made
+        #: the tests ``nr_partial >= min_partial`` so that min_partial 0 keeps no empty
+        #: slab (d6e0b7fa1186); this era's tests are ``>``, so a dead cache that must
+        #: keep none says so here.
+        self.discard_empty = False
+        self.dead = False                 # its memcg is offline
+        self.destroyed = False
+        self.parent_slab: KmemCache | None = None   # the seed's s->parent_slab
+        self.stats: dict[str, int] = {}   # SLUB stat items (CONFIG_SLUB_STATS), slow paths
+        self.policy_data: dict = {}
+
+    @property
+    def nr_slabs(self) -> int:
+        """Slabs counted by inc/dec_slabs_node() over all nodes (what the kernel sees)."""
+        return sum(n.nr_slabs for n in self.node)
+
+    def slab_nr_pages(self) -> int:
+        """The seed's slab_nr_pages(): pages by the slab counters."""
+        return self.nr_slabs * self.pages
+
+    def existing_slabs(self) -> int:
+        """Slabs that really exist in this cache (the checker's ground truth)."""
+        return sum(len(n.slabs) for n in self.node)
+
+    def stat(self, item: str) -> None:
+        """stat(s, ITEM): count a SLUB statistics event."""
+        self.stats[item] = self.stats.get(item, 0) + 1
+
+    def __repr__(self) -> str:
+        return f"<kmem_cache {self.name}{' dead' if self.dead else ''}>"
+
+
+class Allocator:
+    """SLUB over the machine's cpus and nodes, with per-memcg caches and a page allocator.
+
+    ``now`` is the op clock: the simulated time inside the operation being run.
+    Cost steps and lock waits advance it; the engine sets it when an operation
+    starts and reads it when the operation ends.
+    """
+
+    def __init__(self, machine, kinds, memcgs: MemcgTree, costs: dict[str, int] | None = None,
+                 locks: LockRegistry | None = None) -> None:
+        self.machine = machine
+        self.kinds = tuple(kinds)
+        self.memcgs = memcgs
+        self.locks = locks if locks is not None else LockRegistry()
+        self.costs = dict(costs) if costs is not None else default_costs()
+        self.now = 0
+        self.cpu_free_at = [0] * machine.cpus
+        self.node_of_cpu = [machine.node_of_cpu(c) for c in range(machine.cpus)]
+        self.caches: list[KmemCache] = []          # every cache not destroyed
+        self.dead_caches: set[KmemCache] = set()   # caches of offline memcgs, not destroyed
+        self.total_pages = 0                       # pages the page allocator has handed out
+        self.peak_pages = 0
+        self.n_alloc_fast = self.n_alloc_slow = self.n_free_fast = self.n_free_slow = 0
+        self.h_alloc_slow = Histogram()
+        self.h_free_slow = Histogram()
+        self.h_free_fast_locked = Histogram()
+        # Set by the engine: the policy's slow-path free into a dead cache (None when no
+        # plugin implements it), what to call when a dead cache's last slab goes, and
+        # where accounting violations are reported.
+        self.dead_cache_free: Callable[[KmemCache, Slab, int], bool | None] | None = None
+        self.on_dead_cache_empty: Callable[[KmemCache], None] | None = None
+        self.on_violation: Callable[[str], None] = _raise_violation
+        #: SLUB statistics of caches already destroyed, summed
+        self.retired_stats: dict[str, int] = {}
+        self._next_slab_id = 0
+        self._next_cache_id = 0
+        self._bind_costs()
+        self.root_caches = [self._new_cache(kind, i, memcgs.root, None)
+                            for i, kind in enumerate(self.kinds)]
+
+    def _bind_costs(self) -> None:
+        c = self.costs
+        self.c_alloc_fast = c["alloc_fast"]
+        self.c_free_fast = c["free_fast"]
+        self.c_alloc_slow = c["alloc_slow"]
+        self.c_free_slow = c["free_slow"]
+        self.c_cmpxchg = c["cmpxchg"]
+        self.c_lock = c["lock"]
+        self.c_list_op = c["list_op"]
+
+    # -- caches ----------------------------------------------------------------------
+
+    def _new_cache(self, kind, index: int, memcg: MemCgroup, root: KmemCache | None) -> KmemCache:
+        name = kind.name if root is None else f"{kind.name}({memcg.id}:{memcg.name})"
+        cache = KmemCache(self, self._next_cache_id, name, kind, index, memcg, root)
+        self._next_cache_id += 1
+        self.caches.append(cache)
+        return cache
+
+    def kmem_cache_dup(self, root: KmemCache, memcg: MemCgroup) -> KmemCache:
+        """kmem_cache_dup(): a copy of a root cache whose pages are charged to ``memcg``.
+
+        The cache holds a reference on its memcg until it is destroyed.  Creation is
+        asynchronous in the kernel (memcg_create_cache_enqueue()), so it costs no
+        allocation any latency here.
+        """
+        self.memcgs.get(memcg)
+        cache = self._new_cache(root.kind, root.index, memcg, root)
+        if memcg.state != "online":
+            cache.dead = True
+            self.dead_caches.add(cache)
+        return cache
+
+    def kmem_cache_destroy(self, s: KmemCache) -> None:
+        """kmem_cache_destroy() of a per-memcg cache, then mem_cgroup_put() of its memcg.
+
+        A cache destroyed while slabs still exist loses them: that is reported as an
+        accounting violation (the kernel's "Objects remaining on kmem_cache_close()").
+        """
+        if s.destroyed:
+            self.on_violation(f"{s.name}: destroyed twice")
+            return
+        self.now += self.costs["cache_destroy"]
+        left = s.existing_slabs()
+        if left:
+            objs = sum(sl.inuse for n in s.node for sl in n.slabs)
+            self.on_violation(f"{s.name}: destroyed with {left} slabs ({objs} objects) left")
+        s.destroyed = True
+        for item, n in s.stats.items():
+            self.retired_stats[item] = self.retired_stats.get(item, 0) + n
+        self.caches.remove(s)
+        self.dead_caches.discard(s)
+        if s.root is not None:
+            self.memcgs.put(s.memcg, self.now)
+
+    def mark_dead(self, s: KmemCache) -> None:
+        """The cache's memcg went offline: it is a dead cache from now on."""
+        s.dead = True
+        self.dead_caches.add(s)
+
+    # -- counters --------------------------------------------------------------------
+
+    def inc_slabs_node(self, s: KmemCache, node: int, objects: int) -> None:
+        """inc_slabs_node(): count a slab in ``s`` on ``node``."""
+        n = s.node[node]
+        n.nr_slabs += 1
+        n.total_objects += objects
+
+    def dec_slabs_node(self, s: KmemCache | None, node: int, objects: int) -> None:
+        """dec_slabs_node(): uncount a slab; a call on no cache (NULL) is a violation."""
+        if s is None:
+            self.on_violation("dec_slabs_node() on a NULL cache (parent_slab not set yet)")
+            return
+        n = s.node[node]
+        n.nr_slabs -= 1
+        n.total_objects -= objects
+
+    def set_slab_cache(self, slab: Slab, s: KmemCache) -> None:
+        """``page->slab = s``: the slab now belongs to ``s`` (moves no counter, no charge)."""
+        slab.cache.node[slab.node].slabs.discard(slab)
+        slab.cache = s
+        s.node[slab.node].slabs.add(slab)
+
+    # -- node lists --------------------------------------------------------------------
+
+    def lock(self, lock: Lock) -> None:
+        """spin_lock_irqsave(): wait if held, pay the lock cost."""
+        self.now = lock.acquire(self.now, self.c_lock)
+
+    def unlock(self, lock: Lock) -> None:
+        """spin_unlock_irqrestore()."""
+        lock.release(self.now)
+
+    def add_partial(self, n: KmemCacheNode, slab: Slab, tail: bool = DEACTIVATE_TO_TAIL) -> None:
+        """add_partial(): put ``slab`` on ``n``'s partial list (list_lock held)."""
+        self.now += self.c_list_op
+        n.partial.add(slab, tail)
+        slab.where = PARTIAL
+
+    def remove_partial(self, n: KmemCacheNode, slab: Slab) -> None:
+        """remove_partial(): take ``slab`` off ``n``'s partial list (list_lock held)."""
+        self.now += self.c_list_op
+        n.partial.remove(slab)
+        slab.where = NOWHERE
+
+    def add_full(self, s: KmemCache, n: KmemCacheNode, slab: Slab) -> None:
+        """add_full(): only caches that keep a full list (SLAB_STORE_USER) do anything."""
+        if not s.track_full:
+            slab.where = NOWHERE
+            return
+        self.now += self.c_list_op
+        n.full.add(slab, DEACTIVATE_TO_TAIL)
+        slab.where = FULL
+
+    def remove_full(self, s: KmemCache, slab: Slab) -> None:
+        """remove_full(): only caches that keep a full list do anything."""
+        if not s.track_full or slab.lru is None:
+            return
+        self.now += self.c_list_op
+        slab.lru.remove(slab)
+        slab.where = NOWHERE
+
+    # -- page allocator ------------------------------------------------------------------
+
+    def new_slab(self, s: KmemCache, node: int) -> Slab:
+        """new_slab()/allocate_slab(): pages from the page allocator, charged to s->memcg."""
+        cost = self.costs
+        self.now += (cost["page_alloc"] + cost["page_order"] * s.order
+                     + cost["slab_init_object"] * s.objects)
+        if s.memcg is not None and not s.memcg.is_root:
+            self.now += cost["memcg_charge"]
+        self.memcgs.charge(s.memcg, s.pages)
+        slab = Slab(s, node, self._next_slab_id)
+        self._next_slab_id += 1
+        s.node[node].slabs.add(slab)
+        self.inc_slabs_node(s, node, slab.objects)
+        self.total_pages += s.pages
+        if self.total_pages > self.peak_pages:
+            self.peak_pages = self.total_pages
+        return slab
+
+    def free_slab(self, s: KmemCache, slab: Slab, uncharge: bool = True) -> None:
+        """free_slab()/__free_slab(): return the pages; uncharge s->memcg unless told not to.
+
+        ``uncharge=False`` is the seed patch's ``if (s->memcg && !(s->flags & SLAB_CHAINED))``.
+        """
+        if slab.freed:
+            self.on_violation(f"slab {slab.id} of {slab.cache.name} freed twice")
+            return
+        if slab.lru is not None:
+            self.on_violation(f"slab {slab.id} freed while still on {slab.lru.name}")
+        if slab.inuse:
+            self.on_violation(f"slab {slab.id} of {slab.cache.name} freed with "
+                              f"{slab.inuse} live objects")
+        cost = self.costs
+        self.now += cost["page_free"] + cost["page_order"] * s.order
+        slab.freed = True
+        slab.cache.node[slab.node].slabs.discard(slab)
+        self.total_pages -= slab.cache.pages
+        if uncharge:
+            if not s.memcg.is_root:
+                self.now += cost["memcg_charge"]
+            self.memcgs.uncharge(s.memcg, s.pages)
+
+    def discard_slab(self, s: KmemCache, slab: Slab) -> None:
+        """discard_slab(): uncount and free an empty slab.
+
+        When that leaves a dead cache with no slab, the policy is told
+        (``slabpolicy_dead_cache_empty``).
+        """
+        self.dec_slabs_node(s, slab.node, slab.objects)
+        self.free_slab(s, slab)
+        if s.dead and self.on_dead_cache_empty is not None and not s.nr_slabs:
+            self.on_dead_cache_empty(s)
+
+    # -- the alloc path ------------------------------------------------------------------
+
+    def slab_alloc(self, s: KmemCache, cpu: int, t: int) -> Slab:
+        """slab_alloc(): an object from ``s`` on ``cpu``, arriving at time ``t``.
+
+        The fast path takes one object off the cpu freelist; otherwise
+        __slab_alloc().  The cpu runs one operation at a time: the operation starts
+        when the cpu's previous one has finished.  Returns the slab (the handle).
+        """
+        start = self.cpu_free_at[cpu]
+        if start < t:
+            start = t
+        c = s.cpu[cpu]
+        if c.freelist:
+            c.freelist -= 1
+            slab = c.slab
+            slab.inuse += 1
+            self.cpu_free_at[cpu] = start + self.c_alloc_fast
+            self.n_alloc_fast += 1
+            return slab
+        self.now = start + self.c_alloc_slow
+        slab = self._slab_alloc_slow(s, c, cpu)
+        self.cpu_free_at[cpu] = self.now
+        self.n_alloc_slow += 1
+        self.h_alloc_slow.record(self.now - start)
+        return slab
+
+    def _slab_alloc_slow(self, s: KmemCache, c: KmemCacheCpu, cpu: int) -> Slab:
+        """__slab_alloc(): refill from the slab, the cpu partial list, the node, or a new slab."""
+        slab = c.slab
+        if slab is not None:
+            # get_freelist(): take what other cpus freed to the cpu slab meanwhile
+            self.now += self.c_cmpxchg
+            if slab.inuse < slab.objects:
+                s.stat("ALLOC_REFILL")
+                return self._load_freelist(c, slab)
+            # the cpu slab is full: unfreeze it off the cpu, onto no list
+            slab.frozen = False
+            slab.cpu = -1
+            c.slab = None
+            s.stat("DEACTIVATE_FULL")
+            if s.track_full:
+                n = s.node[slab.node]
+                self.lock(n.list_lock)
+                self.add_full(s, n, slab)
+                self.unlock(n.list_lock)
+            else:
+                slab.where = NOWHERE
+        if c.partial:
+            slab = c.partial.pop()
+            c.pobjects -= slab.pobj
+            slab.where = CPU_SLAB
+            c.slab = slab
+            self.now += self.c_cmpxchg
+            s.stat("CPU_PARTIAL_ALLOC")
+            return self._load_freelist(c, slab)
+        node = self.node_of_cpu[cpu]
+        slab = self.get_partial_node(s, s.node[node], c, cpu)
+        if slab is None:
+            slab = self.new_slab(s, node)
+            slab.frozen = True
+            slab.where = CPU_SLAB
+            slab.cpu = cpu
+            c.slab = slab
+            s.stat("ALLOC_SLAB")
+        return self._load_freelist(c, slab)
+
+    @staticmethod
+    def _load_freelist(c: KmemCacheCpu, slab: Slab) -> Slab:
+        """load_freelist: all the slab's free objects become the cpu freelist; take one."""
+        c.freelist = slab.objects - slab.inuse - 1
+        slab.inuse += 1
+        return slab
+
+    def get_partial_node(self, s: KmemCache, n: KmemCacheNode, c: KmemCacheCpu,
+                         cpu: int) -> Slab | None:
+        """get_partial_node(): under list_lock, the first partial slab becomes the cpu slab
+        and more are frozen onto the cpu partial list until more than cpu_partial/2
+        objects are free there."""
+        if not n.nr_partial:      # checked without the lock, as the kernel does
+            return None
+        self.lock(n.list_lock)
+        first = None
+        for slab in n.partial:
+            # acquire_slab(): off the partial list, frozen
+            self.remove_partial(n, slab)
+            self.now += self.c_cmpxchg
+            slab.frozen = True
+            if first is None:
+                first = slab
+                slab.where = CPU_SLAB
+                slab.cpu = cpu
+                c.slab = slab
+                available = 0       # acquire_slab(mode=1) hands the whole freelist over
+                s.stat("ALLOC_FROM_PARTIAL")
+            else:
+                available = self.put_cpu_partial(s, slab, cpu, drain=False)
+                s.stat("CPU_PARTIAL_NODE")
+            if s.track_full or available > s.cpu_partial // 2:
+                break
+        self.unlock(n.list_lock)
+        return first
+
+    def put_cpu_partial(self, s: KmemCache, slab: Slab, cpu: int, drain: bool) -> int:
+        """put_cpu_partial(): freeze ``slab`` onto ``cpu``'s partial list.
+
+        With ``drain``, a list already holding more than cpu_partial free objects
+        is first unfrozen onto the node lists (CPU_PARTIAL_DRAIN).  A cache whose
+        cpu_partial is 0 keeps nothing there (the 4.0 change for dead caches,
+        "slub: make dead caches discard free slabs immediately").  Returns the
+        free objects now on the list (pobjects).
+        """
+        c = s.cpu[cpu]
+        self.now += self.c_cmpxchg
+        if drain and c.partial and c.pobjects > s.cpu_partial:
+            self.unfreeze_partials(s, c)
+            s.stat("CPU_PARTIAL_DRAIN")
+        slab.frozen = True
+        slab.where = CPU_PARTIAL
+        slab.cpu = cpu
+        slab.pobj = slab.objects - slab.inuse
+        c.pobjects += slab.pobj
+        c.partial.append(slab)
+        pobjects = c.pobjects
+        if not s.cpu_partial:
+            self.unfreeze_partials(s, c)
+        return pobjects
+
+    def unfreeze_partials(self, s: KmemCache, c: KmemCacheCpu) -> None:
+        """unfreeze_partials(): every slab of the cpu partial list goes to its node's
+        partial list under that node's list_lock, or, if empty while the node has
+        more than min_partial partial slabs, is discarded."""
+        held = None
+        discard = []
+        for slab in reversed(c.partial):          # from the list head: the latest put
+            n = s.node[slab.node]
+            if n.list_lock is not held:
+                if held is not None:
+                    self.unlock(held)
+                held = n.list_lock
+                self.lock(held)
+            self.now += self.c_cmpxchg
+            slab.frozen = False
+            slab.cpu = -1
+            if not slab.inuse and (s.discard_empty or n.nr_partial > s.min_partial):
+                slab.where = NOWHERE
+                discard.append(slab)
+            else:
+                self.add_partial(n, slab, DEACTIVATE_TO_TAIL)
+        if held is not None:
+            self.unlock(held)
+        c.partial.clear()
+        c.pobjects = 0
+        for slab in discard:
+            s.stat("DEACTIVATE_EMPTY")
+            self.discard_slab(s, slab)
+
+    def deactivate_slab(self, s: KmemCache, c: KmemCacheCpu) -> None:
+        """deactivate_slab(): the cpu slab goes back, unfrozen, to its node.
+
+        Empty with more than min_partial partial slabs on the node: discarded.
+        With free objects: the partial list (to the tail if other cpus freed to it,
+        else the head).  Full: the full list if the cache keeps one, else no list.
+        """
+        slab = c.slab
+        remote = slab.objects - slab.inuse - c.freelist   # objects on the slab's own freelist
+        c.slab = None
+        c.freelist = 0
+        self.now += self.c_cmpxchg
+        slab.frozen = False
+        slab.cpu = -1
+        n = s.node[slab.node]
+        if not slab.inuse and (s.discard_empty or n.nr_partial > s.min_partial):
+            slab.where = NOWHERE
+            s.stat("DEACTIVATE_EMPTY")
+            self.discard_slab(s, slab)
+        elif slab.inuse < slab.objects:
+            self.lock(n.list_lock)
+            self.add_partial(n, slab, DEACTIVATE_TO_TAIL if remote else DEACTIVATE_TO_HEAD)
+            self.unlock(n.list_lock)
+        elif s.track_full:
+            self.lock(n.list_lock)
+            self.add_full(s, n, slab)
+            self.unlock(n.list_lock)
+        else:
+            slab.where = NOWHERE
+
+    def flush_all(self, s: KmemCache) -> None:
+        """flush_all(): on every cpu (an IPI each), deactivate the cpu slab and unfreeze
+        the cpu partial list."""
+        ipi = self.costs["flush_cpu"]
+        for c in s.cpu:
+            self.now += ipi
+            if c.slab is not None:
+                self.deactivate_slab(s, c)
+            if c.partial:
+                self.unfreeze_partials(s, c)
+
+    def kmem_cache_shrink(self, s: KmemCache) -> int:
+        """kmem_cache_shrink(): flush the cpu slabs, then discard every empty slab on the
+        node partial lists under list_lock.  Returns the slabs discarded."""
+        self.flush_all(s)
+        discarded = 0
+        for n in s.node:
+            self.lock(n.list_lock)
+            empty = [slab for slab in n.partial if not slab.inuse]
+            for slab in empty:
+                self.remove_partial(n, slab)
+            self.unlock(n.list_lock)
+            for slab in empty:
+                self.discard_slab(s, slab)
+            discarded += len(empty)
+        return discarded
+
+    # -- the free path -------------------------------------------------------------------
+
+    def slab_free(self, s: KmemCache, slab: Slab, cpu: int, t: int) -> None:
+        """kmem_cache_free(s, x) on ``cpu`` at time ``t``; ``s`` is the cache the object
+        was allocated from, as the 2012 API has the caller name it.
+
+        Fast path: the slab is this cpu's cpu slab, the object goes on the cpu
+        freelist.  Otherwise __slab_free() of the slab's own cache (page->slab, what
+        cache_from_obj() returns), unless ``s`` is dead and the policy handles the
+        free itself (``slabpolicy_dead_cache_free``).  A cache with a ``free_lock``
+        takes it around every free, the fast path included.
+        """
+        start = self.cpu_free_at[cpu]
+        if start < t:
+            start = t
+        c = s.cpu[cpu]
+        if c.slab is slab and s.free_lock is None:
+            c.freelist += 1
+            slab.inuse -= 1
+            self.cpu_free_at[cpu] = start + self.c_free_fast
+            self.n_free_fast += 1
+            return
+        self.now = start
+        if s.free_lock is not None:
+            self.lock(s.free_lock)
+        if c.slab is slab:
+            self.now += self.c_free_fast
+            c.freelist += 1
+            slab.inuse -= 1
+            self.n_free_fast += 1
+            hist = self.h_free_fast_locked
+        else:
+            self.now += self.c_free_slow
+            self.n_free_slow += 1
+            hist = self.h_free_slow
+            if slab.freed:
+                self.on_violation(f"free of an object of slab {slab.id} ({s.name}), "
+                                  f"which was already freed: object lost or freed twice")
+            elif not (s.dead and self.dead_cache_free is not None
+                      and self.dead_cache_free(s, slab, cpu)):
+                self.slab_free_slowpath(slab.cache, slab, cpu)
+        if s.free_lock is not None:
+            self.unlock(s.free_lock)
+        self.cpu_free_at[cpu] = self.now
+        hist.record(self.now - start)
+
+    def slab_free_slowpath(self, s: KmemCache, slab: Slab, cpu: int) -> None:
+        """__slab_free() of 3.3/3.4: a free into a slab that is not this cpu's cpu slab.
+
+        * a frozen slab (a cpu slab or on a cpu partial list) just takes the object
+          back (FREE_FROZEN), no lock;
+        * a slab with objects left that had free objects before: no list move, no lock;
+        * the first free into a full slab freezes it onto *this* cpu's partial list,
+          no list_lock (unless the cache keeps a full list: then it moves from the
+          full to the partial list under list_lock);
+        * a slab that becomes empty while more than min_partial slabs sit on the node
+          partial list is removed under list_lock and discarded; with fewer it stays.
+        """
+        self.now += self.c_cmpxchg
+        prior = slab.inuse < slab.objects        # page->freelist was not NULL
+        slab.inuse -= 1
+        if slab.inuse < 0:
+            slab.inuse = 0
+            self.on_violation(f"slab {slab.id} of {s.name}: more frees than allocations")
+            return
+        if slab.frozen:
+            s.stat("FREE_FROZEN")
+            return
+        inuse = slab.inuse
+        if inuse and prior:
+            return
+        if not prior and not s.track_full:
+            s.stat("CPU_PARTIAL_FREE")
+            self.put_cpu_partial(s, slab, cpu, drain=True)
+            return
+        n = s.node[slab.node]
+        self.lock(n.list_lock)
+        if not inuse and (s.discard_empty or n.nr_partial > s.min_partial):
+            if prior:
+                self.remove_partial(n, slab)
+                s.stat("FREE_REMOVE_PARTIAL")
+            else:
+                self.remove_full(s, slab)
+            self.unlock(n.list_lock)
+            s.stat("FREE_SLAB")
+            self.discard_slab(s, slab)
+            return
+        if not prior:
+            self.remove_full(s, slab)
+            self.add_partial(n, slab, DEACTIVATE_TO_TAIL)
+            s.stat("FREE_ADD_PARTIAL")
+        self.unlock(n.list_lock)
+
+
+def _raise_violation(message: str) -> None:
+    raise AssertionError(f"accounting violation with no checker attached: {message}")
