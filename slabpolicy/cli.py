@@ -78,7 +78,7 @@ def run(
     policy: Annotated[Optional[list[str]], typer.Option(
         help="policy name or workload label to run (repeatable; default: the workload's list)")] = None,
     seed: Annotated[Optional[list[int]], typer.Option(
-        help="seed (repeatable; default: the workload's)")] = None,
+        min=0, help="seed (repeatable; default: the workload's)")] = None,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="override dotted.key=value")] = None,
     out: Annotated[Optional[Path], typer.Option(help="write one JSON result per run here")] = None,
     fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
@@ -93,6 +93,8 @@ def run(
         workload = load_workload(file, set_ or ())
         pm = make_plugin_manager(plugin_paths + workload.plugins)
         runs = resolve_policies(workload, list(policy or ()), policy_registry(pm))
+        if out is not None:
+            _prepare_out(out)   # an unusable --out fails before anything runs
         return workload, runs
 
     workload, runs = _guarded(prepare)
@@ -105,18 +107,35 @@ def run(
                 result = run_one(workload, policy_run, s, plugin_paths=plugin_paths, strict=strict)
                 results.append(result)
                 if out is not None:
-                    write_json_atomic(out / result_filename(result), result)
+                    _write_result(out, result)
                 advance()
     except SlabpolicyError as exc:
         if results:
-            _emit(results, fmt)
+            _emit(results, fmt, single=len(matrix) == 1)
         _fail(exc)
-    _emit(results, fmt)
+    _emit(results, fmt, single=len(matrix) == 1)
 
 
-def _emit(results: list[dict], fmt: str) -> None:
+def _prepare_out(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SlabpolicyError(f"--out {out}: cannot create the directory: "
+                              f"{exc.strerror or exc}") from exc
+
+
+def _write_result(out: Path, result: dict) -> None:
+    try:
+        write_json_atomic(out / result_filename(result), result)
+    except OSError as exc:
+        raise SlabpolicyError(f"--out {out}: cannot write {result_filename(result)}: "
+                              f"{exc.strerror or exc}") from exc
+
+
+def _emit(results: list[dict], fmt: str, single: bool) -> None:
+    """JSON: one object if one run was asked for, else an array (even if cut short)."""
     if fmt == "json":
-        typer.echo(_dump(results[0] if len(results) == 1 else results))
+        typer.echo(_dump(results[0] if single else results))
     else:
         typer.echo(summary_table(results))
 

@@ -159,9 +159,10 @@ class Simulation:
         if self._has_tick:
             self._next_tick = wl.tick_interval_ns
             self._push(self._next_tick, CALL, self._tick)
-        self._loop()
+        self.run_events()
 
-    def _loop(self) -> None:
+    def run_events(self) -> None:
+        """Process queued events in time order until none is left before the end."""
         heap = self._heap
         pop = heapq.heappop
         push = heapq.heappush
@@ -203,7 +204,7 @@ class Simulation:
             elif kind == ARRIVE:
                 self._arrive(a, t)
             elif kind == OFFLINE:
-                self._offline(a, t)
+                self.memcg_offline(a, t)
             elif kind == RESUME:
                 self.slub.now = max(t, self.slub.cpu_free_at[a.cpu])
                 self._continue(a)
@@ -271,17 +272,24 @@ class Simulation:
             if nt <= self.end_ns:
                 self._push(nt, ARRIVE, group)
 
-    def _offline(self, memcg: MemCgroup, t: int) -> None:
-        """rmdir at time ``t``; a cgroup with online children waits for them, as a
-        container manager removes a subtree bottom-up."""
+    def memcg_offline(self, memcg: MemCgroup, t: int, cpu: int | None = None) -> None:
+        """rmdir at time ``t`` on ``cpu`` (default: the cpu drawn when it arrived).
+
+        The memcg goes offline, its caches become dead, and the policy's offline
+        work starts (``slabpolicy_memcg_offline``); work that waits resumes from
+        later events.  A cgroup with online children waits for them, as a container
+        manager removes a subtree bottom-up.
+        """
         if any(child.state == ONLINE for child in memcg.children):
             self._pending_offline.add(memcg)
             return
-        cpu = self._offline_cpu[memcg.id]
+        if cpu is None:
+            cpu = self._offline_cpu[memcg.id]
         slub = self.slub
         slub.now = start = max(t, slub.cpu_free_at[cpu])
         self.memcgs.offline(memcg, start)
-        self._groups[memcg.group].online.remove(memcg)
+        if memcg.group in self._groups:
+            self._groups[memcg.group].online.remove(memcg)
         for cache in memcg.caches.values():
             if cache.memcg is memcg and not cache.destroyed:
                 slub.mark_dead(cache)

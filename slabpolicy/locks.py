@@ -34,10 +34,11 @@ class LockClass:
 class Lock:
     """One lock instance (a node's list_lock, say), belonging to a class."""
 
-    __slots__ = ("cls", "free_at", "held_since", "name")
+    __slots__ = ("cls", "free_at", "held_since", "name", "acquisitions")
 
     def __init__(self, cls: LockClass, name: str = "") -> None:
         self.cls = cls
+        self.acquisitions = 0       # of this instance (the class sums all instances)
         self.free_at = 0
         self.held_since = -1
         self.name = name
@@ -46,6 +47,7 @@ class Lock:
         """Arrive at ``now``; wait if held; pay ``cost``; return the time the lock is held from."""
         cls = self.cls
         cls.acquisitions += 1
+        self.acquisitions += 1
         if self.free_at > now:
             wait = self.free_at - now
             cls.contentions += 1

@@ -13,8 +13,9 @@ dead-cache question touches:
   *dying*, and every ancestor counts it in ``nr_dying_descendants``.
 
 References are counted as ``css_get``/``css_put`` are: each live kmem cache of a
-memcg holds one (the seed's ``mem_cgroup_put(cache->memcg)`` drops it), and a
-policy may take more (an object cgroup, say).
+memcg holds one (the seed's ``mem_cgroup_put(cache->memcg)`` drops it), each
+child holds one on its parent until the child is released, and a policy may
+take more (an object cgroup, say).
 """
 from __future__ import annotations
 
@@ -83,6 +84,7 @@ class MemcgTree:
         if parent.state != ONLINE:
             raise ValueError(f"cannot create {name!r} under {parent.name!r}: parent is {parent.state}")
         memcg = MemCgroup(self._next_id, name, parent, group)
+        parent.refs += 1          # a child pins its parent until it is freed (css_get)
         memcg.online_ns = now
         self.by_id[memcg.id] = memcg
         self._next_id += 1
@@ -150,9 +152,10 @@ class MemcgTree:
         self.nr_dying -= 1
         for m in memcg.lineage[1:]:
             m.nr_dying_descendants -= 1
+        self.released.append(memcg)
         if memcg.parent is not None:
             memcg.parent.children.remove(memcg)
-        self.released.append(memcg)
+            self.put(memcg.parent, now)
         return True
 
     def __iter__(self):

@@ -190,7 +190,7 @@ class KmemCache:
         self.cpu_partial = cpu_partial_for(kind.slot_size, machine.page_size,
                                            has_cpu_partial=not kind.store_user)
         self.cpu = [KmemCacheCpu() for _ in range(machine.cpus)]
-        self.node = [KmemCacheNode(alloc.locks.new_lock("list_lock"), n, name)
+        self.node = [KmemCacheNode(alloc.locks.new_lock("list_lock", f"{name} node {n}"), n, name)
                      for n in range(machine.nodes)]
         self.flags = 0
         #: keep full slabs on the node full list (kmem_cache_debug() with SLAB_STORE_USER);

@@ -1,0 +1,132 @@
+"""A test kit: a small allocator and memcg tree in a few lines, for scenario tests.
+
+Used by slabpolicy's own tests and meant for plugin authors::
+
+    from slabpolicy.testing import Kit
+
+    kit = Kit(cpus=2, policy="leave-in-place")
+    cg = kit.memcg("a")
+    dentry = kit.cache(cg, "dentry")
+    objs = kit.alloc(dentry, n=21, cpu=0)        # one full order-0 slab
+    kit.offline(cg)
+    kit.free(dentry, objs)
+    kit.assert_accounting()
+
+Operations are spaced ``step_ns`` apart in simulated time, so that they do not
+queue behind each other unless a test asks for it (``at=``).  The accounting
+checker runs in strict mode: a violation raises at once.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from .engine import Simulation
+from .errors import SlabpolicyError
+from .memcg import MemCgroup
+from .plugin_manager import make_plugin_manager, policy_registry, register_run_plugin
+from .slub import PARTIAL, KmemCache, Slab
+from .costs import default_costs
+from .workload import CacheKind, Machine, Workload
+
+#: cache kinds a kit knows by default: name -> (object size, slot size)
+DEFAULT_KINDS = {"dentry": (192, 192), "inode_cache": (616, 624), "kmalloc-64": (64, 64)}
+
+
+class Kit:
+    """A Simulation without a workload: the test drives every alloc, free and rmdir."""
+
+    def __init__(self, *, cpus: int = 2, nodes: int = 1, page_size: int = 4096,
+                 kinds: dict[str, tuple[int, int]] | None = None, store_user: Iterable[str] = (),
+                 policy: str = "leave-in-place", options: dict[str, Any] | None = None,
+                 costs: dict[str, int] | None = None, strict: bool = True,
+                 step_ns: int = 1_000, plugins: tuple[str, ...] = ()) -> None:
+        store_user = set(store_user)
+        kinds = kinds or DEFAULT_KINDS
+        table = default_costs()
+        table.update(costs or {})
+        machine = Machine(cpus=cpus, nodes=nodes, page_size=page_size, slub_max_order=3,
+                          slub_min_objects=0, slub_min_order=0)
+        self.workload = Workload(
+            name="kit", description="", path="<kit>", sha256="", seed=0,
+            duration_ns=1 << 62, sample_interval_ns=1 << 62, tick_interval_ns=1 << 62,
+            machine=machine,
+            caches=tuple(CacheKind(name, obj, slot, name in store_user)
+                         for name, (obj, slot) in kinds.items()),
+            cache_creation="lazy", groups=(), policies=(), plugins=tuple(plugins), costs=table)
+        pm = make_plugin_manager(tuple(plugins))
+        entry = policy_registry(pm).get(policy)
+        if entry is None:
+            raise SlabpolicyError(f"kit: no policy {policy!r} installed")
+        parsed, problems = entry.spec.parse_options(options or {})
+        if problems:
+            raise SlabpolicyError(f"kit: bad options for {policy}: {problems}")
+        self.policy = entry.spec.factory(parsed)
+        register_run_plugin(pm, self.policy, f"policy:{policy}")
+        self.sim = Simulation(self.workload, seed=0, hook=pm.hook, policy_label=policy,
+                              strict=strict)
+        self.slub = self.sim.slub
+        self.memcgs = self.sim.memcgs
+        self.root = self.memcgs.root
+        self.step_ns = step_ns
+        self.t = 0
+        self._kind_index = {k.name: i for i, k in enumerate(self.workload.caches)}
+
+    # -- building --------------------------------------------------------------------
+
+    def memcg(self, name: str, parent: MemCgroup | None = None) -> MemCgroup:
+        """mkdir: a new online memcg under ``parent`` (default: the root)."""
+        return self.memcgs.create(name, parent or self.root, "kit", self._tick())
+
+    def cache(self, memcg: MemCgroup, kind: str) -> KmemCache:
+        """The cache ``memcg`` allocates ``kind`` from (the policy chooses, once)."""
+        return self.sim.memcg_cache(memcg, self._kind_index[kind])
+
+    # -- acting ----------------------------------------------------------------------
+
+    def _tick(self, at: int | None = None) -> int:
+        self.t = self.t + self.step_ns if at is None else at
+        return self.t
+
+    def alloc(self, cache: KmemCache, n: int = 1, cpu: int = 0, at: int | None = None) -> list[Slab]:
+        """``n`` allocations from ``cache`` on ``cpu``; returns the object handles."""
+        return [self.slub.slab_alloc(cache, cpu, self._tick(at)) for _ in range(n)]
+
+    def free(self, cache: KmemCache, objs: Slab | Iterable[Slab], cpu: int = 0,
+             at: int | None = None) -> None:
+        """kmem_cache_free(cache, obj) on ``cpu`` for each object handle."""
+        for slab in [objs] if isinstance(objs, Slab) else list(objs):
+            self.slub.slab_free(cache, slab, cpu, self._tick(at))
+
+    def offline(self, memcg: MemCgroup, cpu: int = 0, at: int | None = None) -> None:
+        """rmdir, then run the policy's offline work to completion (RCU waits included)."""
+        self.sim.memcg_offline(memcg, self._tick(at), cpu)
+        self.sim.run_events()
+        self.t = max(self.t, max(self.slub.cpu_free_at))
+
+    def flush(self, cache: KmemCache, at: int | None = None) -> None:
+        """flush_all(cache): every cpu's cpu slab and cpu partial list back to the nodes."""
+        self.slub.now = self._tick(at)
+        self.slub.flush_all(cache)
+
+    # -- looking ---------------------------------------------------------------------
+
+    def node_partial(self, cache: KmemCache, node: int = 0) -> list[Slab]:
+        """The slabs on ``cache``'s node partial list, head first."""
+        return list(cache.node[node].partial)
+
+    def cpu_partial(self, cache: KmemCache, cpu: int = 0) -> list[Slab]:
+        """The slabs on ``cpu``'s partial list of ``cache``, head (latest) first."""
+        return list(reversed(cache.cpu[cpu].partial))
+
+    def lock_stats(self, lock_class: str = "list_lock") -> dict[str, int]:
+        return self.sim.locks.stats().get(lock_class, {"acquisitions": 0, "contentions": 0})
+
+    def assert_accounting(self) -> None:
+        """Run the accounting checker now; it raises on the first violation (strict)."""
+        self.sim.checker.check(self.t)
+        if self.sim.checker.seen:
+            raise AssertionError(f"accounting violations: {list(self.sim.checker.seen)}")
+
+    @staticmethod
+    def on_partial(slab: Slab) -> bool:
+        return slab.where == PARTIAL
