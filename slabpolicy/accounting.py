@@ -8,7 +8,9 @@ what exists:
 * no memcg counter is negative and no released memcg is still charged;
 * each kmem_cache_node's slab counter (inc/dec_slabs_node) equals the slabs of
   that cache on that node that exist;
-* the live objects (allocations minus frees) equal the objects the slabs hold.
+* the live objects (allocations minus frees) equal the objects the slabs hold;
+* every slab can be found again: a frozen slab is some cpu's cpu slab or on its
+  partial list, and an unfrozen slab on no list is full.
 
 The allocator also reports, as they happen, frees into a slab already freed (an
 object lost or freed twice), slabs freed with live objects or while on a list,
@@ -22,6 +24,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .errors import AccountingError
+from .slub import CPU_PARTIAL, CPU_SLAB, NOWHERE, WHERE
 
 if TYPE_CHECKING:
     from .engine import Simulation
@@ -60,7 +63,15 @@ class AccountingChecker:
                     self._record(f"{cache.name} node {n.node}: nr_slabs counts {n.nr_slabs} "
                                  f"slabs but {existing} exist", now)
                 pages += existing * cache.pages
-                cache_objects += sum(slab.inuse for slab in n.slabs)
+                for slab in n.slabs:
+                    cache_objects += slab.inuse
+                    if slab.frozen:
+                        if slab.where != CPU_SLAB and slab.where != CPU_PARTIAL:
+                            self._record(f"{cache.name}: slab {slab.id} is frozen on "
+                                         f"{WHERE[slab.where]}, not on a cpu", now)
+                    elif slab.where == NOWHERE and slab.inuse < slab.objects:
+                        self._record(f"{cache.name}: slab {slab.id} has free objects but is "
+                                     f"on no list and no cpu: lost to allocation", now)
             objects += cache_objects
             live_bytes += cache_objects * cache.object_size
         if pages != slub.total_pages:

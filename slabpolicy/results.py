@@ -22,6 +22,12 @@ def result_filename(result: dict[str, Any]) -> str:
             f"--seed{result['seed']}.json")
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_json_atomic(path: Path, doc: Any) -> None:
     """Write ``doc`` as JSON to ``path`` atomically (write, fsync, rename)."""
     path = Path(path)
@@ -33,6 +39,7 @@ def write_json_atomic(path: Path, doc: Any) -> None:
             f.write("\n")
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())     # mkstemp makes 0600; a result is for sharing
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -112,22 +112,30 @@ def run_one(workload, policy: PolicyRun, seed: int, *, plugin_paths: tuple[str, 
         culprit = _blame(exc, pm)
         if culprit is None:
             raise
-        raise PluginError(f"plugin {culprit} raised {type(exc).__name__}: {exc} "
+        raise PluginError(f"{culprit} raised {type(exc).__name__}: {exc} "
                           f"(policy {policy.label}, seed {seed}, t={sim.slub.now}ns)") from exc
     return result
 
 
 def _blame(exc: BaseException, pm: pluggy.PluginManager) -> str | None:
-    """The innermost registered plugin in ``exc``'s traceback, as 'NAME (FILE:LINE)'."""
+    """The innermost plugin frame in ``exc``'s traceback, as 'NAME (FILE:LINE)'.
+
+    A module that is both a registered plugin and the home of the run's policy
+    object is named after the policy.
+    """
     modules: dict[str, str] = {}
     for plugin in pm.get_plugins():
+        name = pm.get_name(plugin) or ""
         module = plugin.__name__ if isinstance(plugin, ModuleType) else type(plugin).__module__
-        modules.setdefault(module, pm.get_name(plugin) or module)
+        if name.startswith("policy:"):
+            modules[module] = f"policy {name[len('policy:'):]}"
+        else:
+            modules.setdefault(module, f"plugin {name}")
     culprit = None
     for frame, line in traceback.walk_tb(exc.__traceback__):
-        name = frame.f_globals.get("__name__", "")
-        if name in modules:
-            culprit = f"{modules[name]} ({frame.f_code.co_filename}:{line})"
+        module = frame.f_globals.get("__name__", "")
+        if module in modules:
+            culprit = f"{modules[module]} ({frame.f_code.co_filename}:{line})"
     return culprit
 
 

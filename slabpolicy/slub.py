@@ -165,7 +165,7 @@ class KmemCache:
 
     __slots__ = ("id", "name", "kind", "index", "memcg", "size", "object_size", "order",
                  "pages", "objects", "min_partial", "cpu_partial", "cpu", "node", "flags",
-                 "track_full", "free_lock", "discard_empty", "dead", "destroyed", "parent_slab", "root",
+                 "track_full", "free_lock", "discard_empty", "discard", "dead", "destroyed", "parent_slab", "root",
                  "stats", "policy_data")
 
     def __init__(self, alloc: Allocator, id: int, name: str, kind, index: int,
@@ -203,6 +203,9 @@ class KmemCache:
         #: slab (d6e0b7fa1186); this era's tests are ``>``, so a dead cache that must
         #: keep none says so here.
         self.discard_empty = False
+        #: a policy's replacement for discard_slab() on this cache (None: the core's);
+        #: the seed's chained caches change what discard_slab() counts and uncharges
+        self.discard: Callable[[KmemCache, Slab], None] | None = None
         self.dead = False                 # its memcg is offline
         self.destroyed = False
         self.parent_slab: KmemCache | None = None   # the seed's s->parent_slab
@@ -438,8 +441,12 @@ class Allocator:
         """discard_slab(): uncount and free an empty slab.
 
         When that leaves a dead cache with no slab, the policy is told
-        (``slabpolicy_dead_cache_empty``).
+        (``slabpolicy_dead_cache_empty``).  A cache whose ``discard`` a policy has
+        replaced goes through the replacement instead.
         """
+        if s.discard is not None:
+            s.discard(s, slab)
+            return
         self.dec_slabs_node(s, slab.node, slab.objects)
         self.free_slab(s, slab)
         if s.dead and self.on_dead_cache_empty is not None and not s.nr_slabs:

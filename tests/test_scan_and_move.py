@@ -1,0 +1,250 @@
+"""Scenario tests of the scan-and-move policy (plugins/scan_and_move.py).
+
+The seed patch's cover text rejects this policy in one sentence: "Scanning the
+list of objects in the dead cache takes time, and would probably require us to
+lock the free path of every objects to make sure we're not racing against the
+update."  These tests pin each half of that sentence, and MODEL.md section 4's
+description of the policy, with exact counts.
+
+Geometry used throughout: ``dentry`` (192-byte slots) on a 2-cpu, 4 KiB-page
+machine is an order-0 slab of 21 objects, min_partial 5.  Default cost model:
+lock 16, list_op 2, object_scan 2, flush_cpu 1000, memcg_charge 20, cmpxchg 2,
+free_slow 15, cache_destroy 10000 ns.
+"""
+from __future__ import annotations
+
+
+import pytest
+from scipy.stats import linregress
+
+from slabpolicy.costs import default_costs
+from slabpolicy.slub import CPU_PARTIAL, CPU_SLAB, FULL, NOWHERE, PARTIAL
+from slabpolicy.testing import Kit
+
+PER_SLAB = 21          # dentry objects per order-0 slab on this machine
+COSTS = default_costs()
+
+
+def kit(policy: str = "scan-and-move", **kw) -> Kit:
+    kw.setdefault("cpus", 2)
+    return Kit(policy=policy, **kw)
+
+
+def offline_cost(full_slabs: int, cpus: int = 2, scan_slab_ns: int = 0) -> int:
+    """The offline latency of a memcg whose one dentry cache holds ``full_slabs`` full
+    slabs, the last one the cpu slab of cpu 0, moved to the root cache.
+
+    free_lock (lock) + flush_all (flush_cpu per cpu; the full cpu slab: cmpxchg,
+    lock + add_full) + the old and new node list_locks (2 lock) + per slab: the
+    walk (list_op + scan_slab_ns), remove_full (list_op), object_scan per object
+    (the root cache keeps no full list: add_full costs nothing) + one
+    uncharge_until (memcg_charge) + kmem_cache_destroy (cache_destroy).
+    """
+    c = COSTS
+    scan = (c["lock"] + cpus * c["flush_cpu"] + c["cmpxchg"] + c["lock"] + c["list_op"]
+            + 2 * c["lock"]
+            + full_slabs * (2 * c["list_op"] + scan_slab_ns + PER_SLAB * c["object_scan"])
+            + c["memcg_charge"])
+    return scan + c["cache_destroy"]
+
+
+def test_offline_moves_every_slab_and_its_charge_to_the_root_cache():
+    """MODEL.md 4: "re-home every slab to the parent's cache and move the charge, then
+    destroy the cache at once": no dead cache and no dying memcg survive rmdir."""
+    k = kit()
+    cg = k.memcg("a")
+    dentry = k.cache(cg, "dentry")
+    root_dentry = k.slub.root_caches[dentry.index]
+    objs = k.alloc(dentry, n=3 * PER_SLAB + 8, cpu=0)      # 3 full slabs + 8 objects
+    assert dentry.nr_slabs == 4 and cg.usage == 4 and k.root.usage == 4
+    k.offline(cg)
+    assert dentry.destroyed and not k.slub.dead_caches
+    assert cg.state == "released" and k.memcgs.nr_dying == 0 and cg.usage == 0
+    assert k.root.usage == 4                                 # the parent stays charged
+    assert root_dentry.nr_slabs == 4 and root_dentry.existing_slabs() == 4
+    moved = {slab for slab in objs}
+    assert len(moved) == 4 and all(s.cache is root_dentry for s in moved)
+    # the root cache keeps no full list: 3 full slabs on no list, 1 on the partial list
+    assert sorted(s.where for s in moved) == [NOWHERE] * 3 + [PARTIAL]
+    assert k.node_partial(root_dentry) == [objs[-1]]
+    assert k.policy.slabs_moved == 4 and k.policy.objects_scanned == 3 * PER_SLAB + 8
+    assert k.policy.pages_moved == 4 and k.policy.slabs_discarded == 0
+    k.assert_accounting()
+
+
+def test_later_frees_go_to_the_parents_cache():
+    """"later frees of objects allocated from the destroyed cache go to the slab's new
+    cache": kmem_cache_free(dead, x) runs __slab_free() on page->slab, the root cache."""
+    k = kit()
+    cg = k.memcg("a")
+    dentry = k.cache(cg, "dentry")
+    root_dentry = k.slub.root_caches[dentry.index]
+    objs = k.alloc(dentry, n=2 * PER_SLAB, cpu=0)            # 2 full slabs
+    k.offline(cg)
+    first = objs[0]
+    k.free(dentry, first, cpu=1)
+    # the first free into a full slab of the root cache freezes it onto cpu 1's partial
+    # list (no full list there): the root cache's statistics count it
+    assert first.where == CPU_PARTIAL and k.cpu_partial(root_dentry, 1) == [first]
+    assert root_dentry.stats.get("CPU_PARTIAL_FREE") == 1
+    assert "CPU_PARTIAL_FREE" not in dentry.stats
+    k.free(dentry, objs[1:], cpu=1)
+    assert sum(s.inuse for s in set(objs)) == 0
+    assert root_dentry.nr_slabs == 2 and k.root.usage == 2 and cg.usage == 0
+    k.assert_accounting()
+
+
+def test_dying_child_moves_to_its_parent_then_to_the_root():
+    """uncharge_until(memcg, parent): "the parent stays charged"; a non-root parent's
+    cache keeps a full list, so the moved full slabs land on it; the parent's own
+    offline moves them again, to the root."""
+    k = kit()
+    parent = k.memcg("p")
+    child = k.memcg("c", parent)
+    cdentry = k.cache(child, "dentry")
+    objs = k.alloc(cdentry, n=2 * PER_SLAB + 8, cpu=0)      # 2 full + 1 partial slab
+    k.offline(child)
+    pdentry = k.cache(parent, "dentry")
+    assert child.state == "released" and child.usage == 0
+    assert parent.usage == 3 and k.root.usage == 3
+    assert len(pdentry.node[0].full) == 2 and k.node_partial(pdentry) == [objs[-1]]
+    assert pdentry.nr_slabs == 3
+    k.offline(parent)
+    root_dentry = k.slub.root_caches[cdentry.index]
+    assert parent.state == "released" and parent.usage == 0 and k.root.usage == 3
+    assert root_dentry.nr_slabs == 3 and not k.slub.dead_caches
+    k.free(cdentry, objs, cpu=1)
+    k.assert_accounting()
+
+
+def test_empty_slabs_are_discarded_not_moved():
+    """An empty slab holds no object any free could reach: the scan discards it
+    (option discard_empty, default) and its page is uncharged, not handed up."""
+    k = kit()
+    cg = k.memcg("a")
+    dentry = k.cache(cg, "dentry")
+    objs = k.alloc(dentry, n=2 * PER_SLAB, cpu=0)
+    k.free(dentry, objs[:PER_SLAB], cpu=0)       # the first slab: full list -> partial, empty
+    assert k.node_partial(dentry) == [objs[0]] and objs[0].inuse == 0   # min_partial keeps it
+    k.offline(cg)
+    assert k.policy.slabs_discarded == 1 and k.policy.slabs_moved == 1
+    assert objs[0].freed and k.root.usage == 1 and k.slub.total_pages == 1
+    k.assert_accounting()
+
+    k2 = kit(options={"discard_empty": False})
+    cg2 = k2.memcg("a")
+    d2 = k2.cache(cg2, "dentry")
+    objs2 = k2.alloc(d2, n=2 * PER_SLAB, cpu=0)
+    k2.free(d2, objs2[:PER_SLAB], cpu=0)
+    k2.offline(cg2)
+    assert k2.policy.slabs_moved == 2 and k2.root.usage == 2
+    k2.assert_accounting()
+
+
+def test_full_slabs_are_on_the_full_list_and_every_transition_takes_list_lock():
+    """MODEL.md 4: "full slabs must be kept on a list (SLUB keeps none without
+    debugging: each full/non-full transition then takes list_lock, the fast-path cost
+    Christoph Lameter objected to in 2014)".  Same operations under leave-in-place
+    take list_lock 0 times."""
+    counts = {}
+    for policy in ("scan-and-move", "leave-in-place"):
+        k = kit(policy)
+        cg = k.memcg("a")
+        dentry = k.cache(cg, "dentry")
+        objs = k.alloc(dentry, n=3 * PER_SLAB, cpu=0)       # slabs 1, 2 full; 3 the cpu slab
+        after_alloc = k.lock_stats()["acquisitions"]
+        full_alloc = len(dentry.node[0].full)
+        k.free(dentry, objs[0], cpu=0)                       # slab 1: full -> not full
+        after_free = k.lock_stats()["acquisitions"]
+        full_free = len(dentry.node[0].full)
+        k.alloc(dentry, n=1, cpu=0)                          # slab 3 full -> refill
+        counts[policy] = (after_alloc, full_alloc, after_free, full_free,
+                          k.lock_stats()["acquisitions"], len(dentry.node[0].full))
+        if policy == "scan-and-move":
+            assert [s.where for s in (objs[0], objs[PER_SLAB], objs[2 * PER_SLAB])] == \
+                   [CPU_SLAB, FULL, FULL]                           # slab 1 is the cpu slab again
+        k.assert_accounting()
+    # scan-and-move: 2 slabs deactivated full -> 2 add_full under list_lock; the free
+    # takes it for remove_full + add_partial (3); the alloc for add_full of slab 3 (4)
+    # and, with no cpu partial list in a full-tracking cache, get_partial_node() (5).
+    assert counts["scan-and-move"] == (2, 2, 3, 1, 5, 2)
+    assert counts["leave-in-place"] == (0, 0, 0, 0, 0, 0)
+
+
+def test_every_free_into_a_memcg_cache_takes_the_scan_lock():
+    """"would probably require us to lock the free path of every objects": every free
+    into a memcg cache acquires memcg_scan_lock, the lock-free fast path included; the
+    root cache's frees and all allocations do not."""
+    k = kit()
+    cg = k.memcg("a")
+    dentry = k.cache(cg, "dentry")
+    root_dentry = k.slub.root_caches[dentry.index]
+    objs = k.alloc(dentry, n=10, cpu=0)
+    k.free(dentry, objs[:6], cpu=0)                    # fast path: cpu 0's cpu slab
+    k.free(dentry, objs[6:], cpu=1)                    # slow path: a remote free
+    stats = k.lock_stats("memcg_scan_lock")
+    assert stats["acquisitions"] == 10 and stats["contentions"] == 0
+    assert k.slub.n_free_fast == 6 and k.slub.h_free_fast_locked.count == 6
+    assert k.slub.n_free_slow == 4
+    # the locked fast path costs lock + free_fast: 16 + 5 ns instead of 5
+    assert k.slub.h_free_fast_locked.max == COSTS["lock"] + COSTS["free_fast"]
+    robjs = k.alloc(root_dentry, n=5, cpu=0)
+    k.free(root_dentry, robjs, cpu=0)
+    assert k.lock_stats("memcg_scan_lock")["acquisitions"] == 10
+    k.assert_accounting()
+
+
+@pytest.mark.parametrize("scan_slab_ns", [0, 40])
+def test_offline_latency_grows_linearly_with_the_objects_scanned(scan_slab_ns):
+    """"Scanning the list of objects in the dead cache takes time": offline latency over
+    1, 2, 4, 8 full slabs (21 .. 168 objects) is a line whose slope is object_scan plus
+    the per-object share of the per-slab costs (walk list_op + remove_full list_op +
+    scan_slab_ns, over 21 objects) exactly, and whose intercept is the fixed work."""
+    points = []
+    for slabs in (1, 2, 4, 8):
+        k = kit(options={"scan_slab_ns": f"{scan_slab_ns}ns"})
+        cg = k.memcg("a")
+        dentry = k.cache(cg, "dentry")
+        k.alloc(dentry, n=slabs * PER_SLAB, cpu=0)
+        k.offline(cg, cpu=0)
+        assert k.sim.h_offline.count == 1
+        latency = k.sim.h_offline.max
+        assert latency == offline_cost(slabs, scan_slab_ns=scan_slab_ns)
+        points.append((slabs * PER_SLAB, latency))
+    fit = linregress([p[0] for p in points], [p[1] for p in points])
+    assert fit.rvalue ** 2 > 0.99
+    slope = COSTS["object_scan"] + (2 * COSTS["list_op"] + scan_slab_ns) / PER_SLAB
+    assert fit.slope == pytest.approx(slope, rel=1e-9)       # 2.190476 ns/object at 0
+    assert fit.intercept == pytest.approx(offline_cost(0), rel=1e-9)   # 12088 ns
+    assert offline_cost(0) == 12088 and offline_cost(8) == 12088 + 8 * 46
+
+
+def test_a_free_racing_the_scan_waits_for_its_end():
+    """"to make sure we're not racing against the update": a free of a dead-cache object
+    arriving 1 ns after rmdir started waits on memcg_scan_lock until the scan releases
+    it, then frees into the slab's new (root) cache."""
+    k = kit()
+    cg = k.memcg("a")
+    dentry = k.cache(cg, "dentry")
+    root_dentry = k.slub.root_caches[dentry.index]
+    objs = k.alloc(dentry, n=2 * PER_SLAB, cpu=0)
+    T = 1_000_000
+    k.offline(cg, cpu=0, at=T)
+    latency = k.sim.h_offline.max
+    assert latency == offline_cost(2) == 12180
+    scan_end = T + latency - COSTS["cache_destroy"]        # the lock goes before destroy
+    k.free(dentry, objs[0], cpu=1, at=T + 1)
+    stats = k.lock_stats("memcg_scan_lock")
+    wait = scan_end - (T + 1)
+    assert wait == 2179
+    assert stats["contentions"] == 1 and stats["wait_ns_max"] == wait
+    # the scan held the lock from its acquisition (T + lock) to scan_end
+    assert stats["hold_ns_max"] == scan_end - (T + COSTS["lock"]) == 2164
+    # the free's latency: the wait, the lock, free_slow, and __slab_free() of a full
+    # root slab: cmpxchg + put_cpu_partial()'s cmpxchg
+    assert k.slub.h_free_slow.count == 1
+    assert k.slub.h_free_slow.max == wait + COSTS["lock"] + COSTS["free_slow"] + 2 * COSTS["cmpxchg"]
+    assert k.slub.h_free_slow.max == 2214
+    assert k.cpu_partial(root_dentry, 1) == [objs[0]]
+    k.free(dentry, objs[1:], cpu=1)
+    k.assert_accounting()
