@@ -15,7 +15,8 @@ what exists:
 The allocator also reports, as they happen, frees into a slab already freed (an
 object lost or freed twice), slabs freed with live objects or while on a list,
 and caches destroyed with slabs left.  A violation is counted once per distinct
-problem, with the first time it was seen; ``drift_pages_max`` is the largest gap
+problem (a cache's slab counter, the global charge, a given slab...), with the
+first time and the first words it was seen with; ``drift_pages_max`` is the largest gap
 seen between charged pages and existing pages.  Under ``strict`` the first
 violation raises :class:`AccountingError` saying what, where and when.
 """
@@ -34,17 +35,18 @@ class AccountingChecker:
     def __init__(self, sim: Simulation, strict: bool = False) -> None:
         self.sim = sim
         self.strict = strict
-        self.seen: dict[str, int] = {}        # problem -> first time seen (ns)
+        #: problem -> (first time seen in ns, the message then)
+        self.seen: dict[str, tuple[int, str]] = {}
         self.drift_pages_max = 0
 
     def violation(self, message: str) -> None:
-        """Record a violation found now (the op clock's time)."""
-        self._record(message, self.sim.slub.now)
+        """Record a violation the allocator found now (the op clock's time)."""
+        self._record(message, message, self.sim.slub.now)
 
-    def _record(self, message: str, now: int) -> None:
-        if message in self.seen:
+    def _record(self, key: str, message: str, now: int) -> None:
+        if key in self.seen:
             return
-        self.seen[message] = now
+        self.seen[key] = (now, message)
         if self.strict:
             raise AccountingError(f"accounting violation at t={now}ns "
                                   f"(policy {self.sim.policy_label}, seed {self.sim.seed}): {message}")
@@ -60,43 +62,48 @@ class AccountingChecker:
             for n in cache.node:
                 existing = len(n.slabs)
                 if existing != n.nr_slabs:
-                    self._record(f"{cache.name} node {n.node}: nr_slabs counts {n.nr_slabs} "
+                    self._record(f"nr_slabs {cache.name} {n.node}",
+                                 f"{cache.name} node {n.node}: nr_slabs counts {n.nr_slabs} "
                                  f"slabs but {existing} exist", now)
                 pages += existing * cache.pages
                 for slab in n.slabs:
                     cache_objects += slab.inuse
                     if slab.frozen:
                         if slab.where != CPU_SLAB and slab.where != CPU_PARTIAL:
-                            self._record(f"{cache.name}: slab {slab.id} is frozen on "
+                            self._record(f"frozen {slab.id}", f"{cache.name}: slab {slab.id} is frozen on "
                                          f"{WHERE[slab.where]}, not on a cpu", now)
                     elif slab.where == NOWHERE and slab.inuse < slab.objects:
-                        self._record(f"{cache.name}: slab {slab.id} has free objects but is "
+                        self._record(f"lost {slab.id}", f"{cache.name}: slab {slab.id} has free objects but is "
                                      f"on no list and no cpu: lost to allocation", now)
             objects += cache_objects
             live_bytes += cache_objects * cache.object_size
         if pages != slub.total_pages:
-            self._record(f"slabs hold {pages} pages but the page allocator handed out "
-                         f"{slub.total_pages}", now)
+            self._record("page allocator", f"slabs hold {pages} pages but the page allocator "
+                         f"handed out {slub.total_pages}", now)
         charged = self.sim.memcgs.root.usage
         drift = abs(charged - pages)
         if drift:
-            self._record(f"{charged} pages charged but {pages} pages exist", now)
+            self._record("charge", f"{charged} pages charged but {pages} pages exist", now)
             if drift > self.drift_pages_max:
                 self.drift_pages_max = drift
         for memcg in self.sim.memcgs:
             if memcg.usage < 0:
-                self._record(f"memcg {memcg.name}: kmem counter is negative", now)
+                self._record(f"negative {memcg.id}", f"memcg {memcg.name}: kmem counter is negative",
+                             now)
         for memcg in self.sim.memcgs.released:
             if memcg.usage:
-                self._record(f"memcg {memcg.name} released with {memcg.usage} pages "
-                             f"still charged", now)
+                self._record(f"released {memcg.id}", f"memcg {memcg.name} released with "
+                             f"{memcg.usage} pages still charged", now)
         live = (slub.n_alloc_fast + slub.n_alloc_slow) - (slub.n_free_fast + slub.n_free_slow)
         if live != objects:
-            self._record(f"{live} objects are live but slabs hold {objects}", now)
+            self._record("objects", f"{live} objects are live but slabs hold {objects}", now)
         return live_bytes
 
+    def messages(self) -> list[str]:
+        """The first message of each distinct violation, sorted."""
+        return sorted(message for _, message in self.seen.values())
+
     def summary(self) -> dict:
-        first = min(self.seen.values()) if self.seen else None
-        first_message = min(self.seen, key=self.seen.get) if self.seen else None
+        first = min(self.seen.values()) if self.seen else (None, None)
         return {"violations": len(self.seen), "drift_pages_max": self.drift_pages_max,
-                "first_violation_ns": first, "first_violation": first_message}
+                "first_violation_ns": first[0], "first_violation": first[1]}

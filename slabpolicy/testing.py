@@ -125,7 +125,7 @@ class Kit:
         """Run the accounting checker now; it raises on the first violation (strict)."""
         self.sim.checker.check(self.t)
         if self.sim.checker.seen:
-            raise AssertionError(f"accounting violations: {list(self.sim.checker.seen)}")
+            raise AssertionError(f"accounting violations: {self.sim.checker.messages()}")
 
     @staticmethod
     def on_partial(slab: Slab) -> bool:
