@@ -3,8 +3,11 @@
 At every sample and at the end of a run it compares what the counters say with
 what exists:
 
-* the root's hierarchical kmem counter (every charge reaches it) equals the
-  pages of the slabs that exist: the sum of live charges equals the pages;
+* the root's hierarchical kmem counter (every charge reaches it), less the pages
+  charged through object cgroups, equals the pages of the slabs that exist: the
+  sum of live charges equals the pages;
+* the pages charged through object cgroups hold exactly the bytes of the live
+  accounted objects, the per-cpu stocks and the bytes parked in the objcgs;
 * no memcg counter is negative and no released memcg is still charged;
 * each kmem_cache_node's slab counter (inc/dec_slabs_node) equals the slabs of
   that cache on that node that exist;
@@ -80,16 +83,19 @@ class AccountingChecker:
         if pages != slub.total_pages:
             self._record("page allocator", f"slabs hold {pages} pages but the page allocator "
                          f"handed out {slub.total_pages}", now)
-        charged = self.sim.memcgs.root.usage
+        charged = self.sim.memcgs.root.usage - slub.objcgs.pages
         drift = abs(charged - pages)
         if drift:
             self._record("charge", f"{charged} pages charged but {pages} pages exist", now)
-            if drift > self.drift_pages_max:
-                self.drift_pages_max = drift
+            self.drift_pages_max = max(self.drift_pages_max, drift)
+        unaccounted = slub.objcgs.unaccounted_bytes()
+        if unaccounted:
+            self._record("objcg", f"objcg charges hold {unaccounted} bytes more than the live "
+                         f"objects, the stocks and the parked bytes", now)
         for memcg in self.sim.memcgs:
             if memcg.usage < 0:
-                self._record(f"negative {memcg.id}", f"memcg {memcg.name}: kmem counter is negative",
-                             now)
+                self._record(f"negative {memcg.id}",
+                             f"memcg {memcg.name}: kmem counter is negative", now)
         for memcg in self.sim.memcgs.released:
             if memcg.usage:
                 self._record(f"released {memcg.id}", f"memcg {memcg.name} released with "

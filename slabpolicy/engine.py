@@ -27,7 +27,7 @@ from .locks import LockRegistry
 from .memcg import ONLINE, MemCgroup, MemcgTree
 from .slub import Allocator, KmemCache
 
-ALLOC, FREE, ARRIVE, OFFLINE, RESUME, CALL, SAMPLE = range(7)
+ALLOC, FREE, FREE_ACCOUNTED, ARRIVE, OFFLINE, RESUME, CALL, SAMPLE = range(8)
 
 #: the memory figures sampled at every ``sample_interval`` (MODEL.md section 6)
 MEMORY_FIGURES = ("slab_pages", "dead_cache_pages", "dead_caches", "dying_memcgs",
@@ -37,13 +37,14 @@ MEMORY_FIGURES = ("slab_pages", "dead_cache_pages", "dead_caches", "dying_memcgs
 class _Stream:
     """One allocation stream of one cgroup."""
 
-    __slots__ = ("memcg", "index", "cache", "per_ns", "life", "remote_free")
+    __slots__ = ("memcg", "index", "cache", "objcg", "per_ns", "life", "remote_free")
 
     def __init__(self, memcg: MemCgroup, index: int, rate_per_s: float,
                  life: Callable[[], int | None], remote_free: float) -> None:
         self.memcg = memcg
         self.index = index
         self.cache: KmemCache | None = None
+        self.objcg = None           # the memcg's objcg when the cache is accounted
         self.per_ns = rate_per_s / 1e9
         self.life = life
         self.remote_free = remote_free
@@ -186,17 +187,25 @@ class Simulation:
                 cache = a.cache
                 if cache is None:
                     cache = a.cache = self.memcg_cache(memcg, a.index)
+                    if cache.account:
+                        a.objcg = self.slub.objcgs.objcg_of(memcg)
                 cpu = int(rnd() * ncpus)
-                slab = slab_alloc(cache, cpu, t)
+                objcg = a.objcg
+                slab = slab_alloc(cache, cpu, t, objcg)
                 life = a.life()
                 if life is not None and t + life <= end:
                     fcpu = cpu
                     if a.remote_free and rnd() < a.remote_free:
                         fcpu = (cpu + 1 + int(rnd() * (ncpus - 1))) % ncpus
-                    push(heap, (t + life, next(seq), FREE, cache, slab, fcpu))
+                    if objcg is None:
+                        push(heap, (t + life, next(seq), FREE, cache, slab, fcpu))
+                    else:
+                        push(heap, (t + life, next(seq), FREE_ACCOUNTED, objcg, slab, fcpu))
                 nt = t + int(expo(a.per_ns))
                 if nt <= end:
                     push(heap, (nt, next(seq), ALLOC, a, None, None))
+            elif kind == FREE_ACCOUNTED:
+                slab_free(b.cache, b, c, t, a)    # a shared cache: the slab's own
             elif kind == SAMPLE:
                 self._sample(t)
                 nt = t + self.workload.sample_interval_ns
@@ -300,7 +309,7 @@ class Simulation:
         if parent in self._pending_offline and not any(
                 child.state == ONLINE for child in parent.children):
             self._pending_offline.discard(parent)
-            self._push(slub.cpu_free_at[cpu], OFFLINE, parent)
+            self._push(t, OFFLINE, parent)    # the event time: the same under every policy
 
     def _continue(self, op: _Op) -> None:
         """Run policy work until it waits (a yielded delay) or is done."""

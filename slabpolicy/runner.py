@@ -157,20 +157,23 @@ def _latency(*parts: Histogram) -> dict[str, int]:
     return merged.summary()
 
 
+def _fast_histogram(step_ns: int, count: int, recorded: Histogram) -> Histogram:
+    """The fast path's histogram: plain fast paths cost exactly their step, so they
+    are counted, not recorded; those that did more (a lock, a charge) were recorded."""
+    hist = Histogram()
+    if count > recorded.count:
+        hist.record(step_ns, count - recorded.count)
+    hist.merge(recorded)
+    return hist
+
+
 def build_result(sim: Simulation, entry: PolicyEntry, policy: PolicyRun,
                  wall_seconds: float) -> dict[str, Any]:
     """The result document of a finished simulation."""
     slub = sim.slub
     wl = sim.workload
-    # fast paths take no lock, so each costs exactly its step: counted, not recorded
-    alloc_fast = Histogram()
-    if slub.n_alloc_fast:
-        alloc_fast.record(slub.c_alloc_fast, slub.n_alloc_fast)
-    free_fast = Histogram()
-    unlocked_fast_frees = slub.n_free_fast - slub.h_free_fast_locked.count
-    if unlocked_fast_frees:
-        free_fast.record(slub.c_free_fast, unlocked_fast_frees)
-    free_fast.merge(slub.h_free_fast_locked)
+    alloc_fast = _fast_histogram(slub.c_alloc_fast, slub.n_alloc_fast, slub.h_alloc_fast_rec)
+    free_fast = _fast_histogram(slub.c_free_fast, slub.n_free_fast, slub.h_free_fast_rec)
     series = sim.series
     memory = {f: _figure_summary(series["t_ns"], series[f]) for f in MEMORY_FIGURES}
     memory["slab_pages"]["peak"] = max(memory["slab_pages"]["peak"], slub.peak_pages)

@@ -24,6 +24,7 @@ from .geometry import cpu_partial_for, geometry
 from .histogram import Histogram
 from .locks import Lock, LockRegistry
 from .memcg import MemCgroup, MemcgTree
+from .objcg import OBJ_POINTER_BYTES, ObjCgroup, ObjcgAccounting
 
 # Where a slab is; the kernel keeps this implicit in page->frozen and page->lru.
 NOWHERE = 0      # unfrozen and on no list: a full slab of a cache without a full list
@@ -165,7 +166,7 @@ class KmemCache:
 
     __slots__ = ("id", "name", "kind", "index", "memcg", "size", "object_size", "order",
                  "pages", "objects", "min_partial", "cpu_partial", "cpu", "node", "flags",
-                 "track_full", "free_lock", "discard_empty", "discard", "dead", "destroyed", "parent_slab", "root",
+                 "track_full", "free_lock", "discard_empty", "discard", "account", "obj_full_size", "dead", "destroyed", "parent_slab", "root",
                  "stats", "policy_data")
 
     def __init__(self, alloc: Allocator, id: int, name: str, kind, index: int,
@@ -206,6 +207,10 @@ class KmemCache:
         #: a policy's replacement for discard_slab() on this cache (None: the core's);
         #: the seed's chained caches change what discard_slab() counts and uncharges
         self.discard: Callable[[KmemCache, Slab], None] | None = None
+        #: SLAB_ACCOUNT with object cgroups (5.9+): every object is charged to the
+        #: allocating memcg's objcg, obj_full_size() = size + the objcg pointer
+        self.account = False
+        self.obj_full_size = self.size + OBJ_POINTER_BYTES
         self.dead = False                 # its memcg is offline
         self.destroyed = False
         self.parent_slab: KmemCache | None = None   # the seed's s->parent_slab
@@ -258,7 +263,11 @@ class Allocator:
         self.n_alloc_fast = self.n_alloc_slow = self.n_free_fast = self.n_free_slow = 0
         self.h_alloc_slow = Histogram()
         self.h_free_slow = Histogram()
-        self.h_free_fast_locked = Histogram()
+        # fast paths that did more than the fast step (a free_lock, objcg charging)
+        # are recorded; the plain ones all cost exactly their step and are counted
+        self.h_alloc_fast_rec = Histogram()
+        self.h_free_fast_rec = Histogram()
+        self.objcgs = ObjcgAccounting(self, memcgs, machine.cpus, machine.page_size)
         # Set by the engine: the policy's slow-path free into a dead cache (None when no
         # plugin implements it), what to call when a dead cache's last slab goes, and
         # where accounting violations are reported.
@@ -454,29 +463,43 @@ class Allocator:
 
     # -- the alloc path ------------------------------------------------------------------
 
-    def slab_alloc(self, s: KmemCache, cpu: int, t: int) -> Slab:
+    def slab_alloc(self, s: KmemCache, cpu: int, t: int, objcg: ObjCgroup | None = None) -> Slab:
         """slab_alloc(): an object from ``s`` on ``cpu``, arriving at time ``t``.
 
         The fast path takes one object off the cpu freelist; otherwise
-        __slab_alloc().  The cpu runs one operation at a time: the operation starts
-        when the cpu's previous one has finished.  Returns the slab (the handle).
+        __slab_alloc().  With ``objcg`` (an accounted cache) the object is charged
+        first (memcg_slab_pre_alloc_hook(), obj_cgroup_charge()).  The cpu runs one
+        operation at a time: the operation starts when the cpu's previous one has
+        finished.  Returns the slab (the object's handle).
         """
         start = self.cpu_free_at[cpu]
         if start < t:
             start = t
         c = s.cpu[cpu]
-        if c.freelist:
+        if c.freelist and objcg is None:
             c.freelist -= 1
             slab = c.slab
             slab.inuse += 1
             self.cpu_free_at[cpu] = start + self.c_alloc_fast
             self.n_alloc_fast += 1
             return slab
-        self.now = start + self.c_alloc_slow
-        slab = self._slab_alloc_slow(s, c, cpu)
+        self.now = start
+        if objcg is not None:
+            self.objcgs.charge(objcg, cpu, s.obj_full_size)
+        if c.freelist:
+            self.now += self.c_alloc_fast
+            c.freelist -= 1
+            slab = c.slab
+            slab.inuse += 1
+            self.n_alloc_fast += 1
+            hist = self.h_alloc_fast_rec
+        else:
+            self.now += self.c_alloc_slow
+            slab = self._slab_alloc_slow(s, c, cpu)
+            self.n_alloc_slow += 1
+            hist = self.h_alloc_slow
         self.cpu_free_at[cpu] = self.now
-        self.n_alloc_slow += 1
-        self.h_alloc_slow.record(self.now - start)
+        hist.record(self.now - start)
         return slab
 
     def _slab_alloc_slow(self, s: KmemCache, c: KmemCacheCpu, cpu: int) -> Slab:
@@ -668,7 +691,8 @@ class Allocator:
 
     # -- the free path -------------------------------------------------------------------
 
-    def slab_free(self, s: KmemCache, slab: Slab, cpu: int, t: int) -> None:
+    def slab_free(self, s: KmemCache, slab: Slab, cpu: int, t: int,
+                  objcg: ObjCgroup | None = None) -> None:
         """kmem_cache_free(s, x) on ``cpu`` at time ``t``; ``s`` is the cache the object
         was allocated from, as the 2012 API has the caller name it.
 
@@ -676,13 +700,14 @@ class Allocator:
         freelist.  Otherwise __slab_free() of the slab's own cache (page->slab, what
         cache_from_obj() returns), unless ``s`` is dead and the policy handles the
         free itself (``slabpolicy_dead_cache_free``).  A cache with a ``free_lock``
-        takes it around every free, the fast path included.
+        takes it around every free, the fast path included; an accounted object is
+        uncharged from its ``objcg`` first (memcg_slab_free_hook()).
         """
         start = self.cpu_free_at[cpu]
         if start < t:
             start = t
         c = s.cpu[cpu]
-        if c.slab is slab and s.free_lock is None:
+        if c.slab is slab and s.free_lock is None and objcg is None:
             c.freelist += 1
             slab.inuse -= 1
             self.cpu_free_at[cpu] = start + self.c_free_fast
@@ -691,12 +716,14 @@ class Allocator:
         self.now = start
         if s.free_lock is not None:
             self.lock(s.free_lock)
+        if objcg is not None:
+            self.objcgs.uncharge(objcg, cpu, s.obj_full_size)
         if c.slab is slab:
             self.now += self.c_free_fast
             c.freelist += 1
             slab.inuse -= 1
             self.n_free_fast += 1
-            hist = self.h_free_fast_locked
+            hist = self.h_free_fast_rec
         else:
             self.now += self.c_free_slow
             self.n_free_slow += 1

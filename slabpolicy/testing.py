@@ -23,6 +23,7 @@ from typing import Any, Iterable
 from .engine import Simulation
 from .errors import SlabpolicyError
 from .memcg import MemCgroup
+from .objcg import ObjCgroup
 from .plugin_manager import make_plugin_manager, policy_registry, register_run_plugin
 from .slub import PARTIAL, KmemCache, Slab
 from .costs import default_costs
@@ -70,6 +71,7 @@ class Kit:
         self.step_ns = step_ns
         self.t = 0
         self._kind_index = {k.name: i for i, k in enumerate(self.workload.caches)}
+        pm.hook.slabpolicy_run_start(sim=self.sim)
 
     # -- building --------------------------------------------------------------------
 
@@ -87,15 +89,22 @@ class Kit:
         self.t = self.t + self.step_ns if at is None else at
         return self.t
 
-    def alloc(self, cache: KmemCache, n: int = 1, cpu: int = 0, at: int | None = None) -> list[Slab]:
-        """``n`` allocations from ``cache`` on ``cpu``; returns the object handles."""
-        return [self.slub.slab_alloc(cache, cpu, self._tick(at)) for _ in range(n)]
+    def objcg(self, memcg: MemCgroup) -> ObjCgroup | None:
+        """The objcg an allocation by ``memcg`` is charged to, if its caches are
+        accounted (the engine does the same for a workload's streams)."""
+        return self.slub.objcgs.objcg_of(memcg)
+
+    def alloc(self, cache: KmemCache, n: int = 1, cpu: int = 0, at: int | None = None,
+              objcg: ObjCgroup | None = None) -> list[Slab]:
+        """``n`` allocations from ``cache`` on ``cpu`` (charged to ``objcg`` if the cache
+        is accounted); returns the object handles."""
+        return [self.slub.slab_alloc(cache, cpu, self._tick(at), objcg) for _ in range(n)]
 
     def free(self, cache: KmemCache, objs: Slab | Iterable[Slab], cpu: int = 0,
-             at: int | None = None) -> None:
+             at: int | None = None, objcg: ObjCgroup | None = None) -> None:
         """kmem_cache_free(cache, obj) on ``cpu`` for each object handle."""
         for slab in [objs] if isinstance(objs, Slab) else list(objs):
-            self.slub.slab_free(cache, slab, cpu, self._tick(at))
+            self.slub.slab_free(cache, slab, cpu, self._tick(at), objcg)
 
     def offline(self, memcg: MemCgroup, cpu: int = 0, at: int | None = None) -> None:
         """rmdir, then run the policy's offline work to completion (RCU waits included)."""

@@ -1,8 +1,10 @@
-"""Invariants that must hold for every input (hypothesis).
+"""Invariants that must hold for every input (hypothesis), under every policy.
 
-On random small workloads under leave-in-place (plain and with shrink): no object
-is lost or freed twice, every slab holds exactly the objects the test gave out
-from it, and the accounting checker, in strict mode, finds nothing.
+On random small workloads: no object is lost or freed twice, every slab holds
+exactly the objects the test gave out from it, and, for every correct policy,
+the accounting checker in strict mode finds nothing at any sample (charges equal
+pages).  chaining as posted is run too: it must complete, see the same event
+stream as the corrected variant, and break only the rules its closing note names.
 """
 from __future__ import annotations
 
@@ -17,7 +19,14 @@ from slabpolicy.testing import Kit
 from slabpolicy.workload import load_workload
 
 KINDS = {"small": (64, 64), "dentry": (192, 192), "big": (4096, 4096)}
-POLICIES = [("leave-in-place", {}), ("leave-in-place", {"shrink": True})]
+CORRECT = [("leave-in-place", {}), ("leave-in-place", {"shrink": True}), ("scan-and-move", {}),
+           ("chaining", {"variant": "corrected"}), ("objcg", {})]
+AS_POSTED = ("chaining", {"variant": "as-posted"})
+#: the kinds of violation chaining as posted is known to commit (tests/test_chaining.py)
+AS_POSTED_KINDS = ("freed while still on", "pages charged but", "destroyed twice",
+                   "dec_slabs_node() on a NULL cache", "nr_slabs counts", "is frozen on",
+                   "already freed", "objects are live but", "slabs hold", "lost to allocation",
+                   "freed with", "released with")
 
 op = st.one_of(
     st.tuples(st.just("alloc"), st.integers(0, 3), st.sampled_from(list(KINDS)),
@@ -29,47 +38,50 @@ op = st.one_of(
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(policy=st.sampled_from(POLICIES), cpus=st.integers(1, 4), nodes=st.integers(1, 2),
+@given(policy=st.sampled_from(CORRECT), cpus=st.integers(1, 4), nodes=st.integers(1, 2),
        ops=st.lists(op, max_size=60))
 def test_random_op_sequences_lose_nothing(policy, cpus, nodes, ops):
     nodes = min(nodes, cpus)
     name, options = policy
     kit = Kit(cpus=cpus, nodes=nodes, kinds=KINDS, policy=name, options=options)
     cgroups = [kit.memcg(f"cg{i}") for i in range(4)]
-    live: list[tuple] = []              # (cache, slab) per object the test holds
+    live: list[tuple] = []              # (cache, slab, objcg) per object the test holds
     for action in ops:
         if action[0] == "alloc":
             _, cg, kind, cpu, n = action
             if cgroups[cg].state != "online":
                 continue
             cache = kit.cache(cgroups[cg], kind)
-            live += [(cache, slab) for slab in kit.alloc(cache, n=n, cpu=cpu % cpus)]
+            objcg = kit.objcg(cgroups[cg]) if cache.account else None
+            live += [(cache, slab, objcg)
+                     for slab in kit.alloc(cache, n=n, cpu=cpu % cpus, objcg=objcg)]
         elif action[0] == "free" and live:
             _, start, cpu, n = action
             start %= len(live)
             batch, live[start:start + n] = live[start:start + n], []
-            for cache, slab in batch:
-                kit.free(cache, slab, cpu=cpu % cpus)
+            for cache, slab, objcg in batch:
+                kit.free(cache, slab, cpu=cpu % cpus, objcg=objcg)
         elif action[0] == "offline" and cgroups[action[1]].state == "online":
             kit.offline(cgroups[action[1]], cpu=action[2] % cpus)
         elif action[0] == "flush":
             cache = cgroups[action[1]].caches.get(list(KINDS).index(action[2]))
-            if cache is not None and not cache.destroyed:
+            if cache is not None and not cache.destroyed and cgroups[action[1]].state == "online":
                 kit.flush(cache)
-        held = Counter(id(slab) for _, slab in live)
-        for _, slab in live:
+        held = Counter(id(slab) for _, slab, _ in live)
+        for _, slab, _ in live:
             assert not slab.freed, "an object's slab was freed under it"
             assert slab.inuse == held[id(slab)]
         kit.assert_accounting()
-    for cache, slab in live:
-        kit.free(cache, slab, cpu=0)
+    for cache, slab, objcg in live:
+        kit.free(cache, slab, cpu=0, objcg=objcg)
     kit.assert_accounting()
     # every slab that is left is empty, and every dying memcg is held only by its
     # caches and its unreleased children
     assert all(slab.inuse == 0 for c in kit.slub.caches for n in c.node for slab in n.slabs)
     for memcg in kit.memcgs:
         if memcg.dying:
-            assert memcg.refs == (sum(1 for c in kit.slub.caches if c.memcg is memcg)
+            assert memcg.refs == (sum(1 for c in kit.slub.caches
+                                      if c.memcg is memcg and c.root is not None)
                                   + len(memcg.children))
 
 
@@ -101,25 +113,37 @@ cgroups:
 """
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cpus=st.integers(1, 4), nodes=st.integers(1, 2), size_a=st.sampled_from([8, 64, 192, 700]),
        size_b=st.sampled_from([96, 624, 4096]), creation=st.sampled_from(["lazy", "eager"]),
        count=st.integers(1, 8), arrivals=st.integers(50, 2000), cg_life=st.integers(1, 40),
        rate=st.integers(100, 20_000), remote=st.sampled_from([0, 0.3, 1]),
-       duration=st.integers(20, 60), policy=st.sampled_from(POLICIES), seed=st.integers(0, 99))
-def test_random_workloads_keep_accounting_clean(tmp_path_factory, cpus, nodes, size_a, size_b,
+       duration=st.integers(20, 60), seed=st.integers(0, 99))
+def test_random_workloads_under_every_policy(tmp_path_factory, cpus, nodes, size_a, size_b,
                                                 creation, count, arrivals, cg_life, rate, remote,
-                                                duration, policy, seed):
+                                                duration, seed):
     path = tmp_path_factory.mktemp("wl") / "w.yaml"
     path.write_text(WORKLOAD.format(cpus=cpus, nodes=min(nodes, cpus), size_a=size_a,
                                     size_b=size_b, creation=creation, count=count,
                                     arrivals=arrivals, cg_life=cg_life, rate=rate, remote=remote,
                                     duration=duration))
     workload = load_workload(path)
-    entry = policy_registry(make_plugin_manager())[policy[0]]
-    options, _ = entry.spec.parse_options(policy[1])
-    result = run_one(workload, PolicyRun(entry, policy[0], options), seed, strict=True)
-    assert result["accounting"]["violations"] == 0
-    ops = result["ops"]
-    assert ops["alloc"] >= ops["free"]
-    assert result["memory"]["live_objects"]["final"] == ops["alloc"] - ops["free"]
+    registry = policy_registry(make_plugin_manager())
+    results = {}
+    for name, options in CORRECT + [AS_POSTED]:
+        entry = registry[name]
+        parsed, _ = entry.spec.parse_options(options)
+        label = f"{name} {options}"
+        strict = (name, options) != AS_POSTED
+        results[label] = result = run_one(workload, PolicyRun(entry, label, parsed), seed,
+                                          strict=strict)
+        ops = result["ops"]
+        assert ops["alloc"] >= ops["free"]
+        if strict:
+            assert result["accounting"]["violations"] == 0
+            assert result["memory"]["live_objects"]["final"] == ops["alloc"] - ops["free"]
+        elif result["accounting"]["violations"]:
+            first = result["accounting"]["first_violation"]
+            assert any(kind in first for kind in AS_POSTED_KINDS), first
+    # paired by construction: every policy sees the same allocations and frees
+    assert len({(r["ops"]["alloc"], r["ops"]["free"]) for r in results.values()}) == 1

@@ -184,10 +184,10 @@ def test_every_free_into_a_memcg_cache_takes_the_scan_lock():
     k.free(dentry, objs[6:], cpu=1)                    # slow path: a remote free
     stats = k.lock_stats("memcg_scan_lock")
     assert stats["acquisitions"] == 10 and stats["contentions"] == 0
-    assert k.slub.n_free_fast == 6 and k.slub.h_free_fast_locked.count == 6
+    assert k.slub.n_free_fast == 6 and k.slub.h_free_fast_rec.count == 6
     assert k.slub.n_free_slow == 4
     # the locked fast path costs lock + free_fast: 16 + 5 ns instead of 5
-    assert k.slub.h_free_fast_locked.max == COSTS["lock"] + COSTS["free_fast"]
+    assert k.slub.h_free_fast_rec.max == COSTS["lock"] + COSTS["free_fast"]
     robjs = k.alloc(root_dentry, n=5, cpu=0)
     k.free(root_dentry, robjs, cpu=0)
     assert k.lock_stats("memcg_scan_lock")["acquisitions"] == 10
