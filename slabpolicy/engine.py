@@ -104,7 +104,8 @@ class Simulation:
         self._seq = itertools.count()
         self._groups = {g.name: _Group(g, self.rng) for g in workload.groups}
         self._offline_cpu: dict[int, int] = {}
-        self._pending_offline: set[MemCgroup] = set()
+        self._pending_offline: set[MemCgroup] = set()   # rmdir'ed, waiting for children
+        self._offlining: set[MemCgroup] = set()          # offline work in progress
         if hook.slabpolicy_dead_cache_free.get_hookimpls():
             self.slub.dead_cache_free = self._dead_cache_free
         self.slub.on_dead_cache_empty = self._dead_cache_empty
@@ -181,9 +182,9 @@ class Simulation:
             if kind == FREE:
                 slab_free(a, b, c, t)
             elif kind == ALLOC:
-                memcg = a.memcg
-                if memcg.state != ONLINE:
+                if a.memcg.rmdir_ns is not None:
                     continue                  # rmdir'ed cgroups allocate no more
+                memcg = a.memcg
                 cache = a.cache
                 if cache is None:
                     cache = a.cache = self.memcg_cache(memcg, a.index)
@@ -215,6 +216,7 @@ class Simulation:
             elif kind == OFFLINE:
                 self.memcg_offline(a, t)
             elif kind == RESUME:
+                self.slub.horizon = t
                 self.slub.now = max(t, self.slub.cpu_free_at[a.cpu])
                 self._continue(a)
             elif kind == CALL:
@@ -250,8 +252,7 @@ class Simulation:
         rng = self.rng
         parent = self.memcgs.root
         if spec.parent != "root":
-            candidates = [m for m in self._groups[spec.parent].online
-                          if m not in self._pending_offline]
+            candidates = [m for m in self._groups[spec.parent].online if m.rmdir_ns is None]
             if candidates:
                 parent = candidates[int(rng.random() * len(candidates))]
         memcg = self.memcgs.create(f"{spec.name}-{group.spawned}", parent, spec.name, t)
@@ -284,17 +285,22 @@ class Simulation:
     def memcg_offline(self, memcg: MemCgroup, t: int, cpu: int | None = None) -> None:
         """rmdir at time ``t`` on ``cpu`` (default: the cpu drawn when it arrived).
 
-        The memcg goes offline, its caches become dead, and the policy's offline
-        work starts (``slabpolicy_memcg_offline``); work that waits resumes from
-        later events.  A cgroup with online children waits for them, as a container
-        manager removes a subtree bottom-up.
+        From ``t`` on the cgroup's tasks are gone and it allocates no more.  Then it
+        goes offline, its caches become dead, and the policy's offline work starts
+        (``slabpolicy_memcg_offline``); work that waits resumes from later events.
+        A cgroup whose children are online or still going offline waits for them,
+        as rmdir of a parent can only follow its children's: its offline starts
+        when the last child's offline work is done.
         """
-        if any(child.state == ONLINE for child in memcg.children):
+        if memcg.rmdir_ns is None:
+            memcg.rmdir_ns = t
+        if self._children_busy(memcg):
             self._pending_offline.add(memcg)
             return
         if cpu is None:
             cpu = self._offline_cpu[memcg.id]
         slub = self.slub
+        slub.horizon = t
         slub.now = start = max(t, slub.cpu_free_at[cpu])
         self.memcgs.offline(memcg, start)
         if memcg.group in self._groups:
@@ -302,14 +308,14 @@ class Simulation:
         for cache in memcg.caches.values():
             if cache.memcg is memcg and not cache.destroyed:
                 slub.mark_dead(cache)
+        self._offlining.add(memcg)
         results = self.hook.slabpolicy_memcg_offline(sim=self, memcg=memcg)
         self._continue(_Op([r for r in results if isinstance(r, GeneratorType)],
                            cpu, start, memcg))
-        parent = memcg.parent
-        if parent in self._pending_offline and not any(
-                child.state == ONLINE for child in parent.children):
-            self._pending_offline.discard(parent)
-            self._push(t, OFFLINE, parent)    # the event time: the same under every policy
+
+    def _children_busy(self, memcg: MemCgroup) -> bool:
+        return any(child.state == ONLINE or child in self._offlining
+                   for child in memcg.children)
 
     def _continue(self, op: _Op) -> None:
         """Run policy work until it waits (a yielded delay) or is done."""
@@ -324,12 +330,20 @@ class Simulation:
             self._push(slub.now + int(wait), RESUME, op)
             return
         slub.cpu_free_at[op.cpu] = slub.now
-        if op.memcg is not None:
-            self.h_offline.record(slub.now - op.start)
-            self.memcgs.try_release(op.memcg, slub.now)
+        memcg = op.memcg
+        if memcg is None:
+            return
+        self._offlining.discard(memcg)
+        self.h_offline.record(slub.now - op.start)
+        parent = memcg.parent
+        self.memcgs.try_release(memcg, slub.now)
+        if parent in self._pending_offline and not self._children_busy(parent):
+            self._pending_offline.discard(parent)
+            self._push(slub.now, OFFLINE, parent)
 
     def _call(self, fn: Callable[[], Any], t: int) -> None:
         slub = self.slub
+        slub.horizon = t
         slub.now = start = max(t, slub.cpu_free_at[0])
         result = fn()
         self._continue(_Op([result] if isinstance(result, GeneratorType) else [], 0, start, None))

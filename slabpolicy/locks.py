@@ -1,15 +1,25 @@
 """Modelled spinlocks with /proc/lock_stat-like statistics.
 
-A lock is free from the simulated time ``free_at`` on.  An acquirer arriving
-earlier waits until then (a contention); the hold time is the simulated time
-between acquisition and release.  Statistics are kept per *lock class*, as
-lock_stat does: every kmem_cache_node's ``list_lock`` is one class.
+A lock remembers when it is held: the intervals between each acquisition and
+its release.  An acquirer arriving inside one waits until its end (a
+contention); the hold time is the simulated time between acquisition and
+release.  Statistics are kept per *lock class*, as lock_stat does: every
+kmem_cache_node's ``list_lock`` is one class.
+
+Intervals, not just the last release, because the engine runs each operation
+whole when its event comes up: a long operation (an offline scan) takes a lock
+at a time later than the start of operations processed after it.  Those must
+wait only if they arrive while the lock is held, not merely because it will be.
+Intervals that end before ``horizon`` (the time of the event being processed:
+nothing can arrive earlier any more) are forgotten, so a lock holds a handful.
 
 The clock belongs to the caller (the allocator's op clock): ``acquire`` takes the
 time the acquirer arrives and returns the time it holds the lock, after the
 wait and the cost of the lock operation itself.
 """
 from __future__ import annotations
+
+from bisect import insort
 
 
 class LockClass:
@@ -34,40 +44,50 @@ class LockClass:
 class Lock:
     """One lock instance (a node's list_lock, say), belonging to a class."""
 
-    __slots__ = ("cls", "free_at", "held_since", "name", "acquisitions")
+    __slots__ = ("cls", "holds", "taken_at", "held_since", "name", "acquisitions")
 
     def __init__(self, cls: LockClass, name: str = "") -> None:
         self.cls = cls
         self.acquisitions = 0       # of this instance (the class sums all instances)
-        self.free_at = 0
-        self.held_since = -1
+        self.holds: list[tuple[int, int]] = []     # (taken, released), by taking time
+        self.taken_at = -1          # when the current holder got it (before the lock cost)
+        self.held_since = -1        # when the holder's work under it began (after the cost)
         self.name = name
 
-    def acquire(self, now: int, cost: int) -> int:
-        """Arrive at ``now``; wait if held; pay ``cost``; return the time the lock is held from."""
+    def acquire(self, now: int, cost: int, horizon: int = 0) -> int:
+        """Arrive at ``now``; wait while held; pay ``cost``; return the time the lock is
+        held from.  ``horizon``: no acquirer can arrive before it any more."""
         cls = self.cls
         cls.acquisitions += 1
         self.acquisitions += 1
-        if self.free_at > now:
-            wait = self.free_at - now
-            cls.contentions += 1
-            cls.wait_ns_total += wait
-            if wait > cls.wait_ns_max:
-                cls.wait_ns_max = wait
-            now += wait
+        holds = self.holds
+        if holds:
+            if holds[0][1] <= horizon:
+                holds = self.holds = [h for h in holds if h[1] > horizon]
+            arrived = now
+            for start, end in holds:
+                if start <= now < end:
+                    now = end
+            if now != arrived:
+                wait = now - arrived
+                cls.contentions += 1
+                cls.wait_ns_total += wait
+                if wait > cls.wait_ns_max:
+                    cls.wait_ns_max = wait
+        self.taken_at = now
         now += cost
         self.held_since = now
         return now
 
     def release(self, now: int) -> None:
-        """Release at ``now``; the lock is free from then on."""
+        """Release at ``now``: lock_stat's hold time is the work done under the lock."""
         hold = now - self.held_since
         cls = self.cls
         cls.hold_ns_total += hold
         if hold > cls.hold_ns_max:
             cls.hold_ns_max = hold
-        self.free_at = now
-        self.held_since = -1
+        insort(self.holds, (self.taken_at, now))
+        self.held_since = self.taken_at = -1
 
     @property
     def held(self) -> bool:

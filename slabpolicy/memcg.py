@@ -29,7 +29,7 @@ class MemCgroup:
 
     __slots__ = ("id", "name", "parent", "children", "state", "usage", "max_usage",
                  "refs", "caches", "lineage", "nr_dying_descendants", "group",
-                 "online_ns", "offline_ns", "released_ns", "policy_data")
+                 "online_ns", "rmdir_ns", "offline_ns", "released_ns", "policy_data")
 
     def __init__(self, id: int, name: str, parent: MemCgroup | None, group: str = ""):
         self.id = id
@@ -49,6 +49,8 @@ class MemCgroup:
         self.nr_dying_descendants = 0
         self.group = group
         self.online_ns = 0
+        #: when rmdir was asked: its tasks are gone, it allocates no more from then on
+        self.rmdir_ns: int | None = None
         self.offline_ns: int | None = None
         self.released_ns: int | None = None
         #: free for the policy plugin (its own per-memcg state)

@@ -254,6 +254,9 @@ class Allocator:
         self.locks = locks if locks is not None else LockRegistry()
         self.costs = dict(costs) if costs is not None else default_costs()
         self.now = 0
+        #: the time of the event being processed: no operation can start before it
+        #: any more (what locks may forget below)
+        self.horizon = 0
         self.cpu_free_at = [0] * machine.cpus
         self.node_of_cpu = [machine.node_of_cpu(c) for c in range(machine.cpus)]
         self.caches: list[KmemCache] = []          # every cache not destroyed
@@ -369,7 +372,7 @@ class Allocator:
 
     def lock(self, lock: Lock) -> None:
         """spin_lock_irqsave(): wait if held, pay the lock cost."""
-        self.now = lock.acquire(self.now, self.c_lock)
+        self.now = lock.acquire(self.now, self.c_lock, self.horizon)
 
     def unlock(self, lock: Lock) -> None:
         """spin_unlock_irqrestore()."""
@@ -484,6 +487,7 @@ class Allocator:
             self.n_alloc_fast += 1
             return slab
         self.now = start
+        self.horizon = t
         if objcg is not None:
             self.objcgs.charge(objcg, cpu, s.obj_full_size)
         if c.freelist:
@@ -714,6 +718,7 @@ class Allocator:
             self.n_free_fast += 1
             return
         self.now = start
+        self.horizon = t
         if s.free_lock is not None:
             self.lock(s.free_lock)
         if objcg is not None:
