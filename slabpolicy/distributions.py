@@ -99,6 +99,23 @@ class Exponential(Distribution):
         return f"exponential(mean={format_duration(self.mean)})"
 
 
+def _clamped(draw: Callable[[], float]) -> Sampler:
+    """A sampler of heavy-tailed draws: rounded to whole ns, at least 1, at most
+    MAX_LIFETIME_NS (a draw too large for a float is the cap too)."""
+    cap = MAX_LIFETIME_NS
+
+    def sample() -> int:
+        try:
+            x = round(draw())
+        except OverflowError:
+            return cap
+        if x < 1:
+            return 1
+        return x if x < cap else cap
+
+    return sample
+
+
 @dataclass(frozen=True, slots=True)
 class LogNormal(Distribution):
     """ln(lifetime) is normal with mean ln(median_ns) and standard deviation sigma."""
@@ -114,18 +131,7 @@ class LogNormal(Distribution):
         lognorm = rng.lognormvariate
         mu = math.log(self.median_ns)
         sigma = self.sigma
-        cap = MAX_LIFETIME_NS
-
-        def sample() -> int:
-            try:
-                x = round(lognorm(mu, sigma))
-            except OverflowError:
-                return cap
-            if x < 1:
-                return 1
-            return x if x < cap else cap
-
-        return sample
+        return _clamped(lambda: lognorm(mu, sigma))
 
     def mean_ns(self) -> float:
         try:
@@ -152,18 +158,7 @@ class Pareto(Distribution):
         pareto = rng.paretovariate
         scale = self.scale_ns
         alpha = self.alpha
-        cap = MAX_LIFETIME_NS
-
-        def sample() -> int:
-            try:
-                x = round(scale * pareto(alpha))
-            except OverflowError:
-                return cap
-            if x < 1:
-                return 1
-            return x if x < cap else cap
-
-        return sample
+        return _clamped(lambda: scale * pareto(alpha))
 
     def mean_ns(self) -> float:
         if self.alpha <= 1:
