@@ -18,6 +18,7 @@ from typing import Annotated, Any, Callable, Optional
 import typer
 from tabulate import tabulate
 
+from . import experiment as experiment_mod
 from . import geometry as geometry_mod
 from .errors import SlabpolicyError
 from .plugin_manager import make_plugin_manager, policy_registry
@@ -195,6 +196,155 @@ def summary_table(results: list[dict]) -> str:
     rows = [[name] + [get(r) for r in results] for name, get in SUMMARY_ROWS]
     title = f"workload {results[0]['workload']['name']}" if results else ""
     return f"{title}\n" + tabulate(rows, headers=headers, disable_numparse=True)
+
+
+def _report():
+    """The report module (imported when a command renders a comparison)."""
+    from . import report
+    return report
+
+
+def _usage(message: str) -> SlabpolicyError:
+    """A bad argument: one line, exit status 2."""
+    error = SlabpolicyError(message)
+    error.exit_code = 2
+    return error
+
+
+def _check_baseline(baseline: Optional[str], labels: list[str]) -> None:
+    if baseline is not None and baseline not in labels:
+        raise _usage(f"--baseline {baseline}: not one of the policies compared "
+                     f"({', '.join(labels)})")
+
+
+def _check_metrics(metrics: list[str], results: list[dict]) -> None:
+    """Each ``--metric`` must name a figure of the result documents."""
+    report = _report()
+    for metric in metrics:
+        for result in results:
+            try:
+                report.metric_value(result, metric)
+            except KeyError as exc:
+                message = str(exc) if isinstance(exc, SlabpolicyError) else f"unknown metric {exc}"
+                raise _usage(f"--metric {metric}: {message}") from None
+
+
+def _render(results: list[dict], baseline: Optional[str], metrics: list[str], fmt: str) -> str:
+    report = _report()
+    labels = list(dict.fromkeys(r["policy"]["label"] for r in results))
+    _check_baseline(baseline, labels)
+    _check_metrics(metrics, results)
+    table = report.comparison_table(results, baseline=baseline, metrics=metrics or None)
+    return report.render(table, fmt)
+
+
+@app.command()
+def compare(
+    files: Annotated[Optional[list[Path]], typer.Argument(
+        help="workload YAML files (default: the bundled default experiment)",
+        show_default=False)] = None,
+    policy: Annotated[Optional[list[str]], typer.Option(
+        help="policy name or workload label to run (repeatable; default: each workload's list)")] = None,
+    seeds: Annotated[int, typer.Option(
+        min=1, help="seeds per workload: the workload's seed and the next N-1")] = experiment_mod.DEFAULT_SEEDS,
+    baseline: Annotated[Optional[str], typer.Option(
+        help="the policy the others are compared with (default: the first)")] = None,
+    metric: Annotated[Optional[list[str]], typer.Option(
+        help="a figure to compare, as a dotted path into the result, e.g. latency_ns.alloc.p99 "
+             "(repeatable; default: the headline figures)")] = None,
+    jobs: Annotated[Optional[int], typer.Option(
+        min=1, help="worker processes (default: one per cpu; 1 runs in this process)",
+        show_default=False)] = None,
+    out: Annotated[Optional[Path], typer.Option(
+        help="the results directory; finished runs in it are reused "
+             "(default: results/WORKLOAD-TIMESTAMP)", show_default=False)] = None,
+    fmt: Annotated[str, typer.Option("--format", help="plain, github, latex, html, csv or json")] = "plain",
+    plugin: Annotated[Optional[list[Path]], typer.Option(help="load a local plugin module")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="override dotted.key=value")] = None,
+) -> None:
+    """Run workloads under several policies and seeds, in parallel; print a comparison.
+
+    Every run is written to the results directory as it finishes, with a
+    manifest.json; running the same command again (same --out) reuses finished
+    runs and runs only what is missing.
+    """
+    report = _guarded(lambda: _report())
+    _check_format(fmt, tuple(report.FORMATS))
+    metrics = list(metric or ())
+
+    def prepare():
+        plan = experiment_mod.plan_experiment(
+            list(files or ()), policies=list(policy or ()), seeds=seeds,
+            overrides=list(set_ or ()), plugin_paths=list(plugin or ()))
+        _check_baseline(baseline, plan.labels)
+        directory = out if out is not None else experiment_mod.default_out(plan)
+        # a bad --metric fails before anything runs when a finished result can show it
+        if metrics and directory.is_dir():
+            experiment_mod.find_reusable(plan, directory)
+            ready = [r.result for r in plan.runs if r.result is not None]
+            if ready:
+                _check_metrics(metrics, ready[:1])
+        return plan, directory
+
+    plan, directory = _guarded(prepare)
+    checked = {"metrics": False}
+
+    def on_result(run) -> None:
+        if metrics and not checked["metrics"]:
+            checked["metrics"] = True
+            _check_metrics(metrics, [run.result])
+
+    outcome = _guarded(lambda: experiment_mod.run_experiment(
+        plan, directory, jobs=jobs, progress=_progress, on_result=on_result))
+    typer.echo(f"{directory}: {len(plan.runs)} runs ({outcome.ran} new, "
+               f"{outcome.reused} reused); `slabpolicy report {directory}` shows them again",
+               err=True)
+    _echo(_guarded(lambda: _render(outcome.results, baseline, metrics, fmt)))
+
+
+@app.command()
+def report(
+    directory: Annotated[Path, typer.Argument(help="a results directory written by compare")],
+    baseline: Annotated[Optional[str], typer.Option(
+        help="the policy the others are compared with (default: the first)")] = None,
+    metric: Annotated[Optional[list[str]], typer.Option(
+        help="a figure to compare, as a dotted path into the result (repeatable)")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="plain, github, latex, html, csv or json")] = "plain",
+) -> None:
+    """Render the comparison of a results directory again, without running anything."""
+    report_mod = _guarded(lambda: _report())
+    _check_format(fmt, tuple(report_mod.FORMATS))
+
+    def go():
+        results = experiment_mod.load_results(
+            directory, warn=lambda message: typer.echo(message, err=True))
+        return _render(results, baseline, list(metric or ()), fmt)
+
+    _echo(_guarded(go))
+
+
+@app.command()
+def plot(
+    directory: Annotated[Path, typer.Argument(help="a results directory written by compare")],
+    out: Annotated[Optional[Path], typer.Option(help="where to write the PNGs (default: DIR)")] = None,
+) -> None:
+    """Plot a results directory: memory over time, latency percentiles, lock wait (PNG).
+
+    Needs matplotlib: pip install 'slabpolicy[plot]'.
+    """
+    from .plots import plot_results
+
+    def go():
+        results = experiment_mod.load_results(
+            directory, warn=lambda message: typer.echo(message, err=True))
+        return plot_results(results, out or directory)
+
+    for path in _guarded(go):
+        typer.echo(str(path))
+
+
+def _echo(text: str) -> None:
+    typer.echo(text, nl=not text.endswith("\n"))
 
 
 @app.command()

@@ -1,0 +1,581 @@
+"""Experiments: a workload x policy x seed matrix, kept in a results directory.
+
+:func:`plan_experiment` loads and checks the workloads and their policies (nothing
+runs if anything is wrong) and lists the runs: every policy the workload lists (or
+those asked for) under seeds ``workload.seed`` .. ``workload.seed + N - 1``.
+
+:func:`run_experiment` finds the runs whose result file is already in the
+directory (same workload sha256, policy name, version and options, and seed) and
+reuses them; the others run in worker processes (or in this process with
+``jobs=1``).  A worker gets plain data (:class:`Task`), loads the workload
+itself and returns the result document; the parent writes each result as soon
+as it arrives, atomically, and ``manifest.json`` (provenance and the list of
+runs) at the start and at the end, whatever the end is.  An interruption (Ctrl-C,
+a worker killed) or a failed run loses no finished run: running the same command
+again runs only what is missing.
+
+The bundled default experiment is ``slabpolicy/experiments/default.yaml`` when
+installed as package data, else ``experiments/default.yaml`` of the source tree
+the package sits in (:func:`default_experiment`).
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import signal
+import sys
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, ContextManager, Sequence
+
+from . import __version__
+from .errors import SlabpolicyError
+from .plugin_manager import make_plugin_manager, policy_registry
+from .results import result_filename, write_json_atomic
+from .runner import SCHEMA, PolicyRun, resolve_policies, run_one
+from .workload import Workload, load_workload
+
+MANIFEST = "manifest.json"
+MANIFEST_SCHEMA = "slabpolicy.manifest/1"
+DEFAULT_SEEDS = 5
+DEFAULT_EXPERIMENT = "default.yaml"
+#: Exit status of a compare stopped by Ctrl-C (128 + SIGINT), as a shell reports it.
+EXIT_INTERRUPTED = 130
+
+
+# --------------------------------------------------------------------------- #
+# Where the bundled experiments are
+# --------------------------------------------------------------------------- #
+
+def experiments_dirs() -> list[Path]:
+    """Where bundled experiments may be, in order: package data, then the source tree.
+
+    ``slabpolicy/experiments/`` exists when the package was installed with its
+    package data; ``<repo>/experiments/`` when it runs from a checkout (or an
+    editable install), next to the ``slabpolicy`` package directory.
+    """
+    package = Path(__file__).resolve().parent
+    return [package / "experiments", package.parent / "experiments"]
+
+
+def experiments_dir() -> Path | None:
+    """The first directory of :func:`experiments_dirs` holding the default experiment."""
+    for directory in experiments_dirs():
+        if (directory / DEFAULT_EXPERIMENT).is_file():
+            return directory
+    return None
+
+
+def default_experiment() -> Path:
+    """The bundled default experiment's file; a SlabpolicyError if it is not installed."""
+    directory = experiments_dir()
+    if directory is None:
+        looked = " and ".join(str(d / DEFAULT_EXPERIMENT) for d in experiments_dirs())
+        raise SlabpolicyError(f"the bundled default experiment is not installed (looked for "
+                              f"{looked}); name a workload file")
+    return directory / DEFAULT_EXPERIMENT
+
+
+# --------------------------------------------------------------------------- #
+# The plan
+# --------------------------------------------------------------------------- #
+
+@dataclass(frozen=True)
+class Task:
+    """One run, as plain data for a worker process."""
+
+    workload_path: str
+    overrides: tuple[str, ...]
+    plugin_paths: tuple[str, ...]
+    label: str
+    seed: int
+    sha256: str        # the workload the parent checked; a worker that reads another fails
+
+
+@dataclass
+class PlannedRun:
+    task: Task
+    workload: Workload
+    policy: PolicyRun
+    filename: str
+    result: dict | None = None
+    reused: bool = False
+    error: str | None = None
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        return (self.workload.name, self.policy.label, self.task.seed)
+
+    def describe(self) -> str:
+        return f"{self.workload.name} / {self.policy.label} / seed {self.task.seed}"
+
+
+@dataclass
+class Plan:
+    workloads: list[Workload]
+    policies: dict[str, list[PolicyRun]]      # workload name -> its policies, in order
+    seeds: dict[str, list[int]]               # workload name -> its seeds
+    overrides: tuple[str, ...]
+    plugin_paths: tuple[str, ...]
+    runs: list[PlannedRun] = field(default_factory=list)
+
+    @property
+    def labels(self) -> list[str]:
+        """Every policy label of the plan, in order of first appearance."""
+        seen: dict[str, None] = {}
+        for runs in self.policies.values():
+            for r in runs:
+                seen.setdefault(r.label, None)
+        return list(seen)
+
+
+def _filename(workload: Workload, label: str, seed: int) -> str:
+    return result_filename({"workload": {"name": workload.name}, "policy": {"label": label},
+                            "seed": seed})
+
+
+def plan_experiment(files: Sequence[str | os.PathLike[str]] = (), *, policies: Sequence[str] = (),
+                    seeds: int = DEFAULT_SEEDS, overrides: Sequence[str] = (),
+                    plugin_paths: Sequence[str | os.PathLike[str]] = ()) -> Plan:
+    """Load and check every workload and policy; list the runs.  Nothing runs."""
+    if seeds < 1:
+        raise SlabpolicyError(f"--seeds {seeds}: must be at least 1")
+    paths = [os.fspath(f) for f in files] or [str(default_experiment())]
+    unique: dict[str, str] = {}
+    for p in paths:
+        unique.setdefault(os.path.realpath(p), p)
+    overrides = tuple(str(o) for o in overrides)
+    plugins = tuple(os.fspath(p) for p in plugin_paths)
+    plan = Plan([], {}, {}, overrides, plugins)
+    by_name: dict[str, str] = {}
+    for path in unique.values():
+        workload = load_workload(path, overrides)
+        if workload.name in by_name:
+            raise SlabpolicyError(f"{path}: workload name {workload.name!r} is also the name of "
+                                  f"{by_name[workload.name]}; results are filed by name, so give "
+                                  f"each workload its own")
+        by_name[workload.name] = path
+        pm = make_plugin_manager(plugins + workload.plugins)
+        runs = resolve_policies(workload, list(policies), policy_registry(pm))
+        plan.workloads.append(workload)
+        plan.policies[workload.name] = runs
+        plan.seeds[workload.name] = [workload.seed + i for i in range(seeds)]
+        for policy in runs:
+            for seed in plan.seeds[workload.name]:
+                task = Task(path, overrides, plugins, policy.label, seed, workload.sha256)
+                plan.runs.append(PlannedRun(task, workload, policy,
+                                            _filename(workload, policy.label, seed)))
+    return plan
+
+
+# --------------------------------------------------------------------------- #
+# Reuse
+# --------------------------------------------------------------------------- #
+
+def _plain(value: Any) -> Any:
+    """``value`` as it reads back from JSON (tuples become lists, keys strings)."""
+    return json.loads(json.dumps(value))
+
+
+def read_result(path: Path) -> dict | None:
+    """A result document read back, or None if the file is missing, partial or not one."""
+    try:
+        with open(path) as fh:
+            doc = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
+        return None
+    try:
+        if not (isinstance(doc["workload"]["sha256"], str) and isinstance(doc["policy"]["label"], str)
+                and isinstance(doc["seed"], int)):
+            return None
+        for section in ("ops", "memory", "latency_ns", "locks", "accounting"):
+            if not isinstance(doc[section], dict):
+                return None
+    except (KeyError, TypeError):
+        return None
+    return doc
+
+
+def matches(doc: dict, run: PlannedRun) -> bool:
+    """Is ``doc`` the result of ``run``: same workload (sha256), policy and seed?"""
+    policy = doc.get("policy", {})
+    spec = run.policy.entry.spec
+    return (doc["workload"]["sha256"] == run.workload.sha256
+            and doc["workload"].get("name") == run.workload.name
+            and policy.get("name") == spec.name
+            and policy.get("label") == run.policy.label
+            and policy.get("version") == spec.version
+            and _plain(policy.get("options")) == _plain(run.policy.options)
+            and doc["seed"] == run.task.seed)
+
+
+def find_reusable(plan: Plan, out: Path) -> int:
+    """Mark every run whose result is already in ``out``; return how many."""
+    reused = 0
+    for run in plan.runs:
+        doc = read_result(out / run.filename)
+        if doc is not None and matches(doc, run):
+            run.result, run.reused = doc, True
+            reused += 1
+    return reused
+
+
+# --------------------------------------------------------------------------- #
+# Running
+# --------------------------------------------------------------------------- #
+
+def execute(task: Task) -> tuple[str, Any]:
+    """Run one task (in a worker or in this process): ``("ok", result)`` or
+    ``("error", message)`` for a problem the user can fix (a plugin that raises).
+
+    Only plain data crosses the process boundary, in both directions.
+    """
+    try:
+        workload = load_workload(task.workload_path, task.overrides)
+        if workload.sha256 != task.sha256:
+            raise SlabpolicyError(f"{task.workload_path}: the file changed while compare was "
+                                  f"running; run compare again")
+        pm = make_plugin_manager(task.plugin_paths + workload.plugins)
+        [policy] = resolve_policies(workload, [task.label], policy_registry(pm))
+        return "ok", run_one(workload, policy, task.seed, plugin_paths=task.plugin_paths)
+    except SlabpolicyError as exc:
+        return "error", str(exc)
+
+
+def _worker_init() -> None:
+    # Ctrl-C is the parent's to handle: it stops the workers itself.  A worker that
+    # saw SIGINT too would print a traceback of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def default_jobs() -> int:
+    """One worker per cpu this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:            # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class ExperimentStopped(SlabpolicyError):
+    """The experiment did not finish: interrupted, a worker died, or runs failed.
+
+    Every finished run is in the results directory and in its manifest; ``str()``
+    says how many finished and how to go on.
+    """
+
+    def __init__(self, message: str, exit_code: int, status: str) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+        self.status = status
+
+
+@dataclass
+class Outcome:
+    plan: Plan
+    out: Path
+    reused: int
+    ran: int
+    status: str
+
+    @property
+    def results(self) -> list[dict]:
+        """The plan's results, in plan order (workload, policy, seed)."""
+        return [r.result for r in self.plan.runs if r.result is not None]
+
+
+Progress = Callable[[int], ContextManager[Callable[[], None]]]
+
+
+def run_experiment(plan: Plan, out: Path, *, jobs: int | None = None,
+                   progress: Progress | None = None,
+                   on_result: Callable[[PlannedRun], None] | None = None,
+                   argv: Sequence[str] | None = None) -> Outcome:
+    """Run what is missing of ``plan`` into ``out``; return the outcome.
+
+    Raises :class:`ExperimentStopped` (after writing every finished result and the
+    manifest) when interrupted, when a worker process dies, or when runs failed;
+    the runs that could run have run.
+    """
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SlabpolicyError(f"--out {out}: cannot create the directory: "
+                              f"{exc.strerror or exc}") from exc
+    jobs = default_jobs() if jobs is None else jobs
+    started = _now()
+    argv = list(sys.argv if argv is None else argv)
+    reused = find_reusable(plan, out)
+    todo = [r for r in plan.runs if r.result is None]
+    state = {"ran": 0}
+    _write_manifest(plan, out, started, None, "running", argv, jobs)
+
+    def finished(run: PlannedRun, outcome: tuple[str, Any]) -> None:
+        kind, value = outcome
+        if kind == "ok":
+            _write_result(out, run, value)
+            run.result = value
+            state["ran"] += 1
+            if on_result is not None:
+                on_result(run)
+        else:
+            run.error = value
+
+    status = "complete"
+    stopped: ExperimentStopped | None = None
+    try:
+        if todo:
+            if jobs <= 1 or len(todo) == 1:
+                _run_here(todo, progress, finished)
+            else:
+                _run_pool(todo, min(jobs, len(todo)), progress, finished)
+    except KeyboardInterrupt:
+        status = "interrupted"
+        stopped = ExperimentStopped(
+            f"interrupted: {_tally(plan)}; run the same command again"
+            f"{_with_out(argv, out)} to run the rest", EXIT_INTERRUPTED, status)
+    except BrokenProcessPool:
+        status = "broken"
+        stopped = ExperimentStopped(
+            f"a worker process died (killed, or out of memory?): {_tally(plan)}; run the same "
+            f"command again{_with_out(argv, out)} to run the rest", 1, status)
+    except SlabpolicyError:             # e.g. a result could not be written
+        _write_manifest(plan, out, started, _now(), "stopped", argv, jobs)
+        raise
+    except BaseException:
+        _write_manifest(plan, out, started, _now(), "crashed", argv, jobs)
+        raise
+    failed = [r for r in plan.runs if r.error is not None]
+    if stopped is None and failed:
+        status = "failed"
+        lines = _failure_lines(plan, failed)
+        lines.append(f"{len(failed)} run(s) failed: {_tally(plan)}; fix the problem and run the "
+                     f"same command again{_with_out(argv, out)} to run the rest")
+        stopped = ExperimentStopped("\n".join(lines), 1, status)
+    _write_manifest(plan, out, started, _now(), status, argv, jobs)
+    if stopped is not None:
+        raise stopped
+    return Outcome(plan, out, reused, state["ran"], status)
+
+
+def _failure_lines(plan: Plan, failed: list[PlannedRun]) -> list[str]:
+    """One line per policy (of a workload) whose runs failed: the first error, and
+    how many of its runs failed."""
+    groups: dict[tuple[str, str], list[PlannedRun]] = {}
+    for run in failed:
+        groups.setdefault((run.workload.name, run.policy.label), []).append(run)
+    lines = []
+    for (workload, label), runs in groups.items():
+        total = sum(1 for r in plan.runs if (r.workload.name, r.policy.label) == (workload, label))
+        lines.append(f"{runs[0].error} [{len(runs)} of {total} runs of {label} on {workload} "
+                     f"failed]")
+    return lines
+
+
+def _tally(plan: Plan) -> str:
+    done = sum(1 for r in plan.runs if r.result is not None)
+    return f"{done} of {len(plan.runs)} runs finished"
+
+
+def _with_out(argv: Sequence[str], out: Path) -> str:
+    """' with --out DIR' unless the command line already named the directory."""
+    if any(a == "--out" or a.startswith("--out=") for a in argv[1:]):
+        return ""
+    return f" with --out {out}"
+
+
+def _run_here(todo: list[PlannedRun], progress: Progress | None,
+              finished: Callable[[PlannedRun, tuple[str, Any]], None]) -> None:
+    with (progress(len(todo)) if progress else nullcontext(lambda: None)) as advance:
+        for run in todo:
+            finished(run, execute(run.task))
+            advance()
+
+
+def _run_pool(todo: list[PlannedRun], jobs: int, progress: Progress | None,
+              finished: Callable[[PlannedRun, tuple[str, Any]], None]) -> None:
+    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_worker_init)
+    pending: dict[Future, PlannedRun] = {}
+    try:
+        # every task is submitted (and, with fork, every worker started) before a
+        # progress bar starts its thread
+        for run in todo:
+            pending[pool.submit(execute, run.task)] = run
+        with (progress(len(todo)) if progress else nullcontext(lambda: None)) as advance:
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    run = pending.pop(future)
+                    finished(run, future.result())
+                    advance()
+    except BaseException:
+        for future in pending:
+            future.cancel()
+        _stop_workers(pool)
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Stop the workers now: a run in progress is lost, a finished one is not."""
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        try:
+            if process.is_alive():
+                process.terminate()
+        except (OSError, ValueError):
+            pass
+
+
+def _write_result(out: Path, run: PlannedRun, result: dict) -> None:
+    try:
+        write_json_atomic(out / run.filename, result)
+    except OSError as exc:
+        raise SlabpolicyError(f"--out {out}: cannot write {run.filename}: "
+                              f"{exc.strerror or exc}") from exc
+
+
+# --------------------------------------------------------------------------- #
+# The manifest
+# --------------------------------------------------------------------------- #
+
+def _now() -> str:
+    return datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def _run_entry(run: PlannedRun) -> dict[str, Any]:
+    return {"file": run.filename, "workload": run.workload.name,
+            "workload_sha256": run.workload.sha256, "policy": run.policy.label,
+            "policy_name": run.policy.entry.spec.name,
+            "policy_version": run.policy.entry.spec.version, "seed": run.task.seed,
+            "reused": run.reused}
+
+
+def manifest(plan: Plan, started: str, finished: str | None, status: str,
+             argv: Sequence[str], jobs: int, previous: dict | None = None,
+             out: Path | None = None) -> dict[str, Any]:
+    """The provenance of a results directory and the list of its finished runs.
+
+    Runs listed by an earlier manifest of the directory that this plan does not
+    cover (another policy, other seeds) are kept in the list while their file is
+    there, so that the manifest describes the whole directory.
+    """
+    policies: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for runs in plan.policies.values():
+        for r in runs:
+            entry = {"label": r.label, "name": r.entry.spec.name, "version": r.entry.spec.version,
+                     "source": r.entry.source, "plugin": r.entry.plugin,
+                     "options": _plain(r.options)}
+            key = json.dumps(entry, sort_keys=True)
+            if key not in seen:
+                seen.add(key)
+                policies.append(entry)
+    runs = [_run_entry(r) for r in plan.runs if r.result is not None]
+    mine = {r.filename for r in plan.runs}
+    earlier = []
+    if previous and out is not None:
+        for entry in previous.get("runs", []) or []:
+            name = entry.get("file") if isinstance(entry, dict) else None
+            if isinstance(name, str) and name not in mine and (out / name).is_file():
+                earlier.append({**entry, "reused": True, "earlier": True})
+    return {
+        "schema": MANIFEST_SCHEMA,
+        "status": status,
+        "slabpolicy": __version__,
+        "python": sys.version.split()[0],
+        "implementation": platform.python_implementation(),
+        "host": platform.node(),
+        "platform": platform.platform(),
+        "command": list(argv),
+        "cwd": os.getcwd(),
+        "jobs": jobs,
+        "started": started,
+        "finished": finished,
+        "workloads": [{"name": w.name, "path": w.path, "abspath": os.path.abspath(w.path),
+                       "sha256": w.sha256, "overrides": list(plan.overrides),
+                       "seeds": plan.seeds[w.name],
+                       "policies": [r.label for r in plan.policies[w.name]]}
+                      for w in plan.workloads],
+        "plugins": list(plan.plugin_paths),
+        "policies": policies,
+        "planned": len(plan.runs),
+        "finished_runs": len(runs),
+        "runs": runs + earlier,
+        "missing": [{"file": r.filename, "workload": r.workload.name, "policy": r.policy.label,
+                     "seed": r.task.seed, **({"error": r.error} if r.error else {})}
+                    for r in plan.runs if r.result is None],
+    }
+
+
+def read_manifest(out: Path) -> dict | None:
+    try:
+        with open(Path(out) / MANIFEST) as fh:
+            doc = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) and doc.get("schema") == MANIFEST_SCHEMA else None
+
+
+def _write_manifest(plan: Plan, out: Path, started: str, finished: str | None, status: str,
+                    argv: Sequence[str], jobs: int) -> None:
+    doc = manifest(plan, started, finished, status, argv, jobs, read_manifest(out), out)
+    try:
+        write_json_atomic(out / MANIFEST, doc)
+    except OSError as exc:
+        raise SlabpolicyError(f"--out {out}: cannot write {MANIFEST}: "
+                              f"{exc.strerror or exc}") from exc
+
+
+# --------------------------------------------------------------------------- #
+# Reading a results directory back
+# --------------------------------------------------------------------------- #
+
+def load_results(directory: str | os.PathLike[str],
+                 warn: Callable[[str], None] | None = None) -> list[dict]:
+    """Every result document in ``directory`` (manifest and temporary files aside).
+
+    The order is the manifest's when there is one (the order compare printed),
+    then the rest by workload, policy label and seed.  A file that is not a
+    result document is skipped, with a warning.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise SlabpolicyError(f"{directory}: no such results directory")
+    docs: dict[str, dict] = {}
+    for path in sorted(directory.glob("*.json")):
+        if path.name == MANIFEST or path.name.startswith("."):
+            continue
+        doc = read_result(path)
+        if doc is None:
+            if warn is not None:
+                warn(f"{path}: not a result document (partial or corrupt?); skipped")
+            continue
+        docs[path.name] = doc
+    if not docs:
+        raise SlabpolicyError(f"{directory}: no result files")
+    order: dict[str, int] = {}
+    previous = read_manifest(directory)
+    for entry in (previous or {}).get("runs", []) or []:
+        if isinstance(entry, dict) and isinstance(entry.get("file"), str):
+            order.setdefault(entry["file"], len(order))
+    rest = sorted((n for n in docs if n not in order),
+                  key=lambda n: (docs[n]["workload"].get("name", ""), docs[n]["policy"]["label"],
+                                 docs[n]["seed"]))
+    ordered = sorted((n for n in docs if n in order), key=order.__getitem__) + rest
+    return [docs[n] for n in ordered]
+
+
+def default_out(plan: Plan) -> Path:
+    """``results/NAME-YYYYMMDD-HHMMSS`` (NAME: the workload's, or ``compare`` for several)."""
+    name = plan.workloads[0].name if len(plan.workloads) == 1 else "compare"
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    safe = "".join(c if c.isalnum() or c in "._+-" else "_" for c in name)
+    return Path("results") / f"{safe}-{stamp}"
