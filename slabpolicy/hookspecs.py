@@ -1,7 +1,12 @@
 """The plugin contract: every hook slabpolicy calls, and what it means.
 
-A plugin author reads this file and nothing else.  Hooks carry the
-``slabpolicy_`` prefix; implement them with ``@slabpolicy.hookimpl``.
+This file is the reference; ``docs/plugins.md`` is the authoring guide (every
+hook's signature, the allocator operations and their costs, options, the test
+kit, a worked example).  Hooks carry the ``slabpolicy_`` prefix; implement them
+with ``@slabpolicy.hookimpl``.  An implementation may take any subset of a hook's
+arguments, by name; one taking an argument the hook does not pass, a
+``slabpolicy_*`` function that is not a hook, or a hook function without
+``@hookimpl`` is refused when the plugin loads, with its name and line.
 
 Two kinds of plugin implement them:
 
@@ -56,7 +61,8 @@ def slabpolicy_policies() -> list[PolicySpec]:
     Each :class:`slabpolicy.policy.PolicySpec` names the policy, its version, a
     one-line description, its options (with types, defaults and help) and the
     factory that builds the policy object for one run.  Two plugins offering the
-    same name is an error.
+    same name is an error; so is a policy whose ``api_version`` is not this
+    slabpolicy's :data:`slabpolicy.policy.PLUGIN_API_VERSION`.
     """
 
 
@@ -86,7 +92,9 @@ def slabpolicy_memcg_offline(sim: Simulation, memcg: MemCgroup) -> Generator[int
     of nanoseconds): the work resumes after that much simulated time while the
     cpus go on with other work.  The memcg is released once it is offline and
     nothing refers to it (``sim.memcgs.get``/``put``; each undestroyed cache of it
-    holds a reference).  Return value: None, or the generator.
+    holds a reference).  Return value: None, or the generator.  Work for later
+    (after a delay, on a kworker on cpu 0) is ``sim.schedule(delay_ns, fn)``; it is
+    not part of the offline latency.
     """
 
 
@@ -111,6 +119,9 @@ def slabpolicy_dead_cache_empty(sim: Simulation, cache: KmemCache) -> None:
 
     A policy that leaves dead caches in place destroys the cache here
     (``sim.slub.kmem_cache_destroy(cache)``), which drops its memcg reference.
+    It fires wherever the last slab is discarded: on a free, or inside an
+    allocator operation the policy itself called (``kmem_cache_shrink()``,
+    ``flush_all()``), so check ``cache.destroyed`` after such a call.
     """
 
 

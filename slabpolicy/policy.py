@@ -13,7 +13,11 @@ from typing import Any, Callable
 
 from .units import UnitError, parse_duration, parse_size
 
-#: The version of the hook contract; a plugin may check it.
+#: The version of the plugin contract (the hooks of :mod:`slabpolicy.hookspecs`, their
+#: arguments and meaning, :class:`PolicySpec` and :class:`Option`).  It goes up when
+#: the contract changes in a way an existing plugin could notice.  A policy declares
+#: the version it was written for in ``PolicySpec(api_version=...)``; a policy
+#: declaring another version than this one is refused, with both versions named.
 PLUGIN_API_VERSION = 1
 
 
@@ -47,10 +51,19 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
 }
 
 
+#: The option types, for the guide and for checks.
+OPTION_TYPES: tuple[str, ...] = tuple(_PARSERS)
+
+
 @dataclass(frozen=True)
 class Option:
     """One policy option: ``type`` is bool, int, float, str, duration (ns) or size
-    (bytes); ``choices`` restricts the value; ``default`` is used when absent."""
+    (bytes); ``choices`` restricts the value; ``default`` is used when absent.
+
+    The default is checked like a value from a workload, and stored parsed: a
+    duration default may be written ``"1s"`` (the factory gets 1000000000).  A
+    ``None`` default is kept as is (an option that may be left unset).
+    """
 
     name: str
     type: str
@@ -62,6 +75,12 @@ class Option:
         if self.type not in _PARSERS:
             raise ValueError(f"option {self.name!r}: unknown type {self.type!r}; "
                              f"use one of {', '.join(_PARSERS)}")
+        object.__setattr__(self, "choices", tuple(self.choices))
+        if self.default is not None:
+            try:
+                object.__setattr__(self, "default", self.parse(self.default))
+            except ValueError as exc:
+                raise ValueError(f"option {self.name!r}: bad default: {exc}") from None
 
     def parse(self, value: Any) -> Any:
         try:
@@ -79,6 +98,10 @@ class PolicySpec:
 
     ``factory(options)`` builds the object whose ``@hookimpl`` methods act for one
     run; ``options`` is the dict of every declared option, defaults filled in.
+    ``api_version`` is the plugin API version the policy was written for
+    (:data:`PLUGIN_API_VERSION`); write the number itself (``api_version=1``), so
+    that a slabpolicy with another contract refuses the policy instead of running
+    it wrongly.
     """
 
     name: str
@@ -86,6 +109,17 @@ class PolicySpec:
     description: str
     factory: Callable[[dict[str, Any]], object]
     options: tuple[Option, ...] = field(default=())
+    api_version: int = PLUGIN_API_VERSION
+
+    def __post_init__(self) -> None:
+        if isinstance(self.api_version, bool) or not isinstance(self.api_version, int):
+            raise TypeError(f"policy {self.name!r}: api_version must be an integer, "
+                            f"got {self.api_version!r}")
+        object.__setattr__(self, "options", tuple(self.options))
+        names = [o.name for o in self.options]
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(f"policy {self.name!r}: option {name!r} declared twice")
 
     def parse_options(self, raw: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         """Check ``raw`` against the declared options.
