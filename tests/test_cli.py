@@ -16,6 +16,8 @@ from typer.testing import CliRunner
 from slabpolicy.cli import app
 from slabpolicy.plugin_manager import make_plugin_manager, policy_registry
 
+from misbehaving_plugins import BOOMER      # tests/misbehaving_plugins.py
+
 # The installed Typer vendors Click and its CliRunner always keeps stderr apart
 # (``result.stderr``; there is no ``mix_stderr`` argument).  The environment is
 # cleaned of the variables that would hide the bundled policies.
@@ -432,25 +434,6 @@ def test_geometry_bad_parameters(args, message):
 # --------------------------------------------------------------------------- #
 # plugins that misbehave
 # --------------------------------------------------------------------------- #
-
-BOOMER = """\
-from slabpolicy import PolicySpec, hookimpl
-
-
-class Boomer:
-    def __init__(self, options):
-        pass
-
-    @hookimpl
-    def slabpolicy_memcg_offline(self, sim, memcg):
-        raise RuntimeError("boom")
-
-
-@hookimpl
-def slabpolicy_policies():
-    return [PolicySpec(name="boomer", version="0.1", description="raises at offline",
-                       factory=Boomer)]
-"""
 
 LEAKY = """\
 from slabpolicy import PolicySpec, hookimpl

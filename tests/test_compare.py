@@ -19,6 +19,8 @@ from typer.testing import CliRunner
 from slabpolicy import experiment
 from slabpolicy.cli import app
 
+from misbehaving_plugins import BOOMER      # tests/misbehaving_plugins.py
+
 RUNNER = CliRunner(env={"SLABPOLICY_DISABLE_PLUGIN_AUTOLOAD": None,
                         "SLABPOLICY_BLOCK_PLUGINS": None, "COLUMNS": "200"})
 
@@ -55,26 +57,6 @@ policies:
     options: {shrink: true}
 """
 LABELS = ("leave-in-place", "leave-in-place+shrink")
-
-BOOMER = """\
-from slabpolicy import PolicySpec, hookimpl
-
-
-class Boomer:
-    def __init__(self, options):
-        pass
-
-    @hookimpl
-    def slabpolicy_memcg_offline(self, sim, memcg):
-        raise RuntimeError("boom")
-
-
-@hookimpl
-def slabpolicy_policies():
-    return [PolicySpec(name="boomer", version="0.1", description="raises at offline",
-                       factory=Boomer)]
-"""
-
 
 def invoke(*args):
     return RUNNER.invoke(app, [str(a) for a in args])
