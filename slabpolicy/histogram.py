@@ -51,6 +51,18 @@ class Histogram:
                 return value
         return self.max  # pragma: no cover - rank <= count always stops the loop
 
+    def buckets(self) -> list[list[int]]:
+        """``[[value, count], ...]`` in value order: the whole histogram, for a CDF."""
+        return [[value, self.counts[value]] for value in sorted(self.counts)]
+
+    @classmethod
+    def merged(cls, *parts: Histogram) -> Histogram:
+        """One histogram holding every observation of ``parts``."""
+        hist = cls()
+        for part in parts:
+            hist.merge(part)
+        return hist
+
     def summary(self) -> dict[str, int]:
         """``{count, p50, p90, p99, p999, max}`` as the result document holds it."""
         out = {"count": self.count}

@@ -300,6 +300,7 @@ def _time_axis(ax, values: list[float]) -> None:
 def _plot_latency(plt, workload: str, policies: dict[str, list[dict]], style,
                   path: Path) -> None:
     import numpy as np
+    from matplotlib.lines import Line2D
 
     fig, axes = plt.subplots(1, 3, figsize=(16, 5.6))
     names = list(policies)
@@ -324,17 +325,26 @@ def _plot_latency(plt, workload: str, policies: dict[str, list[dict]], style,
             low, high = points.min(axis=0), points.max(axis=0)
             y = rows + offsets[label]
             s = style[label]
-            line, = ax.plot(med, y, drawstyle="steps-post", color=s["color"],
-                            linestyle=s["linestyle"], linewidth=1.5, marker=s["marker"],
-                            markersize=6, alpha=0.9, clip_on=False, zorder=3)
+            cdf = _cdf([r.get("latency_hist", {}).get(kind) for r in runs])
+            if cdf is not None:
+                ax.plot(cdf[0], cdf[1] + offsets[label], drawstyle="steps-post",
+                        color=s["color"], linestyle=s["linestyle"], linewidth=1.5,
+                        alpha=0.9, clip_on=False, zorder=3)
+            line, = ax.plot(med, y, linestyle="none" if cdf is not None else s["linestyle"],
+                            drawstyle="steps-post", color=s["color"], linewidth=1.5,
+                            marker=s["marker"], markersize=6, alpha=0.9, clip_on=False,
+                            zorder=3)
+            if cdf is not None:          # the legend shows the line and the marker
+                line = Line2D([], [], color=s["color"], linestyle=s["linestyle"],
+                              linewidth=1.5, marker=s["marker"], markersize=6)
             if len(summaries) > 1 and np.any(high > low):
                 ax.errorbar(med, y, xerr=[med - low, high - med], fmt="none",
                             ecolor=s["color"], elinewidth=1, capsize=3, alpha=0.8, zorder=2)
             handles.setdefault(label, line)
             shown += list(low) + list(high)
         _time_axis(ax, shown)
-        ax.set_ylim(rows[0] - 0.35, rows[-1] + 0.35)
-        ax.set_yticks(list(rows), [name for _, name, _ in PERCENTILE_POINTS])
+        ax.set_ylim(-0.12, rows[-1] + 0.35)
+        ax.set_yticks([0.0] + list(rows), ["min"] + [name for _, name, _ in PERCENTILE_POINTS])
         ax.grid(True, alpha=0.3)
         ax.set_xlabel("latency (ns, log scale)")
         ax.set_ylabel("percentile")
@@ -350,12 +360,32 @@ def _plot_latency(plt, workload: str, policies: dict[str, list[dict]], style,
             ax.text(0.99, 0.02, "no events: " + ", ".join(silent), transform=ax.transAxes,
                     ha="right", va="bottom", fontsize=8, color="0.4")
     seeds = {len(runs) for runs in policies.values()}
-    fig.suptitle(f"{workload}: latency at the stored percentile points (p50, p90, p99, "
-                 f"p99.9, max) — percentile points, not full CDFs\n"
+    fig.suptitle(f"{workload}: latency CDF (line: the histograms of every seed merged, "
+                 f"on a nines scale) and percentile points\n"
                  f"{_seed_note(seeds, 'median', 'marker', 'whisker')}; "
                  "policies nudged up/down so equal ones stay visible", fontsize=11)
     _figure_legend(fig, names, handles)
     _save(plt, fig, path)
+
+
+def _cdf(hists: list) -> tuple | None:
+    """The CDF of the runs' latency histograms merged (``[[ns, count], ...]`` each), as
+    (values, nines of the fraction at or below each value), or None when a run has
+    none (results written before the histograms were kept)."""
+    import numpy as np
+
+    if not hists or any(not h for h in hists):
+        return None
+    counts: dict[int, int] = {}
+    for hist in hists:
+        for value, n in hist:
+            counts[value] = counts.get(value, 0) + n
+    values = np.array(sorted(counts), dtype=float)
+    cum = np.cumsum([counts[v] for v in sorted(counts)]) / sum(counts.values())
+    with np.errstate(divide="ignore"):
+        nines = np.minimum(-np.log10(np.maximum(1.0 - cum, 0.0)), MAX_NINES)
+    # start at the smallest value with nothing below it
+    return np.concatenate([[values[0]], values]), np.concatenate([[0.0], nines])
 
 
 def _figure_legend(fig, names: list[str], handles: dict[str, Any]) -> None:

@@ -4,7 +4,8 @@ The result document is the unit everything else stores, compares and renders:
 ``schema``, ``workload`` {name, sha256}, ``policy`` {name, label, version,
 options, source}, ``seed``, ``ops``, ``wall_seconds`` (the simulation loop
 alone), ``memory`` (each figure's peak, time-weighted mean and final value),
-``latency_ns`` (count and percentiles from bounded histograms), ``locks`` (per
+``latency_ns`` (count and percentiles from bounded histograms) and
+``latency_hist`` (those histograms: ``[[ns, count], ...]``), ``locks`` (per
 lock class, as /proc/lock_stat), ``accounting``, ``slub_stats`` and ``series``.
 Everything but ``wall_seconds`` and ``provenance`` is a function of the workload
 file, the policy and its options, and the seed.
@@ -150,13 +151,6 @@ def _figure_summary(t_ns: list[int], values: list) -> dict[str, float]:
     return {"peak": max(values), "mean": mean, "final": values[-1]}
 
 
-def _latency(*parts: Histogram) -> dict[str, int]:
-    merged = Histogram()
-    for part in parts:
-        merged.merge(part)
-    return merged.summary()
-
-
 def _fast_histogram(step_ns: int, count: int, recorded: Histogram) -> Histogram:
     """The fast path's histogram: plain fast paths cost exactly their step, so they
     are counted, not recorded; those that did more (a lock, a charge) were recorded."""
@@ -174,6 +168,8 @@ def build_result(sim: Simulation, entry: PolicyEntry, policy: PolicyRun,
     wl = sim.workload
     alloc_fast = _fast_histogram(slub.c_alloc_fast, slub.n_alloc_fast, slub.h_alloc_fast_rec)
     free_fast = _fast_histogram(slub.c_free_fast, slub.n_free_fast, slub.h_free_fast_rec)
+    alloc = Histogram.merged(alloc_fast, slub.h_alloc_slow)
+    free = Histogram.merged(free_fast, slub.h_free_slow)
     series = sim.series
     memory = {f: _figure_summary(series["t_ns"], series[f]) for f in MEMORY_FIGURES}
     memory["slab_pages"]["peak"] = max(memory["slab_pages"]["peak"], slub.peak_pages)
@@ -195,14 +191,17 @@ def build_result(sim: Simulation, entry: PolicyEntry, policy: PolicyRun,
         "wall_seconds": wall_seconds,
         "memory": memory,
         "latency_ns": {
-            "alloc": _latency(alloc_fast, slub.h_alloc_slow),
-            "free": _latency(free_fast, slub.h_free_slow),
+            "alloc": alloc.summary(),
+            "free": free.summary(),
             "offline": sim.h_offline.summary(),
             "alloc_fast": alloc_fast.summary(),
             "alloc_slow": slub.h_alloc_slow.summary(),
             "free_fast": free_fast.summary(),
             "free_slow": slub.h_free_slow.summary(),
         },
+        # the bounded histograms themselves: [[ns, count], ...], 11 significant bits
+        "latency_hist": {"alloc": alloc.buckets(), "free": free.buckets(),
+                         "offline": sim.h_offline.buckets()},
         "locks": sim.locks.stats(),
         "accounting": sim.checker.summary(),
         "memcgs": {"created": len(sim.memcgs.by_id) - 1, "released": len(sim.memcgs.released),
