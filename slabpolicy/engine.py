@@ -182,9 +182,9 @@ class Simulation:
             if kind == FREE:
                 slab_free(a, b, c, t)
             elif kind == ALLOC:
-                if a.memcg.rmdir_ns is not None:
-                    continue                  # rmdir'ed cgroups allocate no more
                 memcg = a.memcg
+                if memcg.rmdir_ns is not None:
+                    continue                  # rmdir'ed cgroups allocate no more
                 cache = a.cache
                 if cache is None:
                     cache = a.cache = self.memcg_cache(memcg, a.index)
