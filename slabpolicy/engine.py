@@ -163,22 +163,21 @@ class Simulation:
             self._push(self._next_tick, CALL, self._tick)
         self.run_events()
 
-    def run_events(self) -> None:
-        """Process queued events in time order until none is left before the end."""
+    def run_events(self, until: int | None = None) -> None:
+        """Process queued events in time order up to ``until`` (default: the end of
+        the run); later events stay queued."""
         heap = self._heap
         pop = heapq.heappop
         push = heapq.heappush
         seq = self._seq
-        end = self.end_ns
+        end = self.end_ns if until is None else min(until, self.end_ns)
         ncpus = self.workload.machine.cpus
         rnd = self.rng.random
         expo = self.rng.expovariate
         slab_alloc = self.slub.slab_alloc
         slab_free = self.slub.slab_free
-        while heap:
+        while heap and heap[0][0] <= end:
             t, _, kind, a, b, c = pop(heap)
-            if t > end:
-                break
             if kind == FREE:
                 slab_free(a, b, c, t)
             elif kind == ALLOC:

@@ -106,11 +106,21 @@ class Kit:
         for slab in [objs] if isinstance(objs, Slab) else list(objs):
             self.slub.slab_free(cache, slab, cpu, self._tick(at), objcg)
 
-    def offline(self, memcg: MemCgroup, cpu: int = 0, at: int | None = None) -> None:
-        """rmdir, then run the policy's offline work to completion (RCU waits included)."""
+    def offline(self, memcg: MemCgroup, cpu: int = 0, at: int | None = None,
+                wait: bool = True) -> None:
+        """rmdir, then run every queued event: the policy's offline work with its RCU
+        waits and whatever it scheduled.  ``wait=False`` only starts the offline: what
+        it queued runs at :meth:`run_until`."""
         self.sim.memcg_offline(memcg, self._tick(at), cpu)
-        self.sim.run_events()
-        self.t = max(self.t, max(self.slub.cpu_free_at))
+        if wait:
+            self.sim.run_events()
+            self.t = max(self.t, max(self.slub.cpu_free_at))
+
+    def run_until(self, t: int) -> None:
+        """Run the queued events due by time ``t`` (resumed offline work, scheduled
+        calls); later operations of the test come after ``t``."""
+        self.sim.run_events(until=t)
+        self.t = max(self.t, t, max(self.slub.cpu_free_at))
 
     def flush(self, cache: KmemCache, at: int | None = None) -> None:
         """flush_all(cache): every cpu's cpu slab and cpu partial list back to the nodes."""

@@ -2,8 +2,8 @@
 
 Every count is exact.  A dentry is 192 bytes: 21 objects in an order-0 slab (one
 page).  ``kit.offline()`` would run every queued event, the delayed reap
-included, so these tests split it: :func:`rmdir` runs the offline alone, and
-:func:`run_until_idle` runs what it scheduled.
+included, so these tests split it: :func:`rmdir` starts the offline alone
+(``wait=False``), and :func:`run_until_idle` runs what it scheduled.
 
 Run them with the package installed (``pip install -e '.[test]'``), from this
 directory: ``python -m pytest``.
@@ -27,15 +27,13 @@ PER_SLAB = 21                     # dentries per order-0 slab
 def rmdir(kit: Kit, memcg) -> int:
     """rmdir on cpu 0 and the policy's offline work, but nothing it scheduled.
     Returns the time of the offline."""
-    kit.t += kit.step_ns
-    kit.sim.memcg_offline(memcg, kit.t, cpu=0)
+    kit.offline(memcg, cpu=0, wait=False)
     return kit.t
 
 
 def run_until_idle(kit: Kit) -> None:
     """Run every queued event (the delayed reap); later operations come after it."""
-    kit.sim.run_events()
-    kit.t = max(kit.t, max(kit.slub.cpu_free_at))
+    kit.run_until(kit.t + 3600 * SECOND)
 
 
 def three_slabs(kit: Kit, keep_middle: bool = True):
