@@ -89,10 +89,6 @@ class Lock:
         insort(self.holds, (self.taken_at, now))
         self.held_since = self.taken_at = -1
 
-    @property
-    def held(self) -> bool:
-        return self.held_since >= 0
-
 
 class LockRegistry:
     """Lock classes by name, created on first use, reported in name order."""

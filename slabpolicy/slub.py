@@ -62,10 +62,6 @@ class Slab:
         self.freed = False          # returned to the page allocator
         self.id = id
 
-    @property
-    def pages(self) -> int:
-        return self.cache.pages
-
     def __repr__(self) -> str:
         return (f"<slab {self.id} of {self.cache.name} node {self.node} "
                 f"{self.inuse}/{self.objects} {WHERE[self.where]}{' frozen' if self.frozen else ''}>")
