@@ -13,7 +13,7 @@ Run it from the repository root, with the venv slabpolicy is installed in::
 Every measurement is one fresh child process (this script run with
 ``--child``), pinned to one cpu (cpu 0 if allowed, else the first allowed cpu)
 so that the figures are "on one core".  The child loads the workload, runs it
-once through ``slabpolicy.runner.run_one`` and reports:
+once through ``slabpolicy.runs.runner.run_one`` and reports:
 
 * **ops/s**: ``(ops.alloc + ops.free) / wall_seconds`` of the result document,
   that is simulated allocations plus frees per wall second of the simulation
@@ -69,9 +69,9 @@ def _pin() -> str:
 def child(args: argparse.Namespace) -> None:
     """One measurement: run the workload once and print a JSON line of figures."""
     pinned = _pin()
-    from slabpolicy.plugin_manager import make_plugin_manager, policy_registry
-    from slabpolicy.runner import resolve_policies, run_one
-    from slabpolicy.workload import load_workload
+    from slabpolicy.api.plugin_manager import make_plugin_manager, policy_registry
+    from slabpolicy.runs.runner import resolve_policies, run_one
+    from slabpolicy.workloads.spec import load_workload
 
     overrides = [f"duration={args.duration_ns}ns"] if args.duration_ns else []
     workload = load_workload(args.workload, overrides=overrides)

@@ -44,7 +44,7 @@ destroy work is a call scheduled on cpu 0 at once (a no-op while pending).
 from __future__ import annotations
 
 from slabpolicy import Option, PolicySpec, hookimpl
-from slabpolicy.slub import DEACTIVATE_TO_TAIL, SLAB_CHAINED
+from slabpolicy.kernel.slub import DEACTIVATE_TO_TAIL, SLAB_CHAINED
 
 VERSION = "1.0"
 AS_POSTED = "as-posted"

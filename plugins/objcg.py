@@ -3,7 +3,7 @@
 There are no per-memcg caches: every memcg allocates from the shared root cache,
 which is accounted (SLAB_ACCOUNT), and each object is charged to the memcg's
 object cgroup in bytes, ``obj_full_size(s) = s->size + sizeof(struct obj_cgroup *)``,
-through a per-cpu byte stock (``slabpolicy.objcg``: obj_cgroup_charge(),
+through a per-cpu byte stock (``slabpolicy.kernel.objcg``: obj_cgroup_charge(),
 refill_obj_stock(), drain_obj_stock()).  The per-object cost is the published
 one: "SLUB 1 object: 87 -> 90 cycles" (cost step ``objcg_charge``), plus a page
 counter charge whenever the stock runs dry (``memcg_charge``).

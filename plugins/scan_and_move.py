@@ -50,7 +50,7 @@ cache_from_obj()), which is now the parent's cache.  This plugin implements no
 from __future__ import annotations
 
 from slabpolicy import Option, PolicySpec, hookimpl
-from slabpolicy.slub import NOWHERE
+from slabpolicy.kernel.slub import NOWHERE
 
 VERSION = "1.0"
 LOCK_CLASS = "memcg_scan_lock"

@@ -3,8 +3,8 @@
 A simulator of the Linux SLUB allocator with per-memcg kmem caches, comparing
 dead-cache policies (plugins) on the same workloads.
 """
-from .hookspecs import hookimpl
-from .policy import PLUGIN_API_VERSION, Option, PolicySpec
+from slabpolicy.api.hookspecs import hookimpl
+from slabpolicy.api.policy import PLUGIN_API_VERSION, Option, PolicySpec
 
 __version__ = "0.1.0"
 __all__ = ["hookimpl", "PolicySpec", "Option", "PLUGIN_API_VERSION", "__version__"]

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from slabpolicy.slub import CPU_SLAB, NOWHERE, PARTIAL, SLAB_CHAINED
-from slabpolicy.testing import Kit
+from slabpolicy.kernel.slub import CPU_SLAB, NOWHERE, PARTIAL, SLAB_CHAINED
+from slabpolicy.api.testing import Kit
 
 PER_SLAB = 21
 VARIANTS = ["as-posted", "corrected"]
@@ -205,9 +205,9 @@ def test_corrected_flush_discards_as_slub_does_and_moves_only_what_is_left():
 def test_the_posted_variant_leaves_dying_memcgs_that_the_corrected_one_releases(tmp_path):
     """The bundled default experiment, 4 s: the as-posted accounting leaks, the corrected
     variant ends with no dead cache and no dying memcg, and its checker finds nothing."""
-    from slabpolicy.plugin_manager import make_plugin_manager, policy_registry
-    from slabpolicy.runner import PolicyRun, run_one
-    from slabpolicy.workload import load_workload
+    from slabpolicy.api.plugin_manager import make_plugin_manager, policy_registry
+    from slabpolicy.runs.runner import PolicyRun, run_one
+    from slabpolicy.workloads.spec import load_workload
 
     workload = load_workload("experiments/default.yaml", ["duration=4s"])
     entry = policy_registry(make_plugin_manager())["chaining"]

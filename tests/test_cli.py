@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from slabpolicy.cli import app
-from slabpolicy.plugin_manager import make_plugin_manager, policy_registry
+from slabpolicy.api.plugin_manager import make_plugin_manager, policy_registry
 
 from misbehaving_plugins import BOOMER      # tests/misbehaving_plugins.py
 

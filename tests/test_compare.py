@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from slabpolicy import experiment
+from slabpolicy.runs import matrix as experiment
 from slabpolicy.cli import app
 
 from misbehaving_plugins import BOOMER      # tests/misbehaving_plugins.py
@@ -307,7 +307,7 @@ def made(small, tmp_path):
 
 
 def test_every_format_of_compare_and_report(small, made):
-    from slabpolicy import report
+    from slabpolicy.analysis import report
 
     out, plain = made
     assert report_text(out) == plain

@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from slabpolicy.distributions import (
+from slabpolicy.workloads.distributions import (
     MAX_LIFETIME_NS,
     Distribution,
     Exponential,

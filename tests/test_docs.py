@@ -1,6 +1,6 @@
 """The plugin guide, docs/plugins.md, checked against the code it documents.
 
-As datasette does for its plugin hooks: every hook of ``slabpolicy.hookspecs``
+As datasette does for its plugin hooks: every hook of ``slabpolicy.api.hookspecs``
 appears in the guide with its exact signature, and is exercised by some test.
 Then the rest of what the guide names must exist: allocator operations, cost
 steps with their defaults, option types, the test kit's calls, the API version,
@@ -15,14 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from slabpolicy import PLUGIN_API_VERSION, hookspecs, testing
-from slabpolicy.costs import DEFAULT_STEPS
-from slabpolicy.engine import Simulation
-from slabpolicy.memcg import MemcgTree
-from slabpolicy.plugin_manager import (BLOCK_ENV, hook_arguments, make_plugin_manager,
+from slabpolicy import PLUGIN_API_VERSION
+from slabpolicy.api import hookspecs, testing
+from slabpolicy.kernel.costs import DEFAULT_STEPS
+from slabpolicy.kernel.engine import Simulation
+from slabpolicy.kernel.memcg import MemcgTree
+from slabpolicy.api.plugin_manager import (BLOCK_ENV, hook_arguments, make_plugin_manager,
                                        policy_registry)
-from slabpolicy.policy import OPTION_TYPES
-from slabpolicy.slub import Allocator
+from slabpolicy.api.policy import OPTION_TYPES
+from slabpolicy.kernel.slub import Allocator
 
 ROOT = Path(__file__).resolve().parent.parent
 GUIDE_PATH = ROOT / "docs" / "plugins.md"
@@ -32,7 +33,7 @@ EXAMPLE = ROOT / "examples" / "reap-after-delay" / "slabpolicy_reap_after_delay.
 
 
 def hookspec_functions() -> dict[str, object]:
-    """Every hook specification in slabpolicy.hookspecs, by name."""
+    """Every hook specification in slabpolicy.api.hookspecs, by name."""
     specs = {name: fn for name, fn in vars(hookspecs).items()
              if callable(fn) and getattr(fn, f"{hookspecs.PROJECT}_spec", None) is not None}
     assert specs, "no hookspec found"
@@ -155,7 +156,7 @@ def test_the_one_file_policy_of_the_guide_loads_and_runs(tmp_path):
 def test_the_kit_snippet_of_the_guide_runs(monkeypatch):
     """The snippet uses the worked example by name: load it as a file (and block the
     installed one, if any, or the name would be offered twice)."""
-    [block] = [b for b in code_blocks() if b.startswith("from slabpolicy.testing import Kit")]
+    [block] = [b for b in code_blocks() if b.startswith("from slabpolicy.api.testing import Kit")]
     monkeypatch.setenv(BLOCK_ENV, "reap-after-delay")
 
     class Kit(testing.Kit):

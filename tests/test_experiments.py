@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from slabpolicy.plugin_manager import make_plugin_manager, policy_registry
-from slabpolicy.runner import resolve_policies, run_one
-from slabpolicy.workload import load_workload
+from slabpolicy.api.plugin_manager import make_plugin_manager, policy_registry
+from slabpolicy.runs.runner import resolve_policies, run_one
+from slabpolicy.workloads.spec import load_workload
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPERIMENTS = sorted((ROOT / "experiments").glob("*.yaml"))

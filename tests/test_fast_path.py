@@ -1,6 +1,6 @@
 """No plugin hook is called on the alloc or free fast path: proved by measurement.
 
-The same small workload runs twice through ``slabpolicy.runner.run_one``: once
+The same small workload runs twice through ``slabpolicy.runs.runner.run_one``: once
 with every stream at rate R and once at 4R, with the same cgroups (fixed
 arrivals and fixed cgroup lifetimes, so both runs have exactly the same
 arrivals and offlines), the same duration and the same sampling.  Every hook
@@ -27,11 +27,11 @@ from collections import Counter
 
 import pytest
 
-import slabpolicy.runner as runner
+import slabpolicy.runs.runner as runner
 from slabpolicy import hookimpl
-from slabpolicy.plugin_manager import make_plugin_manager, policy_registry
-from slabpolicy.runner import resolve_policies, run_one
-from slabpolicy.workload import load_workload
+from slabpolicy.api.plugin_manager import make_plugin_manager, policy_registry
+from slabpolicy.runs.runner import resolve_policies, run_one
+from slabpolicy.workloads.spec import load_workload
 
 RATE = 1000          # objects/s per stream in the R run
 CGROUPS = 4 + 3      # steady + transient memcgs (the root allocates nothing)

@@ -1,4 +1,4 @@
-"""Tests for slabpolicy.geometry: against the running kernel, hand derivations,
+"""Tests for slabpolicy.kernel.geometry: against the running kernel, hand derivations,
 and properties."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from slabpolicy.geometry import (
+from slabpolicy.kernel.geometry import (
     MAX_OBJS_PER_PAGE,
     Geometry,
     calc_slab_order,

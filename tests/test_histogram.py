@@ -6,7 +6,7 @@ import random
 from hypothesis import given
 from hypothesis import strategies as st
 
-from slabpolicy.histogram import Histogram
+from slabpolicy.kernel.histogram import Histogram
 
 
 def test_small_values_are_kept_exactly_and_percentiles_are_ranks():
@@ -48,9 +48,9 @@ def test_merged_holds_every_observation():
 
 
 def test_the_result_document_keeps_the_histograms(tmp_path):
-    from slabpolicy.plugin_manager import make_plugin_manager, policy_registry
-    from slabpolicy.runner import resolve_policies, run_one
-    from slabpolicy.workload import load_workload
+    from slabpolicy.api.plugin_manager import make_plugin_manager, policy_registry
+    from slabpolicy.runs.runner import resolve_policies, run_one
+    from slabpolicy.workloads.spec import load_workload
 
     workload = load_workload("experiments/default.yaml", ["duration=3s"])
     (run,) = resolve_policies(workload, ["leave-in-place+shrink"],

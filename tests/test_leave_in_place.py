@@ -6,8 +6,8 @@ dentry slabs hold 21 objects; min_partial is 5; the kit has 2 cpus, one node.
 """
 from __future__ import annotations
 
-from slabpolicy.slub import CPU_SLAB, PARTIAL
-from slabpolicy.testing import Kit
+from slabpolicy.kernel.slub import CPU_SLAB, PARTIAL
+from slabpolicy.api.testing import Kit
 
 PER_SLAB = 21
 

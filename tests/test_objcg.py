@@ -5,7 +5,7 @@ dentry: 192-byte slots, so obj_full_size = 192 + 8 = 200 bytes; 4 KiB pages.
 """
 from __future__ import annotations
 
-from slabpolicy.testing import Kit
+from slabpolicy.api.testing import Kit
 
 OBJ = 200
 PAGE = 4096

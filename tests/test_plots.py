@@ -1,4 +1,4 @@
-"""Figures of result documents (slabpolicy.plots): which files, valid PNGs, no matplotlib."""
+"""Figures of result documents (slabpolicy.analysis.plots): which files, valid PNGs, no matplotlib."""
 from __future__ import annotations
 
 import copy
@@ -10,10 +10,10 @@ import pytest
 pytest.importorskip("matplotlib")
 
 from slabpolicy.errors import SlabpolicyError  # noqa: E402
-from slabpolicy.plots import plot_results  # noqa: E402
-from slabpolicy.plugin_manager import make_plugin_manager, policy_registry  # noqa: E402
-from slabpolicy.runner import PolicyRun, run_one  # noqa: E402
-from slabpolicy.workload import load_workload  # noqa: E402
+from slabpolicy.analysis.plots import plot_results  # noqa: E402
+from slabpolicy.api.plugin_manager import make_plugin_manager, policy_registry  # noqa: E402
+from slabpolicy.runs.runner import PolicyRun, run_one  # noqa: E402
+from slabpolicy.workloads.spec import load_workload  # noqa: E402
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 FIGURES = ("slab_pages", "dead_cache_pages", "dying_memcgs", "latency", "lock_wait")

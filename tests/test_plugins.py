@@ -21,12 +21,12 @@ from typer.testing import CliRunner
 from slabpolicy import PLUGIN_API_VERSION, Option, PolicySpec
 from slabpolicy.cli import app
 from slabpolicy.errors import PluginError
-from slabpolicy.memcg import RELEASED
-from slabpolicy.plugin_manager import (BLOCK_ENV, DISABLE_AUTOLOAD_ENV, make_plugin_manager,
+from slabpolicy.kernel.memcg import RELEASED
+from slabpolicy.api.plugin_manager import (BLOCK_ENV, DISABLE_AUTOLOAD_ENV, make_plugin_manager,
                                        policy_registry)
-from slabpolicy.runner import resolve_policies, run_one
-from slabpolicy.testing import Kit
-from slabpolicy.workload import load_workload
+from slabpolicy.runs.runner import resolve_policies, run_one
+from slabpolicy.api.testing import Kit
+from slabpolicy.workloads.spec import load_workload
 
 pytest_plugins = ["pytester"]
 
@@ -402,7 +402,7 @@ def test_an_unknown_hook_names_the_plugin_and_the_hook(tmp_path):
     line = failure(invoke("policies", "--plugin", plugin))
     assert line == (f"plugin {plugin}:4: slabpolicy_memcg_ofline() is not a slabpolicy hook; "
                     f"did you mean slabpolicy_memcg_offline? (the hooks are in "
-                    f"slabpolicy/hookspecs.py and docs/plugins.md)")
+                    f"slabpolicy/api/hookspecs.py and docs/plugins.md)")
 
 
 def test_an_unknown_hook_marked_optional_is_allowed(tmp_path):
@@ -423,7 +423,7 @@ def test_check_pending_is_a_safety_net_naming_the_plugin(tmp_path):
     import pluggy
 
     from slabpolicy import hookimpl
-    from slabpolicy import plugin_manager as pm_mod
+    from slabpolicy.api import plugin_manager as pm_mod
 
     class Sneaky:
         @hookimpl
@@ -826,7 +826,7 @@ def test_the_installed_example_is_an_entry_point(tiny):
 
 def test_the_slab_kit_fixture(pytester):
     pytester.makepyfile(test_uses_slab_kit="""
-        from slabpolicy.testing import Kit
+        from slabpolicy.api.testing import Kit
 
 
         def test_a_kit(slab_kit):
@@ -838,8 +838,8 @@ def test_the_slab_kit_fixture(pytester):
             kit.offline(cg)
             assert dentry.destroyed
         """)
-    registered = any(ep.value == "slabpolicy.pytest_plugin"
+    registered = any(ep.value == "slabpolicy.api.pytest_plugin"
                      for ep in importlib.metadata.entry_points(group="pytest11"))
-    args = () if registered else ("-p", "slabpolicy.pytest_plugin")
+    args = () if registered else ("-p", "slabpolicy.api.pytest_plugin")
     result = pytester.runpytest_subprocess(*args)
     result.assert_outcomes(passed=1)

@@ -13,10 +13,10 @@ from collections import Counter
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from slabpolicy.plugin_manager import make_plugin_manager, policy_registry
-from slabpolicy.runner import PolicyRun, run_one
-from slabpolicy.testing import Kit
-from slabpolicy.workload import load_workload
+from slabpolicy.api.plugin_manager import make_plugin_manager, policy_registry
+from slabpolicy.runs.runner import PolicyRun, run_one
+from slabpolicy.api.testing import Kit
+from slabpolicy.workloads.spec import load_workload
 
 KINDS = {"small": (64, 64), "dentry": (192, 192), "big": (4096, 4096)}
 CORRECT = [("leave-in-place", {}), ("leave-in-place", {"shrink": True}), ("scan-and-move", {}),

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from slabpolicy.testing import Kit
+from slabpolicy.api.testing import Kit
 
 MEMCG = Path("/sys/fs/cgroup/memory")
 FILES = 5000

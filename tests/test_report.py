@@ -1,4 +1,4 @@
-"""slabpolicy.report: the comparison table built from synthetic result documents.
+"""slabpolicy.analysis.report: the comparison table built from synthetic result documents.
 
 Two workloads x three policies x five seeds, with values chosen so that every
 figure is known: a large per-seed effect shared by all policies (so pairing by
@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 from scipy import stats as sst
 
-from slabpolicy.report import (DEFAULT_METRICS, FORMATS, ComparisonTable, comparison_table,
+from slabpolicy.analysis.report import (DEFAULT_METRICS, FORMATS, ComparisonTable, comparison_table,
                                metric_value, render)
-from slabpolicy.stats import holm, paired, summarize
+from slabpolicy.analysis.stats import holm, paired, summarize
 
 WORKLOADS = ("wa", "wb")
 POLICIES = ("base", "better", "same")

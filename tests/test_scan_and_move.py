@@ -17,9 +17,9 @@ from __future__ import annotations
 import pytest
 from scipy.stats import linregress
 
-from slabpolicy.costs import default_costs
-from slabpolicy.slub import CPU_PARTIAL, CPU_SLAB, FULL, NOWHERE, PARTIAL
-from slabpolicy.testing import Kit
+from slabpolicy.kernel.costs import default_costs
+from slabpolicy.kernel.slub import CPU_PARTIAL, CPU_SLAB, FULL, NOWHERE, PARTIAL
+from slabpolicy.api.testing import Kit
 
 PER_SLAB = 21          # dentry objects per order-0 slab on this machine
 COSTS = default_costs()

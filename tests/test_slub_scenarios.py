@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from slabpolicy.slub import CPU_PARTIAL, CPU_SLAB, NOWHERE, PARTIAL
-from slabpolicy.testing import Kit
+from slabpolicy.kernel.slub import CPU_PARTIAL, CPU_SLAB, NOWHERE, PARTIAL
+from slabpolicy.api.testing import Kit
 
 # kmalloc-64: 64 objects per order-0 slab, min_partial 5, cpu_partial 120 (2 cpus)
 # big: 4096-byte slots, 8 per order-3 slab, min_partial 6, cpu_partial 6

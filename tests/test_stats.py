@@ -1,4 +1,4 @@
-"""slabpolicy.stats: every figure checked against scipy itself or worked by hand.
+"""slabpolicy.analysis.stats: every figure checked against scipy itself or worked by hand.
 
 Degenerate samples (one value, identical values, a zero baseline) must give the
 documented values and let no RuntimeWarning escape, so those tests turn warnings
@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats as sst
 
-from slabpolicy.stats import (MAX_REL_SD, MIN_N_TEST, MIN_N_WILCOXON, Paired, Summary, holm,
+from slabpolicy.analysis.stats import (MAX_REL_SD, MIN_N_TEST, MIN_N_WILCOXON, Paired, Summary, holm,
                               paired, summarize, warnings_for)
 
 DATA = [3.1, 2.9, 3.4, 3.0, 3.3, 3.6, 2.8]

@@ -1,7 +1,7 @@
 """Parsing and formatting of durations, sizes and rates."""
 import pytest
 
-from slabpolicy.units import (
+from slabpolicy.workloads.units import (
     UnitError,
     format_duration,
     format_rate,

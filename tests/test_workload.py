@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from slabpolicy.costs import default_costs
-from slabpolicy.distributions import Exponential, Fixed, Forever, LogNormal, Mixture, Pareto
+from slabpolicy.kernel.costs import default_costs
+from slabpolicy.workloads.distributions import Exponential, Fixed, Forever, LogNormal, Mixture, Pareto
 from slabpolicy.errors import Problem, WorkloadError
-from slabpolicy.workload import (
+from slabpolicy.workloads.spec import (
     Arrival,
     CacheKind,
     CgroupGroup,

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from slabpolicy.errors import SlabpolicyError
-from slabpolicy.memcg import OFFLINE, RELEASED
-from slabpolicy.plugin_manager import make_plugin_manager, policy_registry
-from slabpolicy.slub import CPU_PARTIAL, CPU_SLAB, NOWHERE
-from slabpolicy.testing import Kit
+from slabpolicy.kernel.memcg import OFFLINE, RELEASED
+from slabpolicy.api.plugin_manager import make_plugin_manager, policy_registry
+from slabpolicy.kernel.slub import CPU_PARTIAL, CPU_SLAB, NOWHERE
+from slabpolicy.api.testing import Kit
 
 SECOND = 1_000_000_000
 PER_SLAB = 21                     # dentries per order-0 slab
@@ -145,8 +145,8 @@ def test_compared_with_the_bundled_policies():
     """compare.yaml, run as ``slabpolicy run compare.yaml`` runs it: a second after
     the offline every dead cache has gone, which leaving them in place never
     achieves, and the offline itself costs nothing, which shrinking at once does not."""
-    from slabpolicy.runner import resolve_policies, run_one
-    from slabpolicy.workload import load_workload
+    from slabpolicy.runs.runner import resolve_policies, run_one
+    from slabpolicy.workloads.spec import load_workload
 
     workload = load_workload(Path(__file__).parent.parent / "compare.yaml")
     registry = policy_registry(make_plugin_manager())

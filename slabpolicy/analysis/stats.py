@@ -5,7 +5,7 @@ only noise there is, and comparing two policies is comparing two *paired* sample
 seed ``s`` of policy A and seed ``s`` of policy B run the same arrival stream.
 Everything here therefore works on plain sequences of floats, one per seed, and
 returns frozen dataclasses; nothing reads result documents (that is
-:mod:`slabpolicy.report`).
+:mod:`slabpolicy.analysis.report`).
 
 * :func:`summarize` - mean, sample sd, Student-t confidence interval of the mean
   and median of one sample.

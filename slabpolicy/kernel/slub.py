@@ -2,13 +2,13 @@
 
 What is modelled is mm/slub.c of the 3.3/3.4 era the seed patch applies to
 (per-cpu partial lists included), with a current kernel's geometry
-(:mod:`slabpolicy.geometry`).  Objects are interchangeable, so a slab is a
+(:mod:`slabpolicy.kernel.geometry`).  Objects are interchangeable, so a slab is a
 count: an object handle is the slab it lives in, and ``slab.inuse`` is the
 number of live objects in it.  The cpu slab's objects are split, as in the
 kernel, between the cpu freelist (``c.freelist``, a count here) and the slab's
 own freelist, which collects frees from other cpus.
 
-Every path charges the cost-model steps it takes (:mod:`slabpolicy.costs`) to
+Every path charges the cost-model steps it takes (:mod:`slabpolicy.kernel.costs`) to
 the op clock ``Allocator.now`` and takes the modelled ``list_lock`` of a
 ``kmem_cache_node`` where the kernel takes it.  The public methods below that
 are not ``slab_alloc``/``slab_free`` are the operations a policy plugin may
@@ -19,12 +19,12 @@ from __future__ import annotations
 
 from typing import Callable
 
-from .costs import default_costs
-from .geometry import cpu_partial_for, geometry
-from .histogram import Histogram
-from .locks import Lock, LockRegistry
-from .memcg import MemCgroup, MemcgTree
-from .objcg import OBJ_POINTER_BYTES, ObjCgroup, ObjcgAccounting
+from slabpolicy.kernel.costs import default_costs
+from slabpolicy.kernel.geometry import cpu_partial_for, geometry
+from slabpolicy.kernel.histogram import Histogram
+from slabpolicy.kernel.locks import Lock, LockRegistry
+from slabpolicy.kernel.memcg import MemCgroup, MemcgTree
+from slabpolicy.kernel.objcg import OBJ_POINTER_BYTES, ObjCgroup, ObjcgAccounting
 
 # Where a slab is; the kernel keeps this implicit in page->frozen and page->lru.
 NOWHERE = 0      # unfrozen and on no list: a full slab of a cache without a full list

@@ -27,8 +27,8 @@ import yaml
 from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from .costs import DEFAULT_STEPS, default_costs
-from .distributions import (
+from slabpolicy.kernel.costs import DEFAULT_STEPS, default_costs
+from slabpolicy.workloads.distributions import (
     Distribution,
     Exponential,
     Fixed,
@@ -37,8 +37,8 @@ from .distributions import (
     Mixture,
     Pareto,
 )
-from .errors import Problem, WorkloadError
-from .units import UnitError, format_size, parse_duration, parse_rate, parse_size
+from slabpolicy.errors import Problem, WorkloadError
+from slabpolicy.workloads.units import UnitError, format_size, parse_duration, parse_rate, parse_size
 
 __all__ = [
     "Machine",

@@ -21,11 +21,11 @@ import random
 from types import GeneratorType
 from typing import Any, Callable
 
-from .accounting import AccountingChecker
-from .histogram import Histogram
-from .locks import LockRegistry
-from .memcg import ONLINE, MemCgroup, MemcgTree
-from .slub import Allocator, KmemCache
+from slabpolicy.kernel.accounting import AccountingChecker
+from slabpolicy.kernel.histogram import Histogram
+from slabpolicy.kernel.locks import LockRegistry
+from slabpolicy.kernel.memcg import ONLINE, MemCgroup, MemcgTree
+from slabpolicy.kernel.slub import Allocator, KmemCache
 
 ALLOC, FREE, FREE_ACCOUNTED, ARRIVE, OFFLINE, RESUME, CALL, SAMPLE = range(8)
 

@@ -28,9 +28,9 @@ from typing import Any, Sequence
 
 from tabulate import tabulate
 
-from .errors import SlabpolicyError
-from .locks import LockClass
-from .stats import MAX_REL_SD, MIN_N_TEST, Paired, Summary, holm, paired, summarize, warnings_for
+from slabpolicy.errors import SlabpolicyError
+from slabpolicy.kernel.locks import LockClass
+from slabpolicy.analysis.stats import MAX_REL_SD, MIN_N_TEST, Paired, Summary, holm, paired, summarize, warnings_for
 
 SCHEMA = "slabpolicy.comparison/1"
 
@@ -239,9 +239,9 @@ def comparison_table(results: list[dict], *, baseline: str | None = None,
     Results are grouped by (workload name, policy label); policies are ordered
     as they first appear in ``results``, and the baseline is ``baseline`` (a
     label) or else the first policy.  For each (workload, policy, metric) the
-    values over seeds are summarized (:func:`slabpolicy.stats.summarize`, CIs at
+    values over seeds are summarized (:func:`slabpolicy.analysis.stats.summarize`, CIs at
     ``1 - alpha``), and a policy other than the baseline is compared with it
-    (:func:`slabpolicy.stats.paired`) on the seeds both have, paired by seed.
+    (:func:`slabpolicy.analysis.stats.paired`) on the seeds both have, paired by seed.
 
     Every comparison in the table (all workloads, policies and metrics) is one
     Holm family; a row is marked significant when its Holm-adjusted paired-t p
@@ -340,8 +340,8 @@ def comparison_table(results: list[dict], *, baseline: str | None = None,
 
 def _spread_warnings(rows: list[Row]) -> list[str]:
     """One line per (workload, metric) naming the policies whose sd is over
-    :data:`~slabpolicy.stats.MAX_REL_SD` of their mean (the condition of
-    :func:`~slabpolicy.stats.warnings_for`), so identical policies do not repeat it."""
+    :data:`~slabpolicy.analysis.stats.MAX_REL_SD` of their mean (the condition of
+    :func:`~slabpolicy.analysis.stats.warnings_for`), so identical policies do not repeat it."""
     spread: dict[tuple[str, str], list[str]] = {}
     for r in rows:
         if not any("standard deviation" in w for w in warnings_for(r.summary, "")):
@@ -355,7 +355,7 @@ def _spread_warnings(rows: list[Row]) -> list[str]:
 
 
 def _n_warnings(n_by_group: dict[tuple[str, str], int]) -> list[str]:
-    """The too-few-seeds warnings (:func:`~slabpolicy.stats.warnings_for`): one line
+    """The too-few-seeds warnings (:func:`~slabpolicy.analysis.stats.warnings_for`): one line
     per distinct n that is too small, naming the (workload, policy) groups that
     have it, or "every workload and policy" when they all do."""
     blank = float("nan")

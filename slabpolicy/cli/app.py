@@ -18,14 +18,14 @@ from typing import Annotated, Any, Callable, Optional
 import typer
 from tabulate import tabulate
 
-from . import experiment as experiment_mod
-from . import geometry as geometry_mod
-from .errors import SlabpolicyError
-from .plugin_manager import make_plugin_manager, policy_registry
-from .results import result_filename, write_json_atomic
-from .runner import resolve_policies, run_one
-from .units import UnitError, format_size, parse_size
-from .workload import load_workload
+from slabpolicy.runs import matrix
+from slabpolicy.kernel import geometry as geometry_mod
+from slabpolicy.errors import SlabpolicyError
+from slabpolicy.api.plugin_manager import make_plugin_manager, policy_registry
+from slabpolicy.runs.results import result_filename, write_json_atomic
+from slabpolicy.runs.runner import resolve_policies, run_one
+from slabpolicy.workloads.units import UnitError, format_size, parse_size
+from slabpolicy.workloads.spec import load_workload
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Simulate SLUB with per-memcg kmem caches and compare dead-cache policies.")
@@ -101,10 +101,10 @@ def run(
     workload, runs = _guarded(prepare)
     seeds = list(seed) if seed else [workload.seed]
     results: list[dict] = []
-    matrix = [(r, s) for r in runs for s in seeds]
+    jobs = [(r, s) for r in runs for s in seeds]
     try:
-        with _progress(len(matrix)) as advance:
-            for policy_run, s in matrix:
+        with _progress(len(jobs)) as advance:
+            for policy_run, s in jobs:
                 result = run_one(workload, policy_run, s, plugin_paths=plugin_paths, strict=strict)
                 results.append(result)
                 if out is not None:
@@ -112,9 +112,9 @@ def run(
                 advance()
     except SlabpolicyError as exc:
         if results:
-            _emit(results, fmt, single=len(matrix) == 1)
+            _emit(results, fmt, single=len(jobs) == 1)
         _fail(exc)
-    _emit(results, fmt, single=len(matrix) == 1)
+    _emit(results, fmt, single=len(jobs) == 1)
 
 
 def _prepare_out(out: Path) -> None:
@@ -200,7 +200,7 @@ def summary_table(results: list[dict]) -> str:
 
 def _report():
     """The report module (imported when a command renders a comparison)."""
-    from . import report
+    from slabpolicy.analysis import report
     return report
 
 
@@ -246,7 +246,7 @@ def compare(
     policy: Annotated[Optional[list[str]], typer.Option(
         help="policy name or workload label to run (repeatable; default: each workload's list)")] = None,
     seeds: Annotated[int, typer.Option(
-        min=1, help="seeds per workload: the workload's seed and the next N-1")] = experiment_mod.DEFAULT_SEEDS,
+        min=1, help="seeds per workload: the workload's seed and the next N-1")] = matrix.DEFAULT_SEEDS,
     baseline: Annotated[Optional[str], typer.Option(
         help="the policy the others are compared with (default: the first)")] = None,
     metric: Annotated[Optional[list[str]], typer.Option(
@@ -273,14 +273,14 @@ def compare(
     metrics = list(metric or ())
 
     def prepare():
-        plan = experiment_mod.plan_experiment(
+        plan = matrix.plan_experiment(
             list(files or ()), policies=list(policy or ()), seeds=seeds,
             overrides=list(set_ or ()), plugin_paths=list(plugin or ()))
         _check_baseline(baseline, plan.labels)
-        directory = out if out is not None else experiment_mod.default_out(plan)
+        directory = out if out is not None else matrix.default_out(plan)
         # a bad --metric fails before anything runs when a finished result can show it
         if metrics and directory.is_dir():
-            experiment_mod.find_reusable(plan, directory)
+            matrix.find_reusable(plan, directory)
             ready = [r.result for r in plan.runs if r.result is not None]
             if ready:
                 _check_metrics(metrics, ready[:1])
@@ -294,7 +294,7 @@ def compare(
             checked["metrics"] = True
             _check_metrics(metrics, [run.result])
 
-    outcome = _guarded(lambda: experiment_mod.run_experiment(
+    outcome = _guarded(lambda: matrix.run_experiment(
         plan, directory, jobs=jobs, progress=_progress, on_result=on_result))
     typer.echo(f"{directory}: {len(plan.runs)} runs ({outcome.ran} new, "
                f"{outcome.reused} reused); `slabpolicy report {directory}` shows them again",
@@ -316,7 +316,7 @@ def report(
     _check_format(fmt, tuple(report_mod.FORMATS))
 
     def go():
-        results = experiment_mod.load_results(
+        results = matrix.load_results(
             directory, warn=lambda message: typer.echo(message, err=True))
         return _render(results, baseline, list(metric or ()), fmt)
 
@@ -332,10 +332,10 @@ def plot(
 
     Needs matplotlib: pip install 'slabpolicy[plot]'.
     """
-    from .plots import plot_results
+    from slabpolicy.analysis.plots import plot_results
 
     def go():
-        results = experiment_mod.load_results(
+        results = matrix.load_results(
             directory, warn=lambda message: typer.echo(message, err=True))
         return plot_results(results, out or directory)
 

@@ -21,7 +21,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from .units import format_duration
+from slabpolicy.workloads.units import format_duration
 
 __all__ = [
     "Distribution",

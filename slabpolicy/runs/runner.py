@@ -23,11 +23,11 @@ from typing import Any
 
 import pluggy
 
-from . import __version__
-from .engine import MEMORY_FIGURES, Simulation
-from .errors import PluginError, SlabpolicyError, WorkloadError
-from .histogram import Histogram
-from .plugin_manager import (PolicyEntry, make_plugin_manager, policy_registry,
+from slabpolicy import __version__
+from slabpolicy.kernel.engine import MEMORY_FIGURES, Simulation
+from slabpolicy.errors import PluginError, SlabpolicyError, WorkloadError
+from slabpolicy.kernel.histogram import Histogram
+from slabpolicy.api.plugin_manager import (PolicyEntry, make_plugin_manager, policy_registry,
                              register_run_plugin)
 
 SCHEMA = "slabpolicy.result/1"

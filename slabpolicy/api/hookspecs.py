@@ -23,17 +23,17 @@ cache, a dead cache losing its last slab, a periodic tick, sampling, run start
 and end.  Never on the alloc or free fast path, and never per allocation.
 
 What a policy may touch.  A policy changes allocator state only through the
-operations of ``sim.slub`` (:class:`slabpolicy.slub.Allocator`: ``flush_all``,
+operations of ``sim.slub`` (:class:`slabpolicy.kernel.slub.Allocator`: ``flush_all``,
 ``kmem_cache_shrink``, ``add_partial``, ``remove_partial``, ``inc_slabs_node``,
 ``dec_slabs_node``, ``set_slab_cache``, ``discard_slab``, ``free_slab``,
 ``kmem_cache_destroy``, ``lock``/``unlock``, ...) and of ``sim.memcgs``
-(:class:`slabpolicy.memcg.MemcgTree`: ``charge``, ``uncharge``,
+(:class:`slabpolicy.kernel.memcg.MemcgTree`: ``charge``, ``uncharge``,
 ``uncharge_until``, ``get``/``put``), and waits only through
 ``sim.synchronize_rcu()`` and ``sim.schedule()``.  Each operation charges its
 modelled cost to the op clock ``sim.slub.now``, takes its modelled locks, and is
 seen by the accounting checker.
 
-The argument ``sim`` is the :class:`slabpolicy.engine.Simulation` being run.
+The argument ``sim`` is the :class:`slabpolicy.kernel.engine.Simulation` being run.
 """
 from __future__ import annotations
 
@@ -42,11 +42,11 @@ from typing import TYPE_CHECKING, Any, Generator
 import pluggy
 
 if TYPE_CHECKING:
-    from .engine import Simulation
-    from .memcg import MemCgroup
-    from .policy import PolicySpec
-    from .slub import KmemCache, Slab
-    from .workload import CacheKind
+    from slabpolicy.kernel.engine import Simulation
+    from slabpolicy.kernel.memcg import MemCgroup
+    from slabpolicy.api.policy import PolicySpec
+    from slabpolicy.kernel.slub import KmemCache, Slab
+    from slabpolicy.workloads.spec import CacheKind
 
 PROJECT = "slabpolicy"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -58,11 +58,11 @@ def slabpolicy_policies() -> list[PolicySpec]:
     """Return the policies this plugin offers (called when plugins are listed or a
     run looks a policy up; results of all plugins are concatenated).
 
-    Each :class:`slabpolicy.policy.PolicySpec` names the policy, its version, a
+    Each :class:`slabpolicy.api.policy.PolicySpec` names the policy, its version, a
     one-line description, its options (with types, defaults and help) and the
     factory that builds the policy object for one run.  Two plugins offering the
     same name is an error; so is a policy whose ``api_version`` is not this
-    slabpolicy's :data:`slabpolicy.policy.PLUGIN_API_VERSION`.
+    slabpolicy's :data:`slabpolicy.api.policy.PLUGIN_API_VERSION`.
     """
 
 

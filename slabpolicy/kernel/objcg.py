@@ -24,7 +24,7 @@ the stocks + bytes parked in the objcgs``.
 """
 from __future__ import annotations
 
-from .memcg import MemCgroup, MemcgTree
+from slabpolicy.kernel.memcg import MemCgroup, MemcgTree
 
 #: sizeof(struct obj_cgroup *): the per-object pointer charged with every object
 OBJ_POINTER_BYTES = 8

@@ -36,9 +36,10 @@ from types import ModuleType
 
 import pluggy
 
-from . import __version__, hookspecs
-from .errors import PluginError
-from .policy import PLUGIN_API_VERSION, PolicySpec
+from slabpolicy import __version__
+from slabpolicy.api import hookspecs
+from slabpolicy.errors import PluginError
+from slabpolicy.api.policy import PLUGIN_API_VERSION, PolicySpec
 
 ENTRY_POINT_GROUP = "slabpolicy"
 #: Set (to anything but "" or "0") to load no entry-point plugin, as pytest's
@@ -279,7 +280,7 @@ def check_hooks(pm: pluggy.PluginManager, plugin: object, where: str) -> None:
                                               [h[len(HOOK_PREFIX):] for h in specs], n=1)
             hint = f"; did you mean {HOOK_PREFIX}{close[0]}?" if close else ""
             raise PluginError(f"{_at(where, function)}: {attr}() is not a slabpolicy "
-                              f"hook{hint} (the hooks are in slabpolicy/hookspecs.py and "
+                              f"hook{hint} (the hooks are in slabpolicy/api/hookspecs.py and "
                               f"docs/plugins.md)")
         args = _impl_arguments(plugin, attr, function)
         extra = [a for a in args if a not in specs[attr]]

@@ -1,6 +1,6 @@
 """Figures of result documents: memory over time, latency percentiles, lock wait.
 
-:func:`plot_results` takes result documents (as :mod:`slabpolicy.runner` builds
+:func:`plot_results` takes result documents (as :mod:`slabpolicy.runs.runner` builds
 them, any number of workloads, policies and seeds) and writes PNG files per
 workload into a directory:
 
@@ -29,7 +29,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from .errors import SlabpolicyError
+from slabpolicy.errors import SlabpolicyError
 
 #: time series figures drawn: series key, y-axis quantity (None: pages) and title
 SERIES_FIGURES = (

@@ -11,9 +11,9 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .units import UnitError, parse_duration, parse_size
+from slabpolicy.workloads.units import UnitError, parse_duration, parse_size
 
-#: The version of the plugin contract (the hooks of :mod:`slabpolicy.hookspecs`, their
+#: The version of the plugin contract (the hooks of :mod:`slabpolicy.api.hookspecs`, their
 #: arguments and meaning, :class:`PolicySpec` and :class:`Option`).  It goes up when
 #: the contract changes in a way an existing plugin could notice.  A policy declares
 #: the version it was written for in ``PolicySpec(api_version=...)``; a policy

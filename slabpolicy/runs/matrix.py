@@ -33,12 +33,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, ContextManager, Sequence
 
-from . import __version__
-from .errors import SlabpolicyError
-from .plugin_manager import make_plugin_manager, policy_registry
-from .results import result_filename, write_json_atomic
-from .runner import SCHEMA, PolicyRun, resolve_policies, run_one
-from .workload import Workload, load_workload
+from slabpolicy import __version__
+from slabpolicy.errors import SlabpolicyError
+from slabpolicy.api.plugin_manager import make_plugin_manager, policy_registry
+from slabpolicy.runs.results import result_filename, write_json_atomic
+from slabpolicy.runs.runner import SCHEMA, PolicyRun, resolve_policies, run_one
+from slabpolicy.workloads.spec import Workload, load_workload
 
 MANIFEST = "manifest.json"
 MANIFEST_SCHEMA = "slabpolicy.manifest/1"
@@ -59,7 +59,7 @@ def experiments_dirs() -> list[Path]:
     package data; ``<repo>/experiments/`` when it runs from a checkout (or an
     editable install), next to the ``slabpolicy`` package directory.
     """
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parent.parent
     return [package / "experiments", package.parent / "experiments"]
 
 

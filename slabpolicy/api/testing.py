@@ -2,7 +2,7 @@
 
 Used by slabpolicy's own tests and meant for plugin authors::
 
-    from slabpolicy.testing import Kit
+    from slabpolicy.api.testing import Kit
 
     kit = Kit(cpus=2, policy="leave-in-place")
     cg = kit.memcg("a")
@@ -20,14 +20,14 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from .engine import Simulation
-from .errors import SlabpolicyError
-from .memcg import MemCgroup
-from .objcg import ObjCgroup
-from .plugin_manager import make_plugin_manager, policy_registry, register_run_plugin
-from .slub import PARTIAL, KmemCache, Slab
-from .costs import default_costs
-from .workload import CacheKind, Machine, Workload
+from slabpolicy.kernel.engine import Simulation
+from slabpolicy.errors import SlabpolicyError
+from slabpolicy.kernel.memcg import MemCgroup
+from slabpolicy.kernel.objcg import ObjCgroup
+from slabpolicy.api.plugin_manager import make_plugin_manager, policy_registry, register_run_plugin
+from slabpolicy.kernel.slub import PARTIAL, KmemCache, Slab
+from slabpolicy.kernel.costs import default_costs
+from slabpolicy.workloads.spec import CacheKind, Machine, Workload
 
 #: cache kinds a kit knows by default: name -> (object size, slot size)
 DEFAULT_KINDS = {"dentry": (192, 192), "inode_cache": (616, 624), "kmalloc-64": (64, 64)}

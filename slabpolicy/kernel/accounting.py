@@ -27,11 +27,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .errors import AccountingError
-from .slub import CPU_PARTIAL, CPU_SLAB, NOWHERE, WHERE
+from slabpolicy.errors import AccountingError
+from slabpolicy.kernel.slub import CPU_PARTIAL, CPU_SLAB, NOWHERE, WHERE
 
 if TYPE_CHECKING:
-    from .engine import Simulation
+    from slabpolicy.kernel.engine import Simulation
 
 
 class AccountingChecker:

@@ -1,0 +1,4 @@
+"""The plugin API: the hook contract (hookspecs), what a policy plugin declares
+(policy), how plugins are found and loaded (plugin_manager), and the test kit
+for policy authors (testing, with its pytest fixture in pytest_plugin).
+"""

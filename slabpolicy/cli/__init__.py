@@ -1,0 +1,9 @@
+"""The ``slabpolicy`` command line (Typer).
+
+``app`` holds the core commands (validate, run, compare, report, plot,
+policies, geometry); each further module of this package adds the commands of
+one area to the same ``app`` when imported below.
+"""
+from slabpolicy.cli.app import app
+
+__all__ = ["app"]
