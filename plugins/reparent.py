@@ -29,8 +29,8 @@ parent's cache; 5.3 moves the cache's owner.
 from __future__ import annotations
 
 from slabpolicy import PolicySpec, hookimpl
-from slabpolicy.kernel.memcg_kmem import (kmemcg_cache_deactivate, memcg_kmem_caches,
-                                          queue_cache_destroy, reparent_kmem_cache)
+from slabpolicy.kernel.memcg_kmem import (kmemcg_cache_deactivate, queue_cache_destroy,
+                                          reparent_kmem_cache)
 
 VERSION = "1.0"
 KERNEL = ("Linux 5.3-5.8: memcg_deactivate_kmem_caches(memcg, parent) reparents the dead "
@@ -48,9 +48,9 @@ class Reparent:
     def slabpolicy_memcg_offline(self, sim, memcg):
         """memcg_offline_kmem(): deactivate the memcg's own caches, then reparent every
         cache on its kmem_caches list (its own and its dead children's)."""
-        parent = memcg.parent
+        parent = sim.online_ancestor(memcg)
         grace = sim.slub.costs["rcu_grace_period"]
-        for cache in memcg_kmem_caches(sim, memcg):
+        for cache in sim.dead_caches(memcg):     # memcg->kmem_caches: its own, its children's
             if not cache.policy_data.get("deactivated"):
                 cache.policy_data["deactivated"] = True
                 kmemcg_cache_deactivate(cache)

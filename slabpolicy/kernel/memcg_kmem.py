@@ -38,12 +38,6 @@ if TYPE_CHECKING:
     from slabpolicy.kernel.slub import Allocator, KmemCache
 
 
-def memcg_kmem_caches(sim: Simulation, memcg: MemCgroup) -> list[KmemCache]:
-    """``memcg->kmem_caches``: every undestroyed per-memcg cache charged to ``memcg``,
-    its own and (5.3-5.8) those its dead children's offlines spliced onto it."""
-    return [c for c in sim.slub.caches if c.memcg is memcg and c.root is not None]
-
-
 def kmemcg_cache_deactivate(s: KmemCache) -> None:
     """``s->cpu_partial = 0; s->min_partial = 0`` with the ``>=`` tests of 4.0: from
     now on an empty slab of ``s`` is discarded at once, wherever it empties."""
@@ -72,8 +66,7 @@ def queue_cache_destroy(sim: Simulation, s: KmemCache, delay_ns: int) -> None:
 
     def work() -> None:
         s.policy_data["destroy_queued"] = False
-        if not s.destroyed and not s.existing_slabs():
-            sim.slub.kmem_cache_destroy(s)
+        sim.destroy_cache_if_empty(s)
     sim.schedule(delay_ns, work)
 
 
@@ -89,9 +82,7 @@ def reparent_kmem_cache(sim: Simulation, s: KmemCache, memcg: MemCgroup,
     """
     slub = sim.slub
     slub.now += slub.costs["list_op"]          # WRITE_ONCE + list_splice_init
-    pages = s.existing_slabs() * s.pages
-    if pages:
-        sim.memcgs.uncharge_until(memcg, parent, pages)
+    sim.move_charge(memcg, parent, s.existing_slabs() * s.pages)
     s.memcg = parent
     sim.memcgs.get(parent)                     # css_get_many(&parent->css, n)
     sim.memcgs.put(memcg, slub.now)            # css_put(&memcg->css)
