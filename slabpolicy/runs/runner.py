@@ -6,7 +6,8 @@ options, source, kernel}, ``seed``, ``ops``, ``wall_seconds`` (the simulation lo
 alone), ``memory`` (each figure's peak, time-weighted mean and final value),
 ``latency_ns`` (count and percentiles from bounded histograms) and
 ``latency_hist`` (those histograms: ``[[ns, count], ...]``), ``locks`` (per
-lock class, as /proc/lock_stat), ``accounting``, ``slub_stats`` and ``series``.
+lock class, as /proc/lock_stat), ``accounting``, ``crashed`` (the first
+crash-class violation, {t_ns, what, where}, or null), ``slub_stats`` and ``series``.
 Everything but ``wall_seconds`` and ``provenance`` is a function of the workload
 file, the policy and its options, and the seed.
 """
@@ -205,6 +206,8 @@ def build_result(sim: Simulation, entry: PolicyEntry, policy: PolicyRun,
                          "offline": sim.h_offline.buckets()},
         "locks": sim.locks.stats(),
         "accounting": sim.checker.summary(),
+        # the first crash-class violation: a real kernel would have oopsed here
+        "crashed": sim.checker.crashed,
         "memcgs": {"created": len(sim.memcgs.by_id) - 1, "released": len(sim.memcgs.released),
                    "dying": sim.memcgs.nr_dying, "rcu_waits": sim.rcu_waits},
         "slub_stats": dict(sorted(stats.items())),
