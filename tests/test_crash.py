@@ -85,17 +85,48 @@ def test_the_no_lock_free_path_orphans_a_frozen_page_of_the_parent():
 
 
 def test_a_comparison_over_chaining_as_posted_shows_crashed_at():
-    """Two seeds of the default containers for 3 s: chaining as posted crashes
-    (seed 1 at 1.52 s); its row says where instead of giving numbers."""
+    """Two seeds of the default containers for 3 s: chaining as posted crashes in
+    both; its row says when the first crash came instead of giving numbers, and
+    leave-in-place, which does not crash, is compared with nothing."""
     workload = load_workload("experiments/default.yaml", ["duration=3s"])
     runs = resolve_policies(workload, ["leave-in-place", "chaining-as-posted"],
                             policy_registry(make_plugin_manager()))
     results = [run_one(workload, run, seed) for run in runs for seed in (1, 2)]
-    assert [r["crashed"] is None for r in results[:2]] == [True, True]
-    assert results[2]["crashed"]["where"] == "__free_slab()"
+    assert [r["crashed"] is None for r in results] == [True, True, False, False]
+    first = min(results[2:], key=lambda r: r["crashed"]["t_ns"])
+    assert first["crashed"]["where"] in ("__free_slab()", "dec_slabs_node()")
     table = comparison_table(results, metrics=["memory.dying_memcgs.final"])
     row = table.row("default-containers", "chaining-as-posted", "memory.dying_memcgs.final")
     assert row.values == [] and row.vs_baseline is None and not row.tested
+    assert [seed for seed, _ in row.crashed] == [1, 2]
     text = render(table, "plain")
     line = next(li for li in text.splitlines() if "chaining-as-posted" in li)
-    assert "crashed at 1.52 s (seed 1;" in line
+    seconds = f"{first['crashed']['t_ns'] / 1e9:.3g}"
+    assert f"crashed at {seconds} s (seed {first['seed']}; 2 runs crashed)" in line
+    assert render(table, "json").count('"crashed": [') == 1
+
+
+def test_the_parents_allocate_experiment_orphans_a_frozen_page_and_reuses_moved_slabs():
+    """experiments/parents-allocate.yaml, seed 1: the pods fill slabs moved to them,
+    and chaining as posted orphans one (page->slab != s) before it crashes; the
+    corrected variant's pods allocate from the moved slabs, which leave-in-place
+    never moves, and it ends with fewer slab pages."""
+    from slabpolicy.kernel.engine import Simulation
+    from slabpolicy.api.plugin_manager import register_run_plugin
+
+    workload = load_workload("experiments/parents-allocate.yaml")
+    pm = make_plugin_manager()
+    (posted,) = resolve_policies(workload, ["chaining-as-posted"], policy_registry(pm))
+    register_run_plugin(pm, posted.entry.spec.factory(dict(posted.options)), "policy:posted")
+    sim = Simulation(workload, seed=1, hook=pm.hook, policy_label="chaining-as-posted")
+    sim.run()
+    orphans = [m for m in sim.checker.messages() if "is frozen on nowhere" in m]
+    assert orphans and orphans[0].endswith("orphaned, never unfrozen or discarded")
+    assert sim.checker.crashed["where"] == "dec_slabs_node()"
+
+    left, corrected = (run_one(workload, run, 1) for run in resolve_policies(
+        workload, ["leave-in-place", "chaining-corrected"], policy_registry(make_plugin_manager())))
+    assert corrected["crashed"] is None and corrected["accounting"]["violations"] == 0
+    stats = corrected["policy_stats"]
+    assert stats["moved_slabs"] > 1000 and stats["moved_slabs_reused"] > 0
+    assert corrected["memory"]["slab_pages"]["mean"] < left["memory"]["slab_pages"]["mean"]
