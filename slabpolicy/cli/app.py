@@ -229,7 +229,8 @@ def _check_metrics(metrics: list[str], results: list[dict]) -> None:
                 raise _usage(f"--metric {metric}: {message}") from None
 
 
-def _render(results: list[dict], baseline: Optional[str], metrics: list[str], fmt: str) -> str:
+def _render(results: list[dict], baseline: Optional[str], metrics: list[str], fmt: str,
+            wide: bool = False) -> str:
     report = _report()
     labels = list(dict.fromkeys(r["policy"]["label"] for r in results))
     _check_baseline(baseline, labels)
@@ -239,7 +240,10 @@ def _render(results: list[dict], baseline: Optional[str], metrics: list[str], fm
         return sweep_report.render(sweep_report.sweep_table(
             results, baseline=baseline, metrics=metrics or None), fmt)
     table = report.comparison_table(results, baseline=baseline, metrics=metrics or None)
-    return report.render(table, fmt)
+    return report.render(table, fmt, wide=wide)
+
+
+WIDE_HELP = "every statistic: sd, median, p(t), p(W) where it can reach significance, d_z"
 
 
 @app.command()
@@ -265,6 +269,7 @@ def compare(
     fmt: Annotated[str, typer.Option("--format", help="plain, github, latex, html, csv or json")] = "plain",
     plugin: Annotated[Optional[list[Path]], typer.Option(help="load a local plugin module")] = None,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="override dotted.key=value")] = None,
+    wide: Annotated[bool, typer.Option(help=WIDE_HELP)] = False,
 ) -> None:
     """Run workloads under several policies and seeds, in parallel; print a comparison.
 
@@ -303,7 +308,7 @@ def compare(
     typer.echo(f"{directory}: {len(plan.runs)} runs ({outcome.ran} new, "
                f"{outcome.reused} reused); `slabpolicy report {directory}` shows them again",
                err=True)
-    _echo(_guarded(lambda: _render(outcome.results, baseline, metrics, fmt)))
+    _echo(_guarded(lambda: _render(outcome.results, baseline, metrics, fmt, wide)))
 
 
 @app.command()
@@ -314,6 +319,7 @@ def report(
     metric: Annotated[Optional[list[str]], typer.Option(
         help="a figure to compare, as a dotted path into the result (repeatable)")] = None,
     fmt: Annotated[str, typer.Option("--format", help="plain, github, latex, html, csv or json")] = "plain",
+    wide: Annotated[bool, typer.Option(help=WIDE_HELP)] = False,
 ) -> None:
     """Render the comparison of a results directory again, without running anything."""
     report_mod = _guarded(lambda: _report())
@@ -322,7 +328,7 @@ def report(
     def go():
         results = matrix.load_results(
             directory, warn=lambda message: typer.echo(message, err=True))
-        return _render(results, baseline, list(metric or ()), fmt)
+        return _render(results, baseline, list(metric or ()), fmt, wide)
 
     _echo(_guarded(go))
 
