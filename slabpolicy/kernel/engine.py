@@ -25,6 +25,7 @@ from slabpolicy.kernel.accounting import AccountingChecker
 from slabpolicy.kernel.histogram import Histogram
 from slabpolicy.kernel.locks import LockRegistry
 from slabpolicy.kernel.memcg import ONLINE, MemCgroup, MemcgTree
+from slabpolicy.kernel.policy_ops import PolicyOperations
 from slabpolicy.kernel.slub import Allocator, KmemCache
 
 ALLOC, FREE, FREE_ACCOUNTED, ARRIVE, OFFLINE, RESUME, CALL, SAMPLE = range(8)
@@ -75,12 +76,13 @@ class _Op:
         self.memcg = memcg
 
 
-class Simulation:
+class Simulation(PolicyOperations):
     """One run: a workload under one policy with one seed.
 
     What policies use: ``slub`` (the allocator and its operations), ``memcgs``
     (the memcg tree), ``now``, ``synchronize_rcu()``, ``schedule()``,
-    ``memcg_cache()``, ``workload``, ``seed``.
+    ``memcg_cache()``, ``workload``, ``seed``, and the policy-level operations of
+    :class:`~slabpolicy.kernel.policy_ops.PolicyOperations` (``move_slab()``, ...).
     """
 
     def __init__(self, workload, *, seed: int, hook, policy_label: str = "",
