@@ -378,10 +378,11 @@ def policies(
     fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
     plugin: Annotated[Optional[list[Path]], typer.Option(help="load a local plugin module")] = None,
 ) -> None:
-    """List the installed policies: name, version, source and description."""
+    """List the installed policies: name, version, source, kernel and description."""
     _check_format(fmt, FORMATS_TABLE_JSON)
     registry = _guarded(lambda: policy_registry(make_plugin_manager(tuple(map(str, plugin or ())))))
     rows = [{"name": name, "version": e.spec.version, "source": e.source,
+             "kernel": e.spec.kernel_for(e.spec.parse_options({})[0]),
              "description": e.spec.description,
              "options": {o.name: {"type": o.type, "default": o.default, "help": o.help}
                          for o in e.spec.options}}
@@ -389,8 +390,9 @@ def policies(
     if fmt == "json":
         typer.echo(_dump(rows))
     else:
-        typer.echo(tabulate([[r["name"], r["version"], r["source"], r["description"]] for r in rows],
-                            headers=["name", "version", "source", "description"],
+        typer.echo(tabulate([[r["name"], r["version"], r["source"], r["kernel"], r["description"]]
+                             for r in rows],
+                            headers=["name", "version", "source", "kernel", "description"],
                             disable_numparse=True))
 
 
