@@ -60,7 +60,7 @@ cgroups:
             - {weight: 1, dist: fixed, value: $fixed}
 policies:
   - name: leave-in-place
-    options: {shrink: $shrink}
+    options: $options
 costs: {alloc_fast: $cost}
 """)
 
@@ -95,7 +95,7 @@ FIELDS: dict[str, tuple[str, str, str]] = {
     "scale": ("duration", "cgroups[0].streams[0].lifetime.of[2].scale", "1ms"),
     "alpha": ("number", "cgroups[0].streams[0].lifetime.of[2].alpha", "1.5"),
     "fixed": ("duration", "cgroups[0].streams[0].lifetime.of[3].value", "2ms"),
-    "shrink": ("option", "policies[0].options", "true"),
+    "options": ("option", "policies[0].options", "{}"),
     "cost": ("duration", "costs.alloc_fast", "6ns"),
 }
 
@@ -196,7 +196,7 @@ BOMB = "\n".join(
 
 
 def _bomb_options() -> str:
-    return VALID.replace("    options: {shrink: true}\n", "    options:\n" + BOMB + "\n")
+    return VALID.replace("    options: {}\n", "    options:\n" + BOMB + "\n")
 
 
 def _field_cases() -> list[Case]:
@@ -230,15 +230,15 @@ def _whole_file_cases() -> list[Case]:
         Case("bomb-top-level", "alias-bomb", top_bomb, names=""),
         Case("bomb-merge-keys", "alias-bomb",
              top_bomb.replace("machine:\n", "machine:\n  <<: {x: *a8}\n"), names=""),
-        Case("recursive-alias", "alias-bomb", VALID.replace("options: {shrink: true}",
-                                                            "options: &o {shrink: true, me: *o}"),
+        Case("recursive-alias", "alias-bomb", VALID.replace("options: {}",
+                                                            "options: &o {a: 1, me: *o}"),
              names=""),
         Case("recursive-list", "alias-bomb", "x: &x [*x]\n" + VALID, names=""),
         Case("dup-option", "duplicate-keys",
-             VALID.replace("{shrink: true}", "{shrink: true, shrink: false}"),
-             names="policies[0].options.shrink", subprocess=True),
+             VALID.replace("options: {}", "options: {a: true, a: false}"),
+             names="policies[0].options.a", subprocess=True),
         Case("dup-nested-option", "duplicate-keys",
-             VALID.replace("{shrink: true}", "{shrink: true, x: {a: 1, a: 2}}"),
+             VALID.replace("options: {}", "options: {x: {a: 1, a: 2}}"),
              names="policies[0].options.x.a"),
         Case("dup-top", "duplicate-keys", VALID + "duration: 1s\n", names="duration"),
         Case("dup-machine", "duplicate-keys", VALID.replace("  cpus: 2\n", "  cpus: 2\n  cpus: 4\n"),
@@ -264,7 +264,7 @@ def _whole_file_cases() -> list[Case]:
         Case("top-list", "yaml", "- 1\n- 2\n"),
         Case("top-scalar", "yaml", "42\n"),
         Case("tabs", "yaml", VALID.replace("  cpus: 2", "\tcpus: 2")),
-        Case("unclosed", "yaml", VALID.replace("{shrink: true}", "{shrink: true")),
+        Case("unclosed", "yaml", VALID.replace("options: {}", "options: {a: true")),
         Case("deep-nesting", "yaml", "x: " + "[" * 100_000 + "]" * 100_000 + "\n" + VALID),
         Case("deep-mapping", "yaml", "x: " + "{a: " * 5_000 + "1" + "}" * 5_000 + "\n" + VALID),
         Case("undefined-alias", "yaml", VALID.replace("cpus: 2", "cpus: *nope")),
@@ -294,8 +294,8 @@ def _override_cases() -> list[Case]:
         ("set-bad-key", ("a..b=1",), ""),
         ("set-machine-list", ("machine=[]",), "machine"),
         ("set-python-tag", ("machine.cpus=!!python/object/apply:os.system ['true']",), "machine.cpus"),
-        ("set-dup-option", ("policies[0].options={shrink: true, shrink: false}",),
-         "policies[0].options.shrink"),
+        ("set-dup-option", ("policies[0].options={a: true, a: false}",),
+         "policies[0].options.a"),
         ("set-rate-tiny", ("cgroups[0].streams[0].rate=1e-320/s",), "cgroups[0].streams[0].rate"),
         ("set-negative-index", ("cgroups[-9].count=1",), "cgroups"),
     ]
