@@ -330,12 +330,12 @@ def run_experiment(plan: Plan, out: Path, *, jobs: int | None = None,
         raise SlabpolicyError(f"--out {out}: cannot create the directory: "
                               f"{exc.strerror or exc}") from exc
     with hold_directory(out), terminating():
-        return _run_locked(plan, out, jobs, progress, on_result, argv)
+        return _run_locked(plan, out, jobs, progress, on_result, argv, executor, extra)
 
 
 def _run_locked(plan: Plan, out: Path, jobs: int | None, progress: Progress | None,
-                on_result: Callable[[PlannedRun], None] | None,
-                argv: Sequence[str] | None) -> Outcome:
+                on_result: Callable[[PlannedRun], None] | None, argv: Sequence[str] | None,
+                executor: Executor | None, extra: dict[str, Any] | None) -> Outcome:
     """run_experiment, with the directory locked and SIGTERM/SIGHUP raising Terminated."""
     jobs = default_jobs() if jobs is None else jobs
     started = _now()
