@@ -53,11 +53,14 @@ def test_every_number_of_a_result_is_in_the_catalogue(results, full_catalogue):
     for result in results:
         for path in metric_paths(result):
             assert lookup(path, full_catalogue) is not None, (
-                f"result field {path!r} (policy {result['policy']['label']}) is not in the "
-                f"metric catalogue: add Metric({path!r}, UNIT, DESCRIPTION) to core_metrics() "
-                f"in slabpolicy/analysis/metrics.py (in the generator of its section, e.g. "
-                f"_memory(), or a new _section() called from core_metrics()); a plugin's own "
-                f"field goes in its slabpolicy_metrics() hook instead")
+                f"result field {path!r} (policy {result['policy']['label']}, "
+                f"{result['policy']['source']}) is not in the metric catalogue. If the "
+                f"policy's plugin writes it (slabpolicy_run_end), return "
+                f"Metric({path!r}, UNIT, DESCRIPTION) from that plugin's module-level "
+                f"slabpolicy_metrics() hook (as plugins/chaining.py does); if slabpolicy's "
+                f"own result document does (runs/runner.py build_result), add it to "
+                f"core_metrics() in slabpolicy/analysis/metrics.py, in the generator of its "
+                f"section (e.g. _memory()) or a new one called from core_metrics()")
 
 
 def test_every_catalogue_entry_is_in_some_result(results, full_catalogue):
