@@ -251,6 +251,10 @@ def _render(results: list[dict], baseline: Optional[str], metrics: list[str], fm
     labels = list(dict.fromkeys(r["policy"]["label"] for r in results))
     _check_baseline(baseline, labels)
     _check_metrics(metrics, results)
+    from slabpolicy.analysis import sweep_report      # a sweep's results: by grid point
+    if sweep_report.is_sweep(results):
+        return sweep_report.render(sweep_report.sweep_table(
+            results, baseline=baseline, metrics=metrics or None), fmt)
     table = report.comparison_table(results, baseline=baseline, metrics=metrics or None)
     return report.render(table, fmt, wide=wide)
 
@@ -363,6 +367,9 @@ def plot(
     def go():
         results = matrix.load_results(
             directory, warn=lambda message: typer.echo(message, err=True))
+        from slabpolicy.analysis import sweep_plot, sweep_report     # a sweep: by parameter
+        if sweep_report.is_sweep(results):
+            return sweep_plot.plot_sweep(results, out or directory)
         return plot_results(results, out or directory)
 
     for path in _guarded(go):
