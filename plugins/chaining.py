@@ -287,6 +287,11 @@ def slabpolicy_metrics():
                "(slab_free_chained())"),
         Metric("policy_stats.chained_frees_locked", "frees",
                "chaining: chained frees that took the parent's list_lock"),
+        Metric("policy_stats.moved_slabs", "slabs",
+               "chaining: partial slabs kmem_switch_slab() moved to a parent's cache"),
+        Metric("policy_stats.moved_slabs_reused", "slabs",
+               "chaining: moved slabs the parent's cache allocated from afterwards (seen at "
+               "a sample: their live objects rose)"),
     ]
 
 
