@@ -93,7 +93,7 @@ def _cells(sweep: SweepTable, rows: list[report.Row]) -> list[list[str]]:
         first = r.workload != previous
         previous = r.workload
         out.append([parameters.get(p, "-") if first else "" for p in sweep.paths] + [
-            r.policy, str(r.summary.n), report._mean_cell(r.summary), report._delta_cell(r),
+            r.policy, str(r.summary.n), report._mean_cell(r.summary), report.delta_cell(r),
             report._p(r.p_holm) if r.tested else "", "*" if r.significant else ""])
     return out
 
