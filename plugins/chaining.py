@@ -6,7 +6,7 @@ are high stakes that no list locks are needed - so this case poses no overhead.
 If list manipulation is indeed needed, we can detect this case, and perform it
 in the right slab.  If all pages were residing in the partial list, we can free
 the cache right away. Otherwise, we do it when the last cache leaves the full
-list." (``../shared/seed/chained-slab-caches-rfc.txt``)
+list." (the patch's cover text, linux-mm, February 2012)
 
 Option ``variant``:
 

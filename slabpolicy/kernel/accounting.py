@@ -1,4 +1,4 @@
-"""The accounting checker (MODEL.md section 6): always on, cheap, strict on request.
+"""The accounting checker (docs/model.md section 7): always on, cheap, strict on request.
 
 At every sample and at the end of a run it compares what the counters say with
 what exists:

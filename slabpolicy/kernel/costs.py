@@ -1,8 +1,8 @@
 """The cost model: named steps, each a number of simulated nanoseconds.
 
 An operation's latency is the sum of the steps it took plus every lock wait
-(MODEL.md section 5).  Each default cites the published figure it comes from
-(MODEL.md section 7) or says why there is none.  Cycle figures are converted at
+(docs/model.md section 6).  Each default cites the published figure it comes
+from or says why there is none; docs/model.md lists them all.  Cycle figures are converted at
 the 4 GHz of the machine they were measured on and rounded to whole
 nanoseconds, because simulated time is an integer.
 

@@ -32,7 +32,7 @@ from slabpolicy.workloads.placement import Placement
 ALLOC, FREE, FREE_ACCOUNTED, ARRIVE, OFFLINE, RESUME, CALL, SAMPLE = range(8)
 MIGRATE = 8         # a task of a cgroup moves to another cpu
 
-#: the memory figures sampled at every ``sample_interval`` (MODEL.md section 6)
+#: the memory figures sampled at every ``sample_interval`` (docs/model.md)
 MEMORY_FIGURES = ("slab_pages", "dead_cache_pages", "dead_caches", "dying_memcgs",
                   "live_objects", "utilization")
 
