@@ -125,7 +125,9 @@ def render(sweep: SweepTable, fmt: str) -> str:
         writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
         writer.writeheader()
         for row in rows:
-            writer.writerow({**row, **sweep.points[row["workload"]], "workload": sweep.workload})
+            if row["kind"] == "row":          # a note or warning line has no workload
+                row = {**row, **sweep.points[row["workload"]], "workload": sweep.workload}
+            writer.writerow(row)
         return buf.getvalue()
     if fmt not in FORMATS:
         raise report.ComparisonError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
