@@ -47,10 +47,9 @@ def checked(tmp_path):
 
 def with_policy(tmp_path, options: str):
     """The tiny workload running 'checked' with ``options`` (a YAML flow mapping)."""
-    return write(tmp_path / "w.yaml", TINY.replace(
-        "policies:\n  - name: leave-in-place\n    label: leave-in-place+shrink\n"
-        "    options: {shrink: true}\n",
-        f"plugins: [checked.py]\npolicies:\n  - name: checked\n    options: {options}\n"))
+    workload = TINY[:TINY.index("policies:\n")]
+    return write(tmp_path / "w.yaml", workload + f"plugins: [checked.py]\npolicies:\n"
+                                                 f"  - name: checked\n    options: {options}\n")
 
 
 # -- validators ------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from slabpolicy.runs import matrix
 from slabpolicy.kernel import geometry as geometry_mod
 from slabpolicy.errors import SlabpolicyError
 from slabpolicy.api.plugin_manager import build_policy, make_plugin_manager, policy_registry
+from slabpolicy.runs.budget import Budget, check_budget, estimate
 from slabpolicy.runs.results import result_filename, write_json_atomic
 from slabpolicy.runs.policy_args import with_options
 from slabpolicy.runs.runner import resolve_policies, run_one
@@ -32,6 +33,16 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Simulate SLUB with per-memcg kmem caches and compare dead-cache policies.")
 
 FORMATS_TABLE_JSON = ("table", "json")
+
+#: ``--budget`` and ``--yes`` of run and compare (see slabpolicy/runs/budget.py).
+BudgetOption = Annotated[Optional[float], typer.Option(
+    "--budget", min=1, help="the most events one run may process (default 1e8); a run estimated "
+                            "past it is refused", show_default=False)]
+YesOption = Annotated[bool, typer.Option("--yes", help="run even past the budget")]
+
+
+def _budget(events: Optional[float], yes: bool) -> Budget:
+    return Budget(unlimited=True) if yes else Budget() if events is None else Budget(events=events)
 
 
 def _fail(error: SlabpolicyError) -> None:
@@ -73,6 +84,7 @@ def validate(
         typer.echo(f"{file}: ok: {workload.name}, {len(workload.caches)} caches, "
                    f"{len(workload.groups)} cgroup groups, policies "
                    f"{', '.join(r.label for r in runs)}")
+        typer.echo(f"estimate: {estimate(workload).describe()}")
     _guarded(go)
 
 
@@ -91,6 +103,8 @@ def run(
     fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
     plugin: Annotated[Optional[list[Path]], typer.Option(help="load a local plugin module")] = None,
     strict: Annotated[bool, typer.Option(help="stop at the first accounting violation")] = False,
+    budget: BudgetOption = None,
+    yes: YesOption = False,
 ) -> None:
     """Run a workload under one or more policies and seeds; print a summary."""
     _check_format(fmt, FORMATS_TABLE_JSON)
@@ -101,6 +115,7 @@ def run(
         pm = make_plugin_manager(plugin_paths + workload.plugins)
         runs = resolve_policies(workload, with_options(list(policy or ()), list(option or ())),
                                 policy_registry(pm))
+        check_budget(workload, _budget(budget, yes), len(runs) * len(seed or [0]))
         if out is not None:
             _prepare_out(out)   # an unusable --out fails before anything runs
         return workload, runs
@@ -236,13 +251,17 @@ def _check_metrics(metrics: list[str], results: list[dict]) -> None:
                 raise _usage(f"--metric {metric}: {message}") from None
 
 
-def _render(results: list[dict], baseline: Optional[str], metrics: list[str], fmt: str) -> str:
+def _render(results: list[dict], baseline: Optional[str], metrics: list[str], fmt: str,
+            wide: bool = False) -> str:
     report = _report()
     labels = list(dict.fromkeys(r["policy"]["label"] for r in results))
     _check_baseline(baseline, labels)
     _check_metrics(metrics, results)
     table = report.comparison_table(results, baseline=baseline, metrics=metrics or None)
-    return report.render(table, fmt)
+    return report.render(table, fmt, wide=wide)
+
+
+WIDE_HELP = "every statistic: sd, median, p(t), p(W) where it can reach significance, d_z"
 
 
 @app.command()
@@ -271,6 +290,9 @@ def compare(
     fmt: Annotated[str, typer.Option("--format", help="plain, github, latex, html, csv or json")] = "plain",
     plugin: Annotated[Optional[list[Path]], typer.Option(help="load a local plugin module")] = None,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="override dotted.key=value")] = None,
+    wide: Annotated[bool, typer.Option(help=WIDE_HELP)] = False,
+    budget: BudgetOption = None,
+    yes: YesOption = False,
 ) -> None:
     """Run workloads under several policies and seeds, in parallel; print a comparison.
 
@@ -288,6 +310,9 @@ def compare(
             seeds=seeds,
             overrides=list(set_ or ()), plugin_paths=list(plugin or ()))
         _check_baseline(baseline, plan.labels)
+        for workload in plan.workloads:
+            check_budget(workload, _budget(budget, yes),
+                         sum(1 for r in plan.runs if r.workload is workload))
         directory = out if out is not None else matrix.default_out(plan)
         # a bad --metric fails before anything runs when a finished result can show it
         if metrics and directory.is_dir():
@@ -310,7 +335,7 @@ def compare(
     typer.echo(f"{directory}: {len(plan.runs)} runs ({outcome.ran} new, "
                f"{outcome.reused} reused); `slabpolicy report {directory}` shows them again",
                err=True)
-    _echo(_guarded(lambda: _render(outcome.results, baseline, metrics, fmt)))
+    _echo(_guarded(lambda: _render(outcome.results, baseline, metrics, fmt, wide)))
 
 
 @app.command()
@@ -321,6 +346,7 @@ def report(
     metric: Annotated[Optional[list[str]], typer.Option(
         help="a figure to compare, as a dotted path into the result (repeatable)")] = None,
     fmt: Annotated[str, typer.Option("--format", help="plain, github, latex, html, csv or json")] = "plain",
+    wide: Annotated[bool, typer.Option(help=WIDE_HELP)] = False,
 ) -> None:
     """Render the comparison of a results directory again, without running anything."""
     report_mod = _guarded(lambda: _report())
@@ -329,7 +355,7 @@ def report(
     def go():
         results = matrix.load_results(
             directory, warn=lambda message: typer.echo(message, err=True))
-        return _render(results, baseline, list(metric or ()), fmt)
+        return _render(results, baseline, list(metric or ()), fmt, wide)
 
     _echo(_guarded(go))
 
@@ -363,10 +389,11 @@ def policies(
     fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
     plugin: Annotated[Optional[list[Path]], typer.Option(help="load a local plugin module")] = None,
 ) -> None:
-    """List the installed policies: name, version, source and description."""
+    """List the installed policies: name, version, source, kernel and description."""
     _check_format(fmt, FORMATS_TABLE_JSON)
     registry = _guarded(lambda: policy_registry(make_plugin_manager(tuple(map(str, plugin or ())))))
     rows = [{"name": name, "version": e.spec.version, "source": e.source,
+             "kernel": e.spec.kernel_for(e.spec.parse_options({})[0]),
              "description": e.spec.description,
              "options": {o.name: {"type": o.type, "default": o.default, "help": o.help}
                          for o in e.spec.options}}
@@ -374,8 +401,9 @@ def policies(
     if fmt == "json":
         typer.echo(_dump(rows))
     else:
-        typer.echo(tabulate([[r["name"], r["version"], r["source"], r["description"]] for r in rows],
-                            headers=["name", "version", "source", "description"],
+        typer.echo(tabulate([[r["name"], r["version"], r["source"], r["kernel"], r["description"]]
+                             for r in rows],
+                            headers=["name", "version", "source", "kernel", "description"],
                             disable_numparse=True))
 
 

@@ -38,6 +38,9 @@ from slabpolicy.workloads.distributions import (
     Pareto,
 )
 from slabpolicy.errors import Problem, WorkloadError
+from slabpolicy.kernel.geometry import geometry
+from slabpolicy.workloads import limits
+from slabpolicy.workloads.reader import check_node_count, read_workload_bytes
 from slabpolicy.workloads.units import UnitError, format_size, parse_duration, parse_rate, parse_size
 
 __all__ = [
@@ -253,6 +256,8 @@ def _join(path: str, key: str) -> str:
 
 
 def _quote(text: str) -> str:
+    if len(text) > 40:                  # a 5000-digit number is not repeated whole
+        text = text[:40] + "..."
     return repr(text) if "'" not in text else '"' + text + '"'
 
 
@@ -269,7 +274,10 @@ def _got(node: Node) -> str:
 
 def _shown(node: Node) -> str:
     """A scalar's text as written, unquoted (for 'must be at least 1, got 0')."""
-    return str(node.value) if isinstance(node, ScalarNode) else _got(node)
+    if isinstance(node, ScalarNode):
+        text = str(node.value)
+        return text if len(text) <= 40 else text[:40] + "..."
+    return _got(node)
 
 
 def _did_you_mean(word: str, choices: Sequence[str]) -> str | None:
@@ -419,18 +427,26 @@ class _Checker:
         except ConstructorError as e:
             self.add(node, path, f"expected {expected}, got {_got(node)}: {e.problem}")
             return BAD
+        except (ValueError, OverflowError):     # Python refuses ints of over 4300 digits
+            self.add(node, path, f"expected {expected}, got a number of {len(str(node.value))} "
+                                 f"characters: out of range")
+            return BAD
 
-    def integer(self, node: Node, path: str, lo: int | None = None, hi: int | None = None) -> Any:
+    def integer(self, node: Node, path: str, lo: int | None = None,
+                hi: int = limits.MAX_INT) -> Any:
+        """An integer in ``lo..hi`` (every integer field is at most MAX_INT)."""
         v = self.scalar(node, path, "an integer")
         if v is BAD:
             return BAD
         if isinstance(v, bool) or not isinstance(v, int):
             self.add(node, path, f"expected an integer, got {_got(node)}")
             return BAD
-        return self.in_range(node, path, v, lo, hi)
+        return self.in_range(node, path, v, lo, min(hi, limits.MAX_INT))
 
     def number(self, node: Node, path: str, lo: float | None = None, hi: float | None = None,
                positive: bool = False) -> Any:
+        """A finite number; every one within +-MAX_NUMBER, a positive one at least
+        MIN_POSITIVE_NUMBER (weights, sigma, alpha stay far from float overflow)."""
         v = self.scalar(node, path, "a number")
         if v is BAD:
             return BAD
@@ -439,6 +455,11 @@ class _Checker:
             return BAD
         if positive and not v > 0:
             self.add(node, path, f"must be greater than 0, got {_shown(node)}")
+            return BAD
+        if abs(v) > limits.MAX_NUMBER or (positive and v < limits.MIN_POSITIVE_NUMBER):
+            low = limits.MIN_POSITIVE_NUMBER if positive else -limits.MAX_NUMBER
+            self.add(node, path, f"must be between {low:g} and {limits.MAX_NUMBER:g} (what the "
+                                 f"model represents), got {_shown(node)}")
             return BAD
         return self.in_range(node, path, float(v), lo, hi)
 
@@ -502,24 +523,43 @@ class _Checker:
             return BAD
 
     def duration(self, node: Node, path: str, positive: bool = True) -> Any:
+        """Integer ns, at most MAX_DURATION_NS (an int64 of ns, about 292 years)."""
         v = self.quantity(node, path, parse_duration, "duration", "5ms")
         if v is not BAD and positive and v <= 0:
             self.add(node, path, f"must be greater than 0, got {_shown(node)}")
             return BAD
+        if v is not BAD and v > limits.MAX_DURATION_NS:
+            self.add(node, path, f"must be at most {limits.MAX_DURATION_TEXT} (what the model "
+                                 f"represents), got {_shown(node)}")
+            return BAD
         return v
 
     def size(self, node: Node, path: str) -> Any:
-        return self.quantity(node, path, parse_size, "size", "64KiB")
+        """Bytes, at most MAX_SIZE."""
+        v = self.quantity(node, path, parse_size, "size", "64KiB")
+        if v is not BAD and v > limits.MAX_SIZE:
+            self.add(node, path, f"must be at most {format_size(limits.MAX_SIZE)}, "
+                                 f"got {_shown(node)}")
+            return BAD
+        return v
 
     def rate(self, node: Node, path: str) -> Any:
+        """Events per second in MIN_RATE_PER_S..MAX_RATE_PER_S (at most one per ns, at
+        least one per MAX_DURATION_NS)."""
         v = self.quantity(node, path, parse_rate, "rate", "2000/s")
         if v is not BAD and not v > 0:
             self.add(node, path, f"must be greater than 0, got {_shown(node)}")
+            return BAD
+        if v is not BAD and not limits.MIN_RATE_PER_S <= v <= limits.MAX_RATE_PER_S:
+            self.add(node, path, f"must be between 1 per {limits.MAX_DURATION_TEXT} and 1/ns "
+                                 f"(what the model represents), got {_shown(node)}")
             return BAD
         return v
 
     def free_form(self, node: Node, path: str) -> Any:
         """Any safe YAML value (policy options); lines recorded for every field."""
+        if not self.unique_keys(node, path):
+            return BAD
         try:
             value = self.constructor.construct_object(node, deep=True)
         except ConstructorError as e:
@@ -528,8 +568,38 @@ class _Checker:
         except TypeError as e:  # an unhashable key, e.g. a list used as a mapping key
             self.add(node, path, f"cannot read this value: {e}")
             return BAD
+        except (ValueError, OverflowError):     # an int of over 4300 digits
+            self.add(node, path, "cannot read this value: a number out of range")
+            return BAD
         self.record_tree(node, path)
         return value
+
+    def unique_keys(self, node: Node, path: str) -> bool:
+        """Report every duplicate key in the mappings under ``node`` (safe_load would
+        silently keep the last: ``{shrink: true, shrink: false}`` means false)."""
+        ok = True
+        stack, seen = [(node, path)], set()
+        while stack:
+            n, p = stack.pop()
+            if id(n) in seen:
+                continue
+            seen.add(id(n))
+            if isinstance(n, MappingNode):
+                first: dict[str, Node] = {}
+                for k, v in n.value:
+                    if isinstance(k, ScalarNode) and k.tag != _MERGE_TAG:
+                        key = str(k.value)
+                        if key in first:
+                            line = self.line(first[key])
+                            self.add(k, _join(p, key), f"duplicate key {_quote(key)}"
+                                     + (f" (first on line {line})" if line else ""))
+                            ok = False
+                        else:
+                            first[key] = k
+                        stack.append((v, _join(p, key)))
+            elif isinstance(n, SequenceNode):
+                stack.extend((item, f"{p}[{i}]") for i, item in enumerate(n.value))
+        return ok
 
     # -- distributions ------------------------------------------------------ #
     _DIST_FIELDS: dict[str, tuple[str, ...]] = {
@@ -639,6 +709,8 @@ def _parse_override_key(key: str) -> list[tuple[str, Any]] | None:
             return None
         steps.append(("key", m.group(1)))
         for idx in re.findall(r"\[(-?\d+)\]", m.group(2)):
+            if len(idx) > 18:         # no list is that long (and int() stops at 4300 digits)
+                return None
             steps.append(("index", int(idx)))
     return steps
 
@@ -681,7 +753,7 @@ def _apply_override(chk: _Checker, root: MappingNode, text: str) -> None:
     key, value_text = (s.strip() for s in text.split("=", 1))
     steps = _parse_override_key(key) if key else None
     if not steps:
-        chk.problems.append(Problem(OVERRIDE_FILE, 0, key,
+        chk.problems.append(Problem(OVERRIDE_FILE, 0, key if len(key) <= 40 else key[:40] + "...",
                                     f"bad override {_quote(text)}: expected dotted.key=value with "
                                     "a key like machine.cpus or cgroups[0].count"))
         return
@@ -854,6 +926,9 @@ def _validate(chk: _Checker, root: Node, path_text: str, sha: str) -> Workload |
 
     if chk.problems:
         return None
+    _check_geometry(chk, machine, caches)
+    if chk.problems:
+        return None
     return Workload(
         name=name, description=description, path=path_text, sha256=sha, seed=seed,
         duration_ns=duration, sample_interval_ns=sample, tick_interval_ns=tick,
@@ -863,11 +938,29 @@ def _validate(chk: _Checker, root: Node, path_text: str, sha: str) -> Workload |
     )
 
 
+def _check_geometry(chk: _Checker, machine: Machine, caches: list[CacheKind]) -> None:
+    """Each cache must have a slab layout on this machine, as kmem_cache_create()
+    needs (calculate_order() in mm/slub.c fails for a slot too big for
+    MAX_PAGE_ORDER, or a page holding over MAX_OBJS_PER_PAGE slots)."""
+    for i, cache in enumerate(caches):
+        try:
+            geometry(cache.slot_size, nr_cpus=machine.cpus, page_size=machine.page_size,
+                     max_order=machine.slub_max_order, min_objects=machine.slub_min_objects,
+                     min_order=machine.slub_min_order)
+        except ValueError as exc:
+            path = f"caches[{i}].slot_size"
+            if path not in chk.lines:
+                path = f"caches[{i}].object_size"
+            line = chk.lines.get(path, 0)
+            chk.problems.append(Problem(chk.file if line else OVERRIDE_FILE, line, path,
+                                        f"SLUB cannot lay out this cache on the machine: {exc}"))
+
+
 def _machine(chk: _Checker, node: Node) -> Any:
     f = chk.mapping(node, "machine", _MACHINE, ("cpus",))
     if f is None:
         return BAD
-    cpus = chk.integer(f["cpus"], "machine.cpus", lo=1) if "cpus" in f else BAD
+    cpus = chk.integer(f["cpus"], "machine.cpus", lo=1, hi=limits.MAX_CPUS) if "cpus" in f else BAD
     nodes = chk.integer(f["nodes"], "machine.nodes", lo=1) if "nodes" in f else 1
     if nodes is not BAD and cpus is not BAD and nodes > cpus:
         chk.add(f["nodes"], "machine.nodes", f"must be at most cpus ({cpus}), got {nodes}")
@@ -878,6 +971,11 @@ def _machine(chk: _Checker, node: Node) -> Any:
         if page_size is not BAD and (page_size < 1024 or page_size & (page_size - 1)):
             chk.add(f["page_size"], "machine.page_size",
                     f"must be a power of two of at least 1KiB, got {format_size(page_size)}")
+            page_size = BAD
+        elif page_size is not BAD and page_size > limits.MAX_PAGE_SIZE:
+            chk.add(f["page_size"], "machine.page_size",
+                    f"must be at most {format_size(limits.MAX_PAGE_SIZE)} (the largest Linux "
+                    f"page size), got {format_size(page_size)}")
             page_size = BAD
     max_order = chk.integer(f["slub_max_order"], "machine.slub_max_order", 0, 10) \
         if "slub_max_order" in f else 3
@@ -1118,14 +1216,7 @@ def load_workload(path: str | os.PathLike[str], overrides: Sequence[str] = ()) -
     """Read, override and validate a workload file; raise WorkloadError with every problem."""
     path_text = os.fspath(path)
     overrides = [str(o) for o in overrides]
-    try:
-        with open(path_text, "rb") as fh:
-            data = fh.read()
-    except FileNotFoundError:
-        raise WorkloadError([Problem(path_text, 0, "", "no such workload file")]) from None
-    except OSError as e:
-        raise WorkloadError([Problem(path_text, 0, "", f"cannot read the workload file: "
-                                                        f"{e.strerror or e}")]) from None
+    data = read_workload_bytes(path_text)
     digest = hashlib.sha256(data)
     if overrides:
         digest.update("".join("\n--set " + o for o in overrides).encode("utf-8"))
@@ -1162,6 +1253,7 @@ def load_workload(path: str | os.PathLike[str], overrides: Sequence[str] = ()) -
                                      "the file is empty; a workload needs at least "
                                      + ", ".join(_TOP_REQUIRED))])
 
+    check_node_count(root, path_text)
     chk = _Checker(path_text, os.path.dirname(os.path.abspath(path_text)))
     if not isinstance(root, MappingNode):
         chk.add(root, "", f"expected a mapping of workload fields at the top level, got {_got(root)}")
@@ -1169,6 +1261,8 @@ def load_workload(path: str | os.PathLike[str], overrides: Sequence[str] = ()) -
 
     for text_ in overrides:
         _apply_override(chk, root, text_)
+    if overrides:
+        check_node_count(root, OVERRIDE_FILE)
     try:
         workload = _validate(chk, root, path_text, sha)
     except RecursionError:
