@@ -18,6 +18,7 @@ from typing import Annotated, Any, Callable, Optional
 import typer
 from tabulate import tabulate
 
+from slabpolicy.analysis.metrics import DEFAULT_METRICS
 from slabpolicy.runs import matrix
 from slabpolicy.kernel import geometry as geometry_mod
 from slabpolicy.errors import SlabpolicyError
@@ -257,11 +258,17 @@ def _render(results: list[dict], baseline: Optional[str], metrics: list[str], fm
     labels = list(dict.fromkeys(r["policy"]["label"] for r in results))
     _check_baseline(baseline, labels)
     _check_metrics(metrics, results)
+    from slabpolicy.analysis import sweep_report      # a sweep's results: by grid point
+    if sweep_report.is_sweep(results):
+        return sweep_report.render(sweep_report.sweep_table(
+            results, baseline=baseline, metrics=metrics or None), fmt)
     table = report.comparison_table(results, baseline=baseline, metrics=metrics or None)
     return report.render(table, fmt, wide=wide)
 
 
 WIDE_HELP = "every statistic: sd, median, p(t), p(W) where it can reach significance, d_z"
+METRIC_HELP = ("a figure to compare, as a dotted path into the result (repeatable; "
+               "`slabpolicy metrics` lists them all); default: " + ", ".join(DEFAULT_METRICS))
 
 
 @app.command()
@@ -278,9 +285,7 @@ def compare(
         min=1, help="seeds per workload: the workload's seed and the next N-1")] = matrix.DEFAULT_SEEDS,
     baseline: Annotated[Optional[str], typer.Option(
         help="the policy the others are compared with (default: the first)")] = None,
-    metric: Annotated[Optional[list[str]], typer.Option(
-        help="a figure to compare, as a dotted path into the result, e.g. latency_ns.alloc.p99 "
-             "(repeatable; default: the headline figures)")] = None,
+    metric: Annotated[Optional[list[str]], typer.Option(help=METRIC_HELP)] = None,
     jobs: Annotated[Optional[int], typer.Option(
         min=1, help="worker processes (default: one per cpu; 1 runs in this process)",
         show_default=False)] = None,
@@ -343,8 +348,7 @@ def report(
     directory: Annotated[Path, typer.Argument(help="a results directory written by compare")],
     baseline: Annotated[Optional[str], typer.Option(
         help="the policy the others are compared with (default: the first)")] = None,
-    metric: Annotated[Optional[list[str]], typer.Option(
-        help="a figure to compare, as a dotted path into the result (repeatable)")] = None,
+    metric: Annotated[Optional[list[str]], typer.Option(help=METRIC_HELP)] = None,
     fmt: Annotated[str, typer.Option("--format", help="plain, github, latex, html, csv or json")] = "plain",
     wide: Annotated[bool, typer.Option(help=WIDE_HELP)] = False,
 ) -> None:
@@ -374,6 +378,9 @@ def plot(
     def go():
         results = matrix.load_results(
             directory, warn=lambda message: typer.echo(message, err=True))
+        from slabpolicy.analysis import sweep_plot, sweep_report     # a sweep: by parameter
+        if sweep_report.is_sweep(results):
+            return sweep_plot.plot_sweep(results, out or directory)
         return plot_results(results, out or directory)
 
     for path in _guarded(go):

@@ -50,6 +50,7 @@ __all__ = [
     "Arrival",
     "CgroupGroup",
     "PolicyChoice",
+    "SweepAxis",
     "Workload",
     "load_workload",
     "parse_distribution",
@@ -98,6 +99,8 @@ cgroups:                          # required, non-empty list, unique names
 policies: [leave-in-place]        # [[leave-in-place]] names or {name, label, options}
 plugins: []                       # [] paths, relative to this file
 costs: {alloc_fast: 6ns}          # [{}] step -> duration
+sweep:                            # [{}] `slabpolicy sweep` only: --set path -> list of values
+  cgroups[0].arrival.rate: [1/s, 4/s, 16/s]
 """
 
 #: Distribution names accepted under ``dist:``.
@@ -179,6 +182,19 @@ class PolicyChoice:
     line: int                    # line of the item in the file (0 if defaulted or from --set)
 
 
+@dataclass(frozen=True, slots=True)
+class SweepAxis:
+    """One parameter of a sweep: a ``--set`` path and the values it takes, each as
+    the YAML text ``--set`` would be given; where it was written (``file`` and
+    ``line`` of the path, ``value_lines`` of each value; 0 for ``--grid``)."""
+
+    path: str
+    values: tuple[str, ...]
+    file: str
+    line: int
+    value_lines: tuple[int, ...]
+
+
 @dataclass(frozen=True)
 class Workload:
     name: str
@@ -197,6 +213,7 @@ class Workload:
     plugins: tuple[str, ...]
     costs: dict[str, int]
     lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+    sweep: tuple[SweepAxis, ...] = ()
 
     def locate(self, field_path: str) -> int:
         """Line of ``field_path`` or of its nearest ancestor present in the file (0 if none).
@@ -715,6 +732,13 @@ def _parse_override_key(key: str) -> list[tuple[str, Any]] | None:
     return steps
 
 
+def set_path(key: str) -> str | None:
+    """``key`` as the canonical ``--set`` path (``machine.cpus``, ``cgroups[0].count``),
+    or None if it is not one."""
+    steps = _parse_override_key(key.strip()) if key.strip() else None
+    return _steps_path(steps) if steps else None
+
+
 def _steps_path(steps: list[tuple[str, Any]]) -> str:
     out = ""
     for kind, v in steps:
@@ -823,7 +847,7 @@ def _apply_override(chk: _Checker, root: MappingNode, text: str) -> None:
 # --------------------------------------------------------------------------- #
 
 _TOP = ("name", "description", "seed", "duration", "sample_interval", "tick_interval",
-        "machine", "caches", "memcg", "cgroups", "policies", "plugins", "costs")
+        "machine", "caches", "memcg", "cgroups", "policies", "plugins", "costs", "sweep")
 _TOP_REQUIRED = ("name", "duration", "machine", "caches", "cgroups")
 _MACHINE = ("cpus", "nodes", "page_size", "slub_max_order", "slub_min_objects", "slub_min_order")
 _CACHE = ("name", "object_size", "slot_size", "store_user")
@@ -924,6 +948,8 @@ def _validate(chk: _Checker, root: Node, path_text: str, sha: str) -> Workload |
                 if ns is not BAD:
                     costs[step] = ns
 
+    sweep = _sweep(chk, top["sweep"]) if "sweep" in top else ()
+
     if chk.problems:
         return None
     _check_geometry(chk, machine, caches)
@@ -934,7 +960,7 @@ def _validate(chk: _Checker, root: Node, path_text: str, sha: str) -> Workload |
         duration_ns=duration, sample_interval_ns=sample, tick_interval_ns=tick,
         machine=machine, caches=tuple(caches), cache_creation=cache_creation,
         groups=tuple(groups), policies=tuple(policies), plugins=tuple(plugins),
-        costs=costs, lines=dict(chk.lines),
+        costs=costs, lines=dict(chk.lines), sweep=sweep,
     )
 
 
@@ -1204,6 +1230,65 @@ def _policies(chk: _Checker, node: Node) -> Any:
             continue
         out.append(PolicyChoice(name, label, options, chk.line(item)))
     return out
+
+
+def _sweep(chk: _Checker, node: Node) -> tuple[SweepAxis, ...]:
+    """The ``sweep:`` section: ``--set`` paths, each with a non-empty list of distinct
+    values.  Whether a value suits its field is checked by ``slabpolicy sweep``,
+    which loads the workload at every point of the grid before running any."""
+    if not chk.tag_ok(node, "sweep"):
+        return ()
+    if isinstance(node, ScalarNode) and node.tag == _NULL_TAG:
+        return ()
+    if not isinstance(node, MappingNode):
+        chk.add(node, "sweep", f"expected a mapping of --set paths to lists of values, "
+                               f"got {_got(node)}")
+        return ()
+    axes: list[SweepAxis] = []
+    seen: dict[str, int] = {}
+    for key, value in node.value:
+        path = set_path(str(key.value)) if isinstance(key, ScalarNode) else None
+        if path is None:
+            chk.add(key, "sweep", f"expected a --set path such as machine.cpus or "
+                                  f"cgroups[0].arrival.rate, got {_got(key)}")
+            continue
+        where = f"sweep.{path}"
+        chk.record(where, key, value)
+        if path in seen:
+            chk.add(key, where, f"duplicate sweep parameter (first on line {seen[path]})")
+            continue
+        seen[path] = chk.line(key)
+        items = chk.sequence(value, where)
+        if items is None:
+            continue
+        if not items:
+            chk.add(value, where, "must list at least one value")
+            continue
+        texts = [yaml_text(item) for item in items]
+        for i, text in enumerate(texts):
+            if text in texts[:i]:
+                chk.add(items[i], f"{where}[{i}]",
+                        f"duplicate value {text} (also {where}[{texts.index(text)}])")
+        axes.append(SweepAxis(path, tuple(texts), chk.file, chk.line(key),
+                              tuple(chk.line(item) for item in items)))
+    return tuple(axes)
+
+
+def yaml_text(node: Node) -> str:
+    """A YAML node written back as one line of flow YAML (what ``--set`` takes)."""
+    node = copy.deepcopy(node)
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, MappingNode):
+            n.flow_style = True
+            for k, v in n.value:
+                stack.extend((k, v))
+        elif isinstance(n, SequenceNode):
+            n.flow_style = True
+            stack.extend(n.value)
+    text = yaml.serialize(node, Dumper=yaml.SafeDumper, width=1 << 30)
+    return text.removesuffix("\n...\n").strip()
 
 
 def _sort_problems(problems: list[Problem], file: str) -> list[Problem]:
