@@ -39,6 +39,7 @@ import pluggy
 from slabpolicy import __version__
 from slabpolicy.api import hookspecs
 from slabpolicy.errors import PluginError
+from slabpolicy.interrupts import from_user
 from slabpolicy.api.policy import PLUGIN_API_VERSION, PolicySpec
 
 ENTRY_POINT_GROUP = "slabpolicy"
@@ -138,7 +139,9 @@ def _load_file(path: Path) -> ModuleType:
     sys.modules[name] = module        # before executing it: relative imports need it
     try:
         spec.loader.exec_module(module)
-    except Exception as exc:
+    except BaseException as exc:      # SystemExit, KeyboardInterrupt... from the plugin too
+        if from_user(exc):
+            raise
         if previous is None:
             sys.modules.pop(name, None)
         else:
@@ -202,7 +205,9 @@ def _load_entry_points(pm: pluggy.PluginManager) -> None:
         where = found.describe()
         try:
             plugin = found.entry_point.load()
-        except Exception as exc:
+        except BaseException as exc:  # SystemExit, KeyboardInterrupt... from the plugin too
+            if from_user(exc):
+                raise
             raise PluginError(f"{where} failed to import: {type(exc).__name__}: "
                               f"{_one_line(str(exc))}; set {BLOCK_ENV}={found.name} to skip it") from exc
         _SOURCES[pm][found.name] = (found.dist, found.version)
@@ -354,7 +359,9 @@ def policy_registry(pm: pluggy.PluginManager) -> dict[str, PolicyEntry]:
         where = describe_plugin(pm, plugin_name)
         try:
             specs = impl.function()
-        except Exception as exc:
+        except BaseException as exc:  # SystemExit, KeyboardInterrupt... from the plugin too
+            if from_user(exc):
+                raise
             raise PluginError(f"{where}: slabpolicy_policies() raised "
                               f"{type(exc).__name__}: {_one_line(str(exc))}") from exc
         for spec in specs or ():

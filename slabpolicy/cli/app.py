@@ -23,7 +23,10 @@ from slabpolicy.runs import matrix
 from slabpolicy.kernel import geometry as geometry_mod
 from slabpolicy.errors import SlabpolicyError
 from slabpolicy.api.plugin_manager import make_plugin_manager, policy_registry
+from slabpolicy.cli.progress import end_progress_line, run_progress
+from slabpolicy.interrupts import Terminated, user_stops
 from slabpolicy.runs.budget import Budget, check_budget, estimate
+from slabpolicy.runs.monitor import DEFAULT_RUN_TIMEOUT
 from slabpolicy.runs.results import result_filename, write_json_atomic
 from slabpolicy.runs.runner import resolve_policies, run_one
 from slabpolicy.workloads.units import UnitError, format_size, parse_size
@@ -39,6 +42,10 @@ BudgetOption = Annotated[Optional[float], typer.Option(
     "--budget", min=1, help="the most events one run may process (default 1e8); a run estimated "
                             "past it is refused", show_default=False)]
 YesOption = Annotated[bool, typer.Option("--yes", help="run even past the budget")]
+#: ``--run-timeout`` of run and compare (see slabpolicy/runs/monitor.py).
+RunTimeoutOption = Annotated[float, typer.Option(
+    "--run-timeout", min=0, help="stop a run that does not advance simulated time for this many "
+                                 "seconds, naming the plugin running (0: never)")]
 
 
 def _budget(events: Optional[float], yes: bool) -> Budget:
@@ -100,6 +107,7 @@ def run(
     strict: Annotated[bool, typer.Option(help="stop at the first accounting violation")] = False,
     budget: BudgetOption = None,
     yes: YesOption = False,
+    run_timeout: RunTimeoutOption = DEFAULT_RUN_TIMEOUT,
 ) -> None:
     """Run a workload under one or more policies and seeds; print a summary."""
     _check_format(fmt, FORMATS_TABLE_JSON)
@@ -119,17 +127,29 @@ def run(
     results: list[dict] = []
     jobs = [(r, s) for r in runs for s in seeds]
     try:
-        with _progress(len(jobs)) as advance:
+        with _progress(len(jobs)) as advance, user_stops():
             for policy_run, s in jobs:
-                result = run_one(workload, policy_run, s, plugin_paths=plugin_paths, strict=strict)
+                result = run_one(workload, policy_run, s, plugin_paths=plugin_paths, strict=strict,
+                                 run_timeout=run_timeout or None,
+                                 on_progress=run_progress() if len(jobs) == 1 else None)
                 results.append(result)
                 if out is not None:
                     _write_result(out, result)
                 advance()
     except SlabpolicyError as exc:
+        end_progress_line()
         if results:
             _emit(results, fmt, single=len(jobs) == 1)
         _fail(exc)
+    except KeyboardInterrupt as exc:          # Ctrl-C, SIGTERM, SIGHUP (see interrupts.py)
+        end_progress_line()
+        if results:
+            _emit(results, fmt, single=False)
+        figures = getattr(exc, "figures", None)
+        typer.echo(f"interrupted{f': {exc}' if isinstance(exc, Terminated) else ''}"
+                   f"{f'; {figures}' if figures else ''}", err=True)
+        raise typer.Exit(code=128 + getattr(exc, "signum", 2))
+    end_progress_line()
     _emit(results, fmt, single=len(jobs) == 1)
 
 
@@ -288,6 +308,7 @@ def compare(
     wide: Annotated[bool, typer.Option(help=WIDE_HELP)] = False,
     budget: BudgetOption = None,
     yes: YesOption = False,
+    run_timeout: RunTimeoutOption = DEFAULT_RUN_TIMEOUT,
 ) -> None:
     """Run workloads under several policies and seeds, in parallel; print a comparison.
 
@@ -325,7 +346,8 @@ def compare(
             _check_metrics(metrics, [run.result])
 
     outcome = _guarded(lambda: matrix.run_experiment(
-        plan, directory, jobs=jobs, progress=_progress, on_result=on_result))
+        plan, directory, jobs=jobs, progress=_progress, on_result=on_result,
+        run_timeout=run_timeout))
     typer.echo(f"{directory}: {len(plan.runs)} runs ({outcome.ran} new, "
                f"{outcome.reused} reused); `slabpolicy report {directory}` shows them again",
                err=True)

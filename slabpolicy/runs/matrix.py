@@ -26,7 +26,7 @@ import platform
 import sys
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, ContextManager, Protocol, Sequence
@@ -35,7 +35,9 @@ from slabpolicy import __version__
 from slabpolicy.errors import SlabpolicyError
 from slabpolicy.api.plugin_manager import make_plugin_manager, policy_registry
 from slabpolicy.runs.dirlock import hold_directory, is_held
-from slabpolicy.runs.pool import Terminated, run_in_pool, terminating
+from slabpolicy.interrupts import Terminated, user_stops
+from slabpolicy.runs.monitor import DEFAULT_RUN_TIMEOUT
+from slabpolicy.runs.pool import run_in_pool
 from slabpolicy.runs.results import result_filename, write_json_atomic
 from slabpolicy.runs.runner import SCHEMA, PolicyRun, resolve_policies, run_one
 from slabpolicy.workloads.spec import Workload, load_workload
@@ -98,6 +100,8 @@ class Task:
     #: a sweep's grid point ((path, value), ...), also among ``overrides``; the
     #: result records it as ``parameters``
     parameters: tuple[tuple[str, str], ...] = ()
+    #: the watchdog's seconds without progress (--run-timeout; 0: none)
+    run_timeout: float = DEFAULT_RUN_TIMEOUT
 
 
 @dataclass
@@ -247,7 +251,8 @@ def execute(task: Task) -> tuple[str, Any]:
                                   f"running; run compare again")
         pm = make_plugin_manager(task.plugin_paths + workload.plugins)
         [policy] = resolve_policies(workload, [task.label], policy_registry(pm))
-        result = run_one(workload, policy, task.seed, plugin_paths=task.plugin_paths)
+        result = run_one(workload, policy, task.seed, plugin_paths=task.plugin_paths,
+                         run_timeout=task.run_timeout)
         if task.parameters:
             result["parameters"] = dict(task.parameters)
         return "ok", result
@@ -313,8 +318,11 @@ def run_experiment(plan: Plan, out: Path, *, jobs: int | None = None,
                    progress: Progress | None = None,
                    on_result: Callable[[PlannedRun], None] | None = None,
                    argv: Sequence[str] | None = None, executor: Executor | None = None,
-                   extra: dict[str, Any] | None = None) -> Outcome:
+                   extra: dict[str, Any] | None = None,
+                   run_timeout: float | None = None) -> Outcome:
     """Run what is missing of ``plan`` into ``out``; return the outcome.
+
+    ``run_timeout`` (seconds; 0 for none) replaces each task's watchdog setting.
 
     ``executor`` runs the missing runs (default: local worker processes, ``jobs``
     of them); ``extra`` is added to the manifest (a sweep's grid).
@@ -329,7 +337,10 @@ def run_experiment(plan: Plan, out: Path, *, jobs: int | None = None,
     except OSError as exc:
         raise SlabpolicyError(f"--out {out}: cannot create the directory: "
                               f"{exc.strerror or exc}") from exc
-    with hold_directory(out), terminating():
+    if run_timeout is not None:
+        for run in plan.runs:
+            run.task = replace(run.task, run_timeout=run_timeout)
+    with hold_directory(out), user_stops():
         return _run_locked(plan, out, jobs, progress, on_result, argv, executor, extra)
 
 
