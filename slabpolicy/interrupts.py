@@ -9,11 +9,13 @@ SIGINT raises :class:`UserInterrupt` and SIGTERM/SIGHUP raise :class:`Terminated
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from contextlib import contextmanager
 from typing import Any, Iterator
 
-__all__ = ["UserInterrupt", "Terminated", "user_stops", "from_user", "STOP_SIGNALS"]
+__all__ = ["UserInterrupt", "Terminated", "user_stops", "from_user", "raise_pending",
+           "STOP_SIGNALS"]
 
 #: Signals that stop a run or a compare as Ctrl-C does (exit status 128 + N).
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
@@ -29,6 +31,18 @@ class Terminated(UserInterrupt):
     def __init__(self, signum: int) -> None:
         super().__init__(signal.Signals(signum).name)
         self.signum = signum
+
+
+#: The stop received within the current user_stops() block, if any.  A handler's
+#: exception raised where Python ignores exceptions (a finalizer, an at-fork
+#: callback) is lost; loops that wait call raise_pending() to raise it again.
+_received: list[UserInterrupt] = []
+
+
+def raise_pending() -> None:
+    """Raise the stop received in this user_stops() block, if one was."""
+    if _received:
+        raise _received[0]
 
 
 def from_user(exc: BaseException) -> bool:
@@ -48,11 +62,19 @@ def user_stops() -> Iterator[None]:
         return
 
     def interrupt(signum: int, frame: Any) -> None:
-        raise UserInterrupt()
+        _received.append(UserInterrupt())
+        raise _received[-1]
 
     def terminate(signum: int, frame: Any) -> None:
-        raise Terminated(signum)
+        _received.append(Terminated(signum))
+        raise _received[-1]
 
+    def unraisable(info: Any) -> None:
+        if not isinstance(info.exc_value, UserInterrupt):     # kept in _received instead
+            hook(info)
+
+    hook = sys.unraisablehook
+    sys.unraisablehook = unraisable
     previous = {s: signal.signal(s, terminate) for s in STOP_SIGNALS}
     if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
         previous[signal.SIGINT] = signal.signal(signal.SIGINT, interrupt)
@@ -61,3 +83,5 @@ def user_stops() -> Iterator[None]:
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
+        sys.unraisablehook = hook
+        _received.clear()

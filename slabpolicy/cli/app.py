@@ -31,6 +31,7 @@ from slabpolicy.runs.results import result_filename, write_json_atomic
 from slabpolicy.runs.runner import resolve_policies, run_one
 from slabpolicy.workloads.units import UnitError, format_size, parse_size
 from slabpolicy.workloads.spec import load_workload
+from slabpolicy.workloads.trust import trusted_plugins
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Simulate SLUB with per-memcg kmem caches and compare dead-cache policies.")
@@ -43,6 +44,9 @@ BudgetOption = Annotated[Optional[float], typer.Option(
                             "past it is refused", show_default=False)]
 YesOption = Annotated[bool, typer.Option("--yes", help="run even past the budget")]
 #: ``--run-timeout`` of run and compare (see slabpolicy/runs/monitor.py).
+AllowPluginsOption = Annotated[bool, typer.Option(
+    "--allow-workload-plugins", help="load the plugin files a workload's plugins: lists "
+                                     "(they run code; see README, 'Trust')")]
 RunTimeoutOption = Annotated[float, typer.Option(
     "--run-timeout", min=0, help="stop a run that does not advance simulated time for this many "
                                  "seconds, naming the plugin running (0: never)")]
@@ -80,11 +84,13 @@ def validate(
     file: Annotated[Path, typer.Argument(help="the workload YAML file")],
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="override dotted.key=value")] = None,
     plugin: Annotated[Optional[list[Path]], typer.Option(help="load a local plugin module")] = None,
+    allow_workload_plugins: AllowPluginsOption = False,
 ) -> None:
     """Check a workload file (and its policies' options) without running it."""
     def go():
         workload = load_workload(file, set_ or ())
-        pm = make_plugin_manager(tuple(map(str, plugin or ())) + workload.plugins)
+        pm = make_plugin_manager(tuple(map(str, plugin or ())) + trusted_plugins(
+            workload, allow_workload_plugins, plugin or ()))
         runs = resolve_policies(workload, [], policy_registry(pm))
         typer.echo(f"{file}: ok: {workload.name}, {len(workload.caches)} caches, "
                    f"{len(workload.groups)} cgroup groups, policies "
@@ -108,6 +114,7 @@ def run(
     budget: BudgetOption = None,
     yes: YesOption = False,
     run_timeout: RunTimeoutOption = DEFAULT_RUN_TIMEOUT,
+    allow_workload_plugins: AllowPluginsOption = False,
 ) -> None:
     """Run a workload under one or more policies and seeds; print a summary."""
     _check_format(fmt, FORMATS_TABLE_JSON)
@@ -115,7 +122,8 @@ def run(
 
     def prepare():
         workload = load_workload(file, set_ or ())
-        pm = make_plugin_manager(plugin_paths + workload.plugins)
+        pm = make_plugin_manager(plugin_paths + trusted_plugins(
+            workload, allow_workload_plugins, plugin_paths))
         runs = resolve_policies(workload, list(policy or ()), policy_registry(pm))
         check_budget(workload, _budget(budget, yes), len(runs) * len(seed or [0]))
         if out is not None:
@@ -309,6 +317,7 @@ def compare(
     budget: BudgetOption = None,
     yes: YesOption = False,
     run_timeout: RunTimeoutOption = DEFAULT_RUN_TIMEOUT,
+    allow_workload_plugins: AllowPluginsOption = False,
 ) -> None:
     """Run workloads under several policies and seeds, in parallel; print a comparison.
 
@@ -323,7 +332,8 @@ def compare(
     def prepare():
         plan = matrix.plan_experiment(
             list(files or ()), policies=list(policy or ()), seeds=seeds,
-            overrides=list(set_ or ()), plugin_paths=list(plugin or ()))
+            overrides=list(set_ or ()), plugin_paths=list(plugin or ()),
+            allow_workload_plugins=allow_workload_plugins)
         _check_baseline(baseline, plan.labels)
         for workload in plan.workloads:
             check_budget(workload, _budget(budget, yes),

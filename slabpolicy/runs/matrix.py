@@ -35,12 +35,13 @@ from slabpolicy import __version__
 from slabpolicy.errors import SlabpolicyError
 from slabpolicy.api.plugin_manager import make_plugin_manager, policy_registry
 from slabpolicy.runs.dirlock import hold_directory, is_held
-from slabpolicy.interrupts import Terminated, user_stops
+from slabpolicy.interrupts import Terminated, raise_pending, user_stops
 from slabpolicy.runs.monitor import DEFAULT_RUN_TIMEOUT
 from slabpolicy.runs.pool import run_in_pool
 from slabpolicy.runs.results import result_filename, write_json_atomic
 from slabpolicy.runs.runner import SCHEMA, PolicyRun, resolve_policies, run_one
 from slabpolicy.workloads.spec import Workload, load_workload
+from slabpolicy.workloads.trust import trusted_plugins
 
 MANIFEST = "manifest.json"
 MANIFEST_SCHEMA = "slabpolicy.manifest/1"
@@ -148,8 +149,12 @@ def _filename(workload: Workload, label: str, seed: int) -> str:
 
 def plan_experiment(files: Sequence[str | os.PathLike[str]] = (), *, policies: Sequence[str] = (),
                     seeds: int = DEFAULT_SEEDS, overrides: Sequence[str] = (),
-                    plugin_paths: Sequence[str | os.PathLike[str]] = ()) -> Plan:
-    """Load and check every workload and policy; list the runs.  Nothing runs."""
+                    plugin_paths: Sequence[str | os.PathLike[str]] = (),
+                    allow_workload_plugins: bool = False) -> Plan:
+    """Load and check every workload and policy; list the runs.  Nothing runs.
+
+    A workload's own ``plugins:`` are refused unless ``allow_workload_plugins``
+    (see :mod:`slabpolicy.workloads.trust`)."""
     if seeds < 1:
         raise SlabpolicyError(f"--seeds {seeds}: must be at least 1")
     paths = [os.fspath(f) for f in files] or [str(default_experiment())]
@@ -167,7 +172,8 @@ def plan_experiment(files: Sequence[str | os.PathLike[str]] = (), *, policies: S
                                   f"{by_name[workload.name]}; results are filed by name, so give "
                                   f"each workload its own")
         by_name[workload.name] = path
-        pm = make_plugin_manager(plugins + workload.plugins)
+        pm = make_plugin_manager(plugins + trusted_plugins(workload, allow_workload_plugins,
+                                                           plugins))
         runs = resolve_policies(workload, list(policies), policy_registry(pm))
         plan.workloads.append(workload)
         plan.policies[workload.name] = runs
@@ -380,6 +386,7 @@ def _run_locked(plan: Plan, out: Path, jobs: int | None, progress: Progress | No
                 _run_here(todo, progress, finished)
             else:
                 _run_pool(todo, min(jobs, len(todo)), progress, finished)
+        raise_pending()                 # a stop that landed where Python ignored it
     except Terminated as exc:
         status = "terminated"
         stopped = ExperimentStopped(
@@ -444,6 +451,7 @@ def _run_here(todo: list[PlannedRun], progress: Progress | None,
               finished: Callable[[PlannedRun, tuple[str, Any]], None]) -> None:
     with (progress(len(todo)) if progress else nullcontext(lambda: None)) as advance:
         for run in todo:
+            raise_pending()
             finished(run, execute(run.task))
             advance()
 

@@ -21,7 +21,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from contextlib import nullcontext
 from typing import Any, Callable, ContextManager, Sequence
 
-from slabpolicy.interrupts import STOP_SIGNALS
+from slabpolicy.interrupts import STOP_SIGNALS, raise_pending
 
 __all__ = ["run_in_pool", "worker_pids"]
 
@@ -87,7 +87,8 @@ def run_in_pool(function: Callable[[Any], Any], tasks: Sequence[Any], jobs: int,
             on_start(worker_pids(pool))
         with progress if progress is not None else nullcontext(lambda: None) as advance:
             while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                raise_pending()           # a SIGTERM that landed where Python ignored it
+                done, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
                 for future in done:
                     finished(pending.pop(future), future.result())
                     advance()
