@@ -27,13 +27,13 @@ from slabpolicy.cli.progress import end_progress_line, run_progress
 from slabpolicy.interrupts import Terminated, user_stops
 from slabpolicy.runs.budget import Budget, check_budget, estimate
 from slabpolicy.runs.monitor import DEFAULT_RUN_TIMEOUT
-from slabpolicy.runs.results import result_filename, write_json_atomic
+from slabpolicy.runs.results import result_filename, write_result
 from slabpolicy.runs.runner import resolve_policies, run_one
 from slabpolicy.workloads.units import UnitError, format_size, parse_size
 from slabpolicy.workloads.spec import load_workload
 from slabpolicy.workloads.trust import trusted_plugins
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_show_locals=False,
                   help="Simulate SLUB with per-memcg kmem caches and compare dead-cache policies.")
 
 FORMATS_TABLE_JSON = ("table", "json")
@@ -171,7 +171,7 @@ def _prepare_out(out: Path) -> None:
 
 def _write_result(out: Path, result: dict) -> None:
     try:
-        write_json_atomic(out / result_filename(result), result)
+        write_result(out / result_filename(result), result)
     except OSError as exc:
         raise SlabpolicyError(f"--out {out}: cannot write {result_filename(result)}: "
                               f"{exc.strerror or exc}") from exc

@@ -38,7 +38,8 @@ from slabpolicy.runs.dirlock import hold_directory, is_held
 from slabpolicy.interrupts import Terminated, raise_pending, user_stops
 from slabpolicy.runs.monitor import DEFAULT_RUN_TIMEOUT
 from slabpolicy.runs.pool import run_in_pool
-from slabpolicy.runs.results import result_filename, write_json_atomic
+from slabpolicy.runs.results import (checksum_status, result_filename, write_json_atomic,
+                                     write_result)
 from slabpolicy.runs.runner import SCHEMA, PolicyRun, resolve_policies, run_one
 from slabpolicy.workloads.spec import Workload, load_workload
 from slabpolicy.workloads.trust import trusted_plugins
@@ -234,7 +235,8 @@ def find_reusable(plan: Plan, out: Path) -> int:
     reused = 0
     for run in plan.runs:
         doc = read_result(out / run.filename)
-        if doc is not None and matches(doc, run):
+        # a file whose figures cannot be vouched for (changed, or no checksum) is run again
+        if doc is not None and matches(doc, run) and checksum_status(doc) == "ok":
             run.result, run.reused = doc, True
             reused += 1
     return reused
@@ -465,7 +467,7 @@ def _run_pool(todo: list[PlannedRun], jobs: int, progress: Progress | None,
 
 def _write_result(out: Path, run: PlannedRun, result: dict) -> None:
     try:
-        write_json_atomic(out / run.filename, result)
+        write_result(out / run.filename, result)
     except OSError as exc:
         raise SlabpolicyError(f"--out {out}: cannot write {run.filename}: "
                               f"{exc.strerror or exc}") from exc
@@ -590,6 +592,9 @@ def load_results(directory: str | os.PathLike[str],
             if warn is not None:
                 warn(f"{path}: not a result document (partial or corrupt?); skipped")
             continue
+        if warn is not None and checksum_status(doc) == "mismatch":
+            warn(f"{path}: its figures do not match its checksum (changed after it was "
+                 f"written?); shown anyway, and compare into this directory runs it again")
         docs[path.name] = doc
     if not docs:
         raise SlabpolicyError(f"{directory}: no result files")
