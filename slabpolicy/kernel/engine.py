@@ -114,6 +114,8 @@ class Simulation(PolicyOperations):
         self._has_tick = bool(hook.slabpolicy_tick.get_hookimpls())
         self._next_tick = 0
         self._kind_index = {k.name: i for i, k in enumerate(workload.caches)}
+        #: the replay of the workload's trace, if it has one (slabpolicy.traces.replay)
+        self.replay = None
 
     # -- what policies call --------------------------------------------------------------
 
@@ -163,7 +165,12 @@ class Simulation(PolicyOperations):
         if self._has_tick:
             self._next_tick = wl.tick_interval_ns
             self._push(self._next_tick, CALL, self._tick)
-        self.run_events()
+        if wl.trace is not None:
+            # events from a recorded trace instead of generated streams
+            from slabpolicy.traces.replay import replay
+            replay(self, wl.trace)
+        else:
+            self.run_events()
 
     def run_events(self, until: int | None = None) -> None:
         """Process queued events in time order up to ``until`` (default: the end of

@@ -164,7 +164,9 @@ def plan_experiment(files: Sequence[str | os.PathLike[str]] = (), *, policies: S
         runs = resolve_policies(workload, list(policies), policy_registry(pm))
         plan.workloads.append(workload)
         plan.policies[workload.name] = runs
-        plan.seeds[workload.name] = [workload.seed + i for i in range(seeds)]
+        # a replayed trace is the same for every seed: one run per policy
+        n_seeds = 1 if workload.trace is not None else seeds
+        plan.seeds[workload.name] = [workload.seed + i for i in range(n_seeds)]
         for policy in runs:
             for seed in plan.seeds[workload.name]:
                 task = Task(path, overrides, plugins, policy.label, seed, workload.sha256)
