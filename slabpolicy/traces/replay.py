@@ -52,6 +52,7 @@ class Replay:
         self.readings: list[dict] = []     # slabpolicy-kmem markers with the prediction
         self.rmdirs: list[dict] = []       # the model's counters around each rmdir
         self.never_freed = 0
+        self.live_by_cache: dict[str, int] = {}    # objects live at the end, per cache
         self.memcgs = {"/": sim.memcgs.root}
         self.tasks = dict(source.tasks)
 
@@ -190,6 +191,9 @@ class Replay:
         counts.update(events=n_events, allocs=n_alloc, frees=n_free, unpaired_frees=n_unpaired,
                       unparsed_lines=compiled.unparsed)
         self.never_freed = len(live)
+        for cache, _, _ in live.values():
+            name = cache.kind.name
+            self.live_by_cache[name] = self.live_by_cache.get(name, 0) + 1
 
     def _other(self, kind: int, root: int, text: str | None, pid: int, target: int, t: int,
                cpu: int) -> None:
@@ -226,7 +230,8 @@ class Replay:
         return {"file": self.source.path, **self.counts, "never_freed": self.never_freed,
                 "rmdirs": self.rmdirs, "readings": self.readings,
                 "memcg_usage_bytes_at_end": memcgs,
-                "cache_pages_at_end": dict(sorted(pages.items()))}
+                "cache_pages_at_end": dict(sorted(pages.items())),
+                "cache_live_objects_at_end": dict(sorted(self.live_by_cache.items()))}
 
 
 def replay(sim, source: TraceSource) -> None:
