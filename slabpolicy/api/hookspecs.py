@@ -25,7 +25,8 @@ and end.  Never on the alloc or free fast path, and never per allocation.
 What a policy may touch.  A policy changes allocator state only through the
 policy-level operations of ``sim`` (:class:`slabpolicy.kernel.policy_ops.PolicyOperations`:
 ``move_slab``, ``move_slabs``, ``move_partial_slabs``, ``move_charge``,
-``destroy_cache_if_empty``), the operations of ``sim.slub`` (:class:`slabpolicy.kernel.slub.Allocator`: ``flush_all``,
+``destroy_cache_if_empty``) and its timers (``schedule``, ``schedule_every``),
+the operations of ``sim.slub`` (:class:`slabpolicy.kernel.slub.Allocator`: ``flush_all``,
 ``kmem_cache_shrink``, ``add_partial``, ``remove_partial``, ``inc_slabs_node``,
 ``dec_slabs_node``, ``set_slab_cache``, ``discard_slab``, ``free_slab``,
 ``kmem_cache_destroy``, ``lock``/``unlock``, ...) and of ``sim.memcgs``
@@ -132,7 +133,8 @@ def slabpolicy_dead_cache_empty(sim: Simulation, cache: KmemCache) -> None:
 def slabpolicy_tick(sim: Simulation, now_ns: int) -> None:
     """Periodic work, every ``tick_interval`` of the workload (a kworker on cpu 0).
 
-    Only scheduled when some plugin implements it.
+    Only scheduled when some plugin implements it.  A policy that needs an
+    interval of its own arms its own timer instead (``sim.schedule_every()``).
     """
 
 

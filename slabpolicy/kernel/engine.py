@@ -112,7 +112,6 @@ class Simulation(PolicyOperations):
             self.slub.dead_cache_free = self._dead_cache_free
         self.slub.on_dead_cache_empty = self._dead_cache_empty
         self._has_tick = bool(hook.slabpolicy_tick.get_hookimpls())
-        self._next_tick = 0
         self._kind_index = {k.name: i for i, k in enumerate(workload.caches)}
         #: the replay of the workload's trace, if it has one (slabpolicy.traces.replay)
         self.replay = None
@@ -155,20 +154,17 @@ class Simulation(PolicyOperations):
 
     def run(self) -> None:
         """Run the workload to its end (``duration``), sampling as it goes."""
-        wl = self.workload
         self.hook.slabpolicy_run_start(sim=self)
         for group in self._groups.values():
             arrival = group.spec.arrival
             if group.spec.count and arrival.start_ns <= self.end_ns:
                 self._push(arrival.start_ns, ARRIVE, group)
         self._push(0, SAMPLE)
-        if self._has_tick:
-            self._next_tick = wl.tick_interval_ns
-            self._push(self._next_tick, CALL, self._tick)
-        if wl.trace is not None:
+        self.start_ticks()
+        if self.workload.trace is not None:
             # events from a recorded trace instead of generated streams
             from slabpolicy.traces.replay import replay
-            replay(self, wl.trace)
+            replay(self, self.workload.trace)
         else:
             self.run_events()
 
@@ -356,10 +352,14 @@ class Simulation(PolicyOperations):
         result = fn()
         self._continue(_Op([result] if isinstance(result, GeneratorType) else [], 0, start, None))
 
+    def start_ticks(self) -> None:
+        """Fire ``slabpolicy_tick`` every ``tick_interval`` from now, if a plugin
+        implements it (a periodic timer, :meth:`schedule_every`)."""
+        if self._has_tick:
+            self.schedule_every(self.workload.tick_interval_ns, self._tick)
+
     def _tick(self) -> None:
         self.hook.slabpolicy_tick(sim=self, now_ns=self.slub.now)
-        self._next_tick += self.workload.tick_interval_ns
-        self._push(self._next_tick, CALL, self._tick)
 
     # -- hooks the allocator calls -------------------------------------------------------
 

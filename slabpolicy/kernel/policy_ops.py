@@ -15,7 +15,7 @@ so a policy calls them on ``sim``.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from slabpolicy.kernel.memcg import OFFLINE, ONLINE, MemCgroup, MemcgTree
 from slabpolicy.kernel.slub import DEACTIVATE_TO_TAIL, FULL, NOWHERE, PARTIAL, KmemCache, Slab
@@ -33,6 +33,37 @@ class PolicyOperations:
 
     slub: Allocator
     memcgs: MemcgTree
+    schedule: Callable[[int, Callable[[], Any]], None]
+    _heap: list[tuple]
+
+    # -- timers ----------------------------------------------------------------------
+
+    def schedule_every(self, interval_ns: int, fn: Callable[[], Any],
+                       first_ns: int | None = None) -> Timer:
+        """Run ``fn()`` every ``interval_ns`` from now (first after ``first_ns``, default
+        one interval), until the returned :class:`Timer` is cancelled.
+
+        A periodic delayed work (queue_delayed_work() re-armed by its own work
+        function): each run is a kworker on cpu 0, as ``sim.schedule()``'s are,
+        starting when cpu 0 is free; ``fn``'s work is charged to it, and ``fn`` may
+        be a generator that yields waits.  Arming and firing cost nothing
+        themselves (no published figure for queue_delayed_work()).  The runs keep
+        to the grid ``now + first_ns + k * interval_ns`` whatever each one costs.
+        """
+        if interval_ns <= 0:
+            raise ValueError(f"schedule_every: interval must be positive, got {interval_ns}")
+        timer = Timer(self, int(interval_ns), fn)
+        timer.arm(self.slub.now + int(interval_ns if first_ns is None else first_ns))
+        return timer
+
+    def queued_work_until(self) -> int | None:
+        """The time of the last queued event that is not a periodic timer's run (None:
+        none is queued): what a test waits for to see the work it started done."""
+        last = None
+        for t, _, _, a, _, _ in self._heap:
+            if not isinstance(getattr(a, "__self__", None), Timer) and (last is None or t > last):
+                last = t
+        return last
 
     # -- moving slabs ----------------------------------------------------------------
 
@@ -206,3 +237,30 @@ def nearest_common_ancestor(a: MemCgroup, b: MemCgroup) -> MemCgroup:
         if id(m) in theirs:
             return m
     raise ValueError(f"memcgs {a.name!r} and {b.name!r} are in different trees")
+
+
+class Timer:
+    """A policy's periodic work (:meth:`PolicyOperations.schedule_every`)."""
+
+    def __init__(self, sim: PolicyOperations, interval_ns: int, fn: Callable[[], Any]) -> None:
+        self.sim = sim
+        self.interval_ns = interval_ns
+        self.fn = fn
+        self.next_ns = 0           # when the next run is due
+        self.runs = 0              # runs so far
+        self.cancelled = False
+
+    def arm(self, at_ns: int) -> None:
+        self.next_ns = at_ns
+        self.sim.schedule(at_ns - self.sim.slub.now, self._fire)
+
+    def cancel(self) -> None:
+        """No more runs (cancel_delayed_work()); a run in progress finishes."""
+        self.cancelled = True
+
+    def _fire(self) -> Any:
+        if self.cancelled:
+            return None
+        self.runs += 1
+        self.arm(self.next_ns + self.interval_ns)
+        return self.fn()
