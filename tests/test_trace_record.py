@@ -148,3 +148,16 @@ def test_record_a_job_on_this_kernel_and_leave_everything_as_found(tmp_path):
     rows = rows_of(replay_check(str(out)))
     job = rows[f"/{top}/job at rmdir (read at rmdir)"]
     assert job["measured"] > 0 and job["predicted"] > 0
+
+
+@pytest.mark.parametrize("name", ["tmpfs-churn", "build-job"])
+def test_replayed_caches_have_the_recorded_geometry(name):
+    """Each cache of a replay (slot = the recorded slab_size) gets the order and
+    objects per slab that /sys/kernel/slab showed for it on the recording kernel."""
+    from slabpolicy.kernel.geometry import geometry
+
+    meta = TraceFile(TRACES / f"{name}.trace.gz").meta
+    assert set(meta["slab"]) == set(meta["traced_caches"])
+    for cache, attrs in meta["slab"].items():
+        geo = geometry(attrs["slab_size"], nr_cpus=meta["cpus"], page_size=meta["page_size"])
+        assert (geo.order, geo.objects_per_slab) == (attrs["order"], attrs["objs_per_slab"]), cache

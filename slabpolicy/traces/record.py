@@ -4,7 +4,8 @@ On a Linux host, as root, with tracefs (mounted here if it is not, and
 unmounted after):
 
 1. the tracing state found is saved (``tracing_on``, ``buffer_size_kb``, the
-   enable flag of each event touched) and restored at the end, whatever happens;
+   enable flag of each event touched) and restored at the end, whatever happens
+   (the ring buffer is cleared first: its old content cannot be put back);
 2. the kmem events (``kmem_cache_alloc``, ``kmem_cache_free``, ``kmalloc``,
    ``kfree``), the cgroup life-cycle events (``cgroup_mkdir``,
    ``cgroup_rmdir``, ``cgroup_attach_task``) and ``sched_process_fork`` are
