@@ -31,7 +31,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, ContextManager, Sequence
+from typing import Any, Callable, ContextManager, Protocol, Sequence
 
 from slabpolicy import __version__
 from slabpolicy.errors import SlabpolicyError
@@ -95,6 +95,9 @@ class Task:
     label: str
     seed: int
     sha256: str        # the workload the parent checked; a worker that reads another fails
+    #: a sweep's grid point ((path, value), ...), also among ``overrides``; the
+    #: result records it as ``parameters``
+    parameters: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -246,7 +249,10 @@ def execute(task: Task) -> tuple[str, Any]:
                                   f"running; run compare again")
         pm = make_plugin_manager(task.plugin_paths + workload.plugins)
         [policy] = resolve_policies(workload, [task.label], policy_registry(pm))
-        return "ok", run_one(workload, policy, task.seed, plugin_paths=task.plugin_paths)
+        result = run_one(workload, policy, task.seed, plugin_paths=task.plugin_paths)
+        if task.parameters:
+            result["parameters"] = dict(task.parameters)
+        return "ok", result
     except SlabpolicyError as exc:
         return "error", str(exc)
 
@@ -293,13 +299,33 @@ class Outcome:
 
 
 Progress = Callable[[int], ContextManager[Callable[[], None]]]
+Finished = Callable[[PlannedRun, tuple[str, Any]], None]
+
+
+class Executor(Protocol):
+    """What runs the missing runs of an experiment (see :mod:`slabpolicy.runs.executors`).
+
+    ``run`` calls ``finished(run, execute(run.task))`` for each run as its result
+    arrives, advancing the progress bar; it raises KeyboardInterrupt when
+    interrupted, after stopping the work it started.  ``describe`` is the
+    manifest's ``executor`` entry.
+    """
+
+    def run(self, todo: list[PlannedRun], progress: Progress | None,
+            finished: Finished) -> None: ...
+
+    def describe(self) -> dict[str, Any]: ...
 
 
 def run_experiment(plan: Plan, out: Path, *, jobs: int | None = None,
                    progress: Progress | None = None,
                    on_result: Callable[[PlannedRun], None] | None = None,
-                   argv: Sequence[str] | None = None) -> Outcome:
+                   argv: Sequence[str] | None = None, executor: Executor | None = None,
+                   extra: dict[str, Any] | None = None) -> Outcome:
     """Run what is missing of ``plan`` into ``out``; return the outcome.
+
+    ``executor`` runs the missing runs (default: local worker processes, ``jobs``
+    of them); ``extra`` is added to the manifest (a sweep's grid).
 
     Raises :class:`ExperimentStopped` (after writing every finished result and the
     manifest) when interrupted, when a worker process dies, or when runs failed;
@@ -317,7 +343,10 @@ def run_experiment(plan: Plan, out: Path, *, jobs: int | None = None,
     reused = find_reusable(plan, out)
     todo = [r for r in plan.runs if r.result is None]
     state = {"ran": 0}
-    _write_manifest(plan, out, started, None, "running", argv, jobs)
+    extra = dict(extra or {})
+    if executor is not None:
+        extra["executor"] = executor.describe()
+    _write_manifest(plan, out, started, None, "running", argv, jobs, extra)
 
     def finished(run: PlannedRun, outcome: tuple[str, Any]) -> None:
         kind, value = outcome
@@ -333,7 +362,9 @@ def run_experiment(plan: Plan, out: Path, *, jobs: int | None = None,
     status = "complete"
     stopped: ExperimentStopped | None = None
     try:
-        if todo:
+        if todo and executor is not None:
+            executor.run(todo, progress, finished)
+        elif todo:
             if jobs <= 1 or len(todo) == 1:
                 _run_here(todo, progress, finished)
             else:
@@ -349,10 +380,10 @@ def run_experiment(plan: Plan, out: Path, *, jobs: int | None = None,
             f"a worker process died (killed, or out of memory?): {_tally(plan)}; run the same "
             f"command again{_with_out(argv, out)} to run the rest", 1, status)
     except SlabpolicyError:             # e.g. a result could not be written
-        _write_manifest(plan, out, started, _now(), "stopped", argv, jobs)
+        _write_manifest(plan, out, started, _now(), "stopped", argv, jobs, extra)
         raise
     except BaseException:
-        _write_manifest(plan, out, started, _now(), "crashed", argv, jobs)
+        _write_manifest(plan, out, started, _now(), "crashed", argv, jobs, extra)
         raise
     failed = [r for r in plan.runs if r.error is not None]
     if stopped is None and failed:
@@ -361,7 +392,7 @@ def run_experiment(plan: Plan, out: Path, *, jobs: int | None = None,
         lines.append(f"{len(failed)} run(s) failed: {_tally(plan)}; fix the problem and run the "
                      f"same command again{_with_out(argv, out)} to run the rest")
         stopped = ExperimentStopped("\n".join(lines), 1, status)
-    _write_manifest(plan, out, started, _now(), status, argv, jobs)
+    _write_manifest(plan, out, started, _now(), status, argv, jobs, extra)
     if stopped is not None:
         raise stopped
     return Outcome(plan, out, reused, state["ran"], status)
@@ -457,12 +488,13 @@ def _run_entry(run: PlannedRun) -> dict[str, Any]:
             "workload_sha256": run.workload.sha256, "policy": run.policy.label,
             "policy_name": run.policy.entry.spec.name,
             "policy_version": run.policy.entry.spec.version, "seed": run.task.seed,
-            "reused": run.reused}
+            "reused": run.reused,
+            **({"parameters": dict(run.task.parameters)} if run.task.parameters else {})}
 
 
 def manifest(plan: Plan, started: str, finished: str | None, status: str,
              argv: Sequence[str], jobs: int, previous: dict | None = None,
-             out: Path | None = None) -> dict[str, Any]:
+             out: Path | None = None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """The provenance of a results directory and the list of its finished runs.
 
     Runs listed by an earlier manifest of the directory that this plan does not
@@ -514,6 +546,7 @@ def manifest(plan: Plan, started: str, finished: str | None, status: str,
         "missing": [{"file": r.filename, "workload": r.workload.name, "policy": r.policy.label,
                      "seed": r.task.seed, **({"error": r.error} if r.error else {})}
                     for r in plan.runs if r.result is None],
+        **(extra or {}),
     }
 
 
@@ -527,8 +560,8 @@ def read_manifest(out: Path) -> dict | None:
 
 
 def _write_manifest(plan: Plan, out: Path, started: str, finished: str | None, status: str,
-                    argv: Sequence[str], jobs: int) -> None:
-    doc = manifest(plan, started, finished, status, argv, jobs, read_manifest(out), out)
+                    argv: Sequence[str], jobs: int, extra: dict[str, Any] | None = None) -> None:
+    doc = manifest(plan, started, finished, status, argv, jobs, read_manifest(out), out, extra)
     try:
         write_json_atomic(out / MANIFEST, doc)
     except OSError as exc:
