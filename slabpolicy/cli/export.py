@@ -15,8 +15,7 @@ from slabpolicy.runs.results import write_atomic
 
 @app.command()
 def export(
-    directory: Annotated[Path, typer.Argument(help="a results directory written by compare",
-                                              metavar="DIR")],
+    directory: Annotated[Path, typer.Argument(help="a results directory written by compare")],
     fmt: Annotated[str, typer.Option("--format", help="csv or parquet")] = "csv",
     out: Annotated[Optional[Path], typer.Option(
         help="the file to write (default: stdout for csv; parquet needs a file)",

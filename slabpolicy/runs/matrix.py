@@ -38,6 +38,7 @@ from slabpolicy.runs.dirlock import hold_directory, is_held
 from slabpolicy.runs.pool import Terminated, run_in_pool, terminating
 from slabpolicy.runs.results import result_filename, write_json_atomic
 from slabpolicy.runs.runner import SCHEMA, PolicyRun, resolve_policies, run_one
+from slabpolicy.workloads.bundled import experiments_dirs
 from slabpolicy.workloads.spec import Workload, load_workload
 
 MANIFEST = "manifest.json"
@@ -51,17 +52,6 @@ EXIT_INTERRUPTED = 130
 # --------------------------------------------------------------------------- #
 # Where the bundled experiments are
 # --------------------------------------------------------------------------- #
-
-def experiments_dirs() -> list[Path]:
-    """Where bundled experiments may be, in order: package data, then the source tree.
-
-    ``slabpolicy/experiments/`` exists when the package was installed with its
-    package data; ``<repo>/experiments/`` when it runs from a checkout (or an
-    editable install), next to the ``slabpolicy`` package directory.
-    """
-    package = Path(__file__).resolve().parent.parent
-    return [package / "experiments", package.parent / "experiments"]
-
 
 def experiments_dir() -> Path | None:
     """The first directory of :func:`experiments_dirs` holding the default experiment."""
