@@ -17,32 +17,11 @@ from slabpolicy.analysis.report import comparison_table, csv_value, jnum, render
 from slabpolicy.cli import app
 from slabpolicy.runs import matrix
 
+from test_compare import SMALL as WORKLOAD      # two policies, poisson arrivals, 200 ms
+
 RUNNER = CliRunner(env={"SLABPOLICY_DISABLE_PLUGIN_AUTOLOAD": None,
                         "SLABPOLICY_BLOCK_PLUGINS": None})
 
-WORKLOAD = """\
-name: tiny-export
-seed: 2
-duration: 100ms
-sample_interval: 20ms
-machine:
-  cpus: 2
-caches:
-  - name: dentry
-    object_size: 192
-cgroups:
-  - name: c
-    count: 2
-    arrival: {process: fixed, interval: 30ms}
-    lifetime: 40ms
-    streams:
-      - cache: dentry
-        rate: 2000/s
-        lifetime: {dist: exponential, mean: 5ms}
-policies:
-  - leave-in-place
-  - objcg
-"""
 
 
 @pytest.fixture(scope="module")
@@ -65,10 +44,10 @@ def test_csv_holds_every_figure_and_sample(results_dir):
     assert len(rows) == sum(len(metric_paths(r)) for r in results) + samples
     by_key = {(row["run"], row["metric"], row["t"]): row for row in rows}
     for r in results:
-        run = f"tiny-export--{r['policy']['label']}--seed{r['seed']}"
+        run = f"small--{r['policy']['label']}--seed{r['seed']}"
         row = by_key[(run, "memory.slab_pages.mean", "")]
         assert (row["workload"], row["policy"], row["seed"]) == (
-            "tiny-export", r["policy"]["label"], str(r["seed"]))
+            "small", r["policy"]["label"], str(r["seed"]))
         assert float(row["value"]) == r["memory"]["slab_pages"]["mean"]
         t, pages = r["series"]["t_ns"][3], r["series"]["slab_pages"][3]
         assert float(by_key[(run, "series.slab_pages", str(t))]["value"]) == pages

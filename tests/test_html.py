@@ -20,37 +20,11 @@ from typer.testing import CliRunner
 from slabpolicy.cli import app
 
 from headless import find_browser, view
+from test_compare import SMALL as WORKLOAD      # two policies, poisson arrivals, 200 ms
 
 RUNNER = CliRunner(env={"SLABPOLICY_DISABLE_PLUGIN_AUTOLOAD": None,
                         "SLABPOLICY_BLOCK_PLUGINS": None, "COLUMNS": "120"})
 
-WORKLOAD = """\
-name: tiny-page
-seed: 5
-duration: 300ms
-sample_interval: 10ms
-machine:
-  cpus: 2
-caches:
-  - name: dentry
-    object_size: 192
-cgroups:
-  - name: c
-    count: 5
-    arrival: {process: fixed, interval: 30ms}
-    lifetime: 60ms
-    streams:
-      - cache: dentry
-        rate: 3000/s
-        lifetime:
-          dist: mixture
-          of:
-            - {weight: 0.9, dist: exponential, mean: 5ms}
-            - {weight: 0.1, dist: forever}
-policies:
-  - leave-in-place
-  - scan-and-move
-"""
 METRICS = ("memory.slab_pages.mean", "memory.dying_memcgs.final", "latency_ns.free.p99")
 
 
@@ -80,20 +54,19 @@ def test_the_page_holds_everything_and_fetches_nothing(page):
     assert "<script" not in text and "@import" not in text and "url(" not in text
     assert '<table class="comparison">' in text
     for metric in METRICS:
-        assert f"tiny-page: {metric}" in text
+        assert f"small: {metric}" in text
     assert text.count("<svg ") == len(METRICS)                  # a forest plot per metric
-    assert "+32 ns in every seed" in text or "in every seed" in text
-    assert "name: tiny-page" in text                            # the workload file
+    assert "name: small" in text                                # the workload file
     for field in ("slabpolicy", "Python", "host", "command", "started", "finished"):
         assert f"<dt>{field}</dt>" in text
-    assert "scan-and-move" in text and "{&quot;scan_slab_ns&quot;: 0" in text
+    assert "leave-in-place-4.0" in text and "{&quot;era&quot;: &quot;4.0&quot;}" in text
 
 
 def test_the_plots_are_embedded(page):
     pytest.importorskip("matplotlib")
     images = re.findall(r'<img src="data:image/png;base64,([^"]+)" alt="([^"]+)"', page.read_text())
     names = {alt for _, alt in images}
-    assert {"tiny-page-slab_pages", "tiny-page-dying_memcgs", "tiny-page-latency"} <= names
+    assert {"small-slab_pages", "small-dying_memcgs", "small-latency"} <= names
 
 
 def _png_size(data: bytes) -> tuple[int, int]:
@@ -114,7 +87,7 @@ def test_the_page_in_a_real_browser(page):
     for request in seen.requests:
         assert request.startswith(("file:", "data:")), request
     for words in ("Comparison", "Differences from the baseline", "Workloads", "Provenance",
-                  "leave-in-place", "scan-and-move", "in every seed"):
+                  "leave-in-place", "leave-in-place-4.0"):
         assert words in seen.text
     width, height = _png_size(seen.screenshot)
     assert width == 1200 and height > 2000                # the whole page, not a blank strip
