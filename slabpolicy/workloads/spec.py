@@ -99,8 +99,9 @@ cgroups:                          # required, non-empty list, unique names
 policies: [leave-in-place]        # [[leave-in-place]] names or {name, label, options}
 plugins: []                       # [] paths, relative to this file
 costs: {alloc_fast: 6ns}          # [{}] step -> duration
-trace: FILE or {file: ...}        # replay a recorded trace instead of caches and cgroups
-                                  # (slabpolicy/traces/source.py: its fields and defaults)
+trace:                            # [none] a trace to replay instead of caches and cgroups:
+                                  # FILE or {file, tasks, caches, cgroups, start, end,
+                                  # accounted_only, hierarchy} (docs/workloads.md)
 sweep:                            # [{}] `slabpolicy sweep` only: --set path -> list of values
   cgroups[0].arrival.rate: [1/s, 4/s, 16/s]
 """
@@ -869,7 +870,8 @@ _NESTED_TOP = {**{k: f"machine.{k}" for k in _MACHINE}, "cache_creation": "memcg
 
 def _validate(chk: _Checker, root: Node, path_text: str, sha: str) -> Workload | None:
     replays = isinstance(root, MappingNode) and any(
-        isinstance(k, ScalarNode) and k.value == "trace" for k, _ in root.value)
+        isinstance(k, ScalarNode) and k.value == "trace"
+        and not (isinstance(v, ScalarNode) and v.tag == _NULL_TAG) for k, v in root.value)
     top = chk.mapping(root, "", _TOP, _TOP_REQUIRED_TRACE if replays else _TOP_REQUIRED)
     if top is None:
         return None
@@ -896,7 +898,7 @@ def _validate(chk: _Checker, root: Node, path_text: str, sha: str) -> Workload |
     machine = _machine(chk, top["machine"]) if "machine" in top else BAD
 
     trace = None
-    if "trace" in top:      # events from a recorded trace instead of generated streams
+    if replays:             # events from a recorded trace instead of generated streams
         from slabpolicy.traces.source import check_trace_workload
         trace, duration, sample, machine = check_trace_workload(chk, top, duration, sample, machine)
 
