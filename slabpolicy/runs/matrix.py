@@ -189,7 +189,10 @@ def _plain(value: Any) -> Any:
 
 
 def read_result(path: Path) -> dict | None:
-    """A result document read back, or None if the file is missing, partial or not one."""
+    """A result document read back, or None if the file is missing, partial or not one
+    (or not a regular file: a FIFO named like a result would block the reader)."""
+    if not Path(path).is_file():
+        return None
     try:
         with open(path) as fh:
             doc = json.load(fh)
@@ -542,6 +545,8 @@ def manifest(plan: Plan, started: str, finished: str | None, status: str,
 
 
 def read_manifest(out: Path) -> dict | None:
+    if not (Path(out) / MANIFEST).is_file():
+        return None
     try:
         with open(Path(out) / MANIFEST) as fh:
             doc = json.load(fh)
