@@ -41,6 +41,7 @@ from slabpolicy.runs.pool import run_in_pool
 from slabpolicy.runs.results import (checksum_status, result_filename, write_json_atomic,
                                      write_result)
 from slabpolicy.runs.runner import SCHEMA, PolicyRun, resolve_policies, run_one
+from slabpolicy.workloads.bundled import experiments_dirs
 from slabpolicy.workloads.spec import Workload, load_workload
 from slabpolicy.workloads.trust import trusted_plugins
 
@@ -55,17 +56,6 @@ EXIT_INTERRUPTED = 130
 # --------------------------------------------------------------------------- #
 # Where the bundled experiments are
 # --------------------------------------------------------------------------- #
-
-def experiments_dirs() -> list[Path]:
-    """Where bundled experiments may be, in order: package data, then the source tree.
-
-    ``slabpolicy/experiments/`` exists when the package was installed with its
-    package data; ``<repo>/experiments/`` when it runs from a checkout (or an
-    editable install), next to the ``slabpolicy`` package directory.
-    """
-    package = Path(__file__).resolve().parent.parent
-    return [package / "experiments", package.parent / "experiments"]
-
 
 def experiments_dir() -> Path | None:
     """The first directory of :func:`experiments_dirs` holding the default experiment."""
@@ -178,7 +168,9 @@ def plan_experiment(files: Sequence[str | os.PathLike[str]] = (), *, policies: S
         runs = resolve_policies(workload, list(policies), policy_registry(pm))
         plan.workloads.append(workload)
         plan.policies[workload.name] = runs
-        plan.seeds[workload.name] = [workload.seed + i for i in range(seeds)]
+        # a replayed trace is the same for every seed: one run per policy
+        n_seeds = 1 if workload.trace is not None else seeds
+        plan.seeds[workload.name] = [workload.seed + i for i in range(n_seeds)]
         for policy in runs:
             for seed in plan.seeds[workload.name]:
                 task = Task(path, overrides, plugins, policy.label, seed, workload.sha256)
@@ -197,7 +189,10 @@ def _plain(value: Any) -> Any:
 
 
 def read_result(path: Path) -> dict | None:
-    """A result document read back, or None if the file is missing, partial or not one."""
+    """A result document read back, or None if the file is missing, partial or not one
+    (or not a regular file: a FIFO named like a result would block the reader)."""
+    if not Path(path).is_file():
+        return None
     try:
         with open(path) as fh:
             doc = json.load(fh)
@@ -550,6 +545,8 @@ def manifest(plan: Plan, started: str, finished: str | None, status: str,
 
 
 def read_manifest(out: Path) -> dict | None:
+    if not (Path(out) / MANIFEST).is_file():
+        return None
     try:
         with open(Path(out) / MANIFEST) as fh:
             doc = json.load(fh)
