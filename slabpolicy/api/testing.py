@@ -64,7 +64,7 @@ class Kit:
         self.policy = entry.spec.factory(parsed)
         register_run_plugin(pm, self.policy, f"policy:{policy}")
         self.sim = Simulation(self.workload, seed=0, hook=pm.hook, policy_label=policy,
-                              strict=strict)
+                              strict=strict, trace_locks=True)
         self.slub = self.sim.slub
         self.memcgs = self.sim.memcgs
         self.root = self.memcgs.root
@@ -105,6 +105,15 @@ class Kit:
         """kmem_cache_free(cache, obj) on ``cpu`` for each object handle."""
         for slab in [objs] if isinstance(objs, Slab) else list(objs):
             self.slub.slab_free(cache, slab, cpu, self._tick(at), objcg)
+
+    def queue_free(self, cache: KmemCache, objs: Slab | Iterable[Slab], cpu: int = 0,
+                   at: int | None = None, objcg: ObjCgroup | None = None) -> None:
+        """Queue kmem_cache_free(cache, obj) of each object as an event at ``at`` (or
+        spaced ``step_ns``), run by :meth:`run_until`.  Unlike :meth:`free`, queued
+        frees run as a workload's do: in time order, each stopping at a lock until
+        its turn, so frees on several cpus contend for locks."""
+        for slab in [objs] if isinstance(objs, Slab) else list(objs):
+            self.sim.queue_free(cache, slab, cpu, self._tick(at), objcg)
 
     def offline(self, memcg: MemCgroup, cpu: int = 0, at: int | None = None,
                 wait: bool = True) -> None:

@@ -39,6 +39,8 @@ _STEPS = (
     CostStep("lock", 16,
              "spin_lock_irqsave + restore, uncontended: 62 cycles / 15.6 ns "
              "(Brouer, linux-mm, Jan 2017); list_lock is always taken irqsave"),
+    CostStep("lock_bounce", 16,
+             "not yet calibrated: the uncontended figure of lock"),
     CostStep("list_op", 2,
              "assumed: a list_add/list_del under list_lock touches two cache lines; "
              "no published figure"),

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from typing import Callable
 
+from greenlet import getcurrent
+
 from slabpolicy.kernel.costs import default_costs
 from slabpolicy.kernel.geometry import cpu_partial_for, geometry
 from slabpolicy.kernel.histogram import Histogram
@@ -39,6 +41,10 @@ SLAB_CHAINED = 0x04000000
 
 DEACTIVATE_TO_HEAD = False
 DEACTIVATE_TO_TAIL = True
+
+#: ``cpu_free_at`` of a cpu whose operation is stopped, waiting its turn at a lock
+#: (:mod:`slabpolicy.kernel.turns`): the next operation on that cpu waits for it
+BUSY = 1 << 100
 
 
 class Slab:
@@ -250,10 +256,15 @@ class Allocator:
         self.locks = locks if locks is not None else LockRegistry()
         self.costs = dict(costs) if costs is not None else default_costs()
         self.now = 0
-        #: the time of the event being processed: no operation can start before it
-        #: any more (what locks may forget below)
-        self.horizon = 0
+        #: the cpu of the operation running now (the lock statistics' ``lock->cpu``)
+        self.cur_cpu = 0
+        #: when each cpu's last operation ended (BUSY: one is stopped at a lock)
         self.cpu_free_at = [0] * machine.cpus
+        #: operations waiting for a BUSY cpu, woken when its operation ends
+        self.cpu_waiters: list[list] = [[] for _ in range(machine.cpus)]
+        #: set by the engine: stops and continues operations at locks (None: a
+        #: caller driving the allocator directly, processed in call order)
+        self.turns = None
         self.node_of_cpu = [machine.node_of_cpu(c) for c in range(machine.cpus)]
         self.caches: list[KmemCache] = []          # every cache not destroyed
         self.dead_caches: set[KmemCache] = set()   # caches of offline memcgs, not destroyed
@@ -289,6 +300,7 @@ class Allocator:
         self.c_free_slow = c["free_slow"]
         self.c_cmpxchg = c["cmpxchg"]
         self.c_lock = c["lock"]
+        self.c_lock_bounce = c["lock_bounce"]
         self.c_list_op = c["list_op"]
 
     # -- caches ----------------------------------------------------------------------
@@ -366,13 +378,94 @@ class Allocator:
 
     # -- node lists --------------------------------------------------------------------
 
+    # -- locks and cpus: an operation that must wait stops and continues later -------
+
     def lock(self, lock: Lock) -> None:
-        """spin_lock_irqsave(): wait if held, pay the lock cost."""
-        self.now = lock.acquire(self.now, self.c_lock, self.horizon)
+        """spin_lock_irqsave(): take ``lock`` in its turn, wait while it is held, pay
+        the lock cost (more when the lock's line was last written by another cpu).
+
+        Inside the engine's loop an operation reaching the lock while an earlier
+        event is queued stops here and continues at its arrival time, so that the
+        acquisitions of every lock are processed in arrival order and no two holds
+        overlap (:mod:`slabpolicy.kernel.turns`).
+        """
+        arrived = self.now
+        cpu = self.cur_cpu
+        turns = self.turns
+        if turns is not None and turns.must_wait(arrived):
+            self.cpu_free_at[cpu] = BUSY
+            turns.wait_until(arrived)
+            self.now = arrived
+            self.cur_cpu = cpu
+        if lock.held:
+            acquired = self._queue_for(lock, arrived, cpu)
+        else:
+            acquired = lock.free_at if lock.free_at > arrived else arrived
+        self.now = lock.take(arrived, acquired, cpu, self.c_lock, self.c_lock_bounce)
+        lock.owner = getcurrent()
+
+    def _queue_for(self, lock: Lock, arrived: int, cpu: int) -> int:
+        """Queue behind the stopped operation holding ``lock``; return when it is
+        handed over (the release of the holder, or the arrival if later)."""
+        me = getcurrent()
+        if lock.owner is me:
+            raise RuntimeError(f"{lock.name or lock.cls.name}: taken again by its holder "
+                               f"(a deadlock) at t={arrived}ns")
+        if self.turns is None or not self.turns.can_stop():
+            raise RuntimeError(f"{lock.name or lock.cls.name}: held by a stopped operation; "
+                               f"run the queued events before operating on it directly")
+        self.cpu_free_at[cpu] = BUSY
+        lock.waiters.append((me, arrived))
+        acquired = self.turns.suspend()
+        self.cur_cpu = cpu
+        return acquired
 
     def unlock(self, lock: Lock) -> None:
-        """spin_unlock_irqrestore()."""
+        """spin_unlock_irqrestore(); the first operation queued behind a stopped
+        holder gets the lock handed over."""
         lock.release(self.now)
+        if lock.waiters:
+            g, arrived = lock.waiters.pop(0)
+            lock.held = True
+            self.turns.wake(g, self.now if self.now > arrived else arrived)
+
+    def wait_for_cpu(self, cpu: int, t: int) -> int:
+        """An operation arriving at ``t`` on a BUSY cpu waits until the cpu's stopped
+        operation has ended; returns when it can start."""
+        turns = self.turns
+        if turns is None or not turns.can_stop():
+            raise RuntimeError(f"cpu {cpu} is busy with a stopped operation; run the "
+                               f"queued events before operating on it directly")
+        while self.cpu_free_at[cpu] >= BUSY:
+            self.cpu_waiters[cpu].append(getcurrent())
+            turns.suspend()
+        start = self.cpu_free_at[cpu]
+        return start if start > t else t
+
+    def begin(self, cpu: int, t: int) -> int:
+        """Start an operation (not an alloc or a free) on ``cpu`` arriving at ``t``:
+        after the cpu's previous one.  Sets and returns the op clock."""
+        start = self.cpu_free_at[cpu]
+        if start >= BUSY:
+            start = self.wait_for_cpu(cpu, t)
+        elif start < t:
+            start = t
+        self.now = start
+        self.cur_cpu = cpu
+        return start
+
+    def end(self, cpu: int) -> None:
+        """The operation running on ``cpu`` ends now; operations waiting for the cpu
+        continue."""
+        self.cpu_free_at[cpu] = self.now
+        if self.cpu_waiters[cpu]:
+            self._wake_cpu(cpu)
+
+    def _wake_cpu(self, cpu: int) -> None:
+        waiters = self.cpu_waiters[cpu]
+        self.cpu_waiters[cpu] = []
+        for g in waiters:
+            self.turns.wake(g, self.now)
 
     def add_partial(self, n: KmemCacheNode, slab: Slab, tail: bool = DEACTIVATE_TO_TAIL) -> None:
         """add_partial(): put ``slab`` on ``n``'s partial list (list_lock held)."""
@@ -474,6 +567,8 @@ class Allocator:
         start = self.cpu_free_at[cpu]
         if start < t:
             start = t
+        elif start >= BUSY:
+            start = self.wait_for_cpu(cpu, t)
         c = s.cpu[cpu]
         if c.freelist and objcg is None:
             c.freelist -= 1
@@ -483,7 +578,7 @@ class Allocator:
             self.n_alloc_fast += 1
             return slab
         self.now = start
-        self.horizon = t
+        self.cur_cpu = cpu
         if objcg is not None:
             self.objcgs.charge(objcg, cpu, s.obj_full_size)
         if c.freelist:
@@ -499,6 +594,8 @@ class Allocator:
             self.n_alloc_slow += 1
             hist = self.h_alloc_slow
         self.cpu_free_at[cpu] = self.now
+        if self.cpu_waiters[cpu]:
+            self._wake_cpu(cpu)
         hist.record(self.now - start)
         return slab
 
@@ -512,16 +609,24 @@ class Allocator:
                 s.stat("ALLOC_REFILL")
                 return self._load_freelist(c, slab)
             # the cpu slab is full: unfreeze it off the cpu, onto no list
-            slab.frozen = False
-            slab.cpu = -1
             c.slab = None
             s.stat("DEACTIVATE_FULL")
             if s.track_full:
+                # onto the full list: list_lock first, then unfrozen (deactivate_slab()
+                # takes the lock before the cmpxchg that unfreezes); frees arriving
+                # meanwhile find it frozen and leave it alone
                 n = s.node[slab.node]
                 self.lock(n.list_lock)
-                self.add_full(s, n, slab)
+                slab.frozen = False
+                slab.cpu = -1
+                if slab.inuse < slab.objects:        # freed into while it waited
+                    self.add_partial(n, slab, DEACTIVATE_TO_TAIL)
+                else:
+                    self.add_full(s, n, slab)
                 self.unlock(n.list_lock)
             else:
+                slab.frozen = False
+                slab.cpu = -1
                 slab.where = NOWHERE
         if c.partial:
             slab = c.partial.pop()
@@ -609,7 +714,12 @@ class Allocator:
         more than min_partial partial slabs, is discarded."""
         held = None
         discard = []
-        for slab in reversed(c.partial):          # from the list head: the latest put
+        # the list is taken off the cpu first (this_cpu_write(partial, NULL)), so that
+        # a flush of this cpu while the walk waits for a list_lock finds it empty
+        partial = c.partial
+        c.partial = []
+        c.pobjects = 0
+        for slab in reversed(partial):            # from the list head: the latest put
             n = s.node[slab.node]
             if n.list_lock is not held:
                 if held is not None:
@@ -626,8 +736,6 @@ class Allocator:
                 self.add_partial(n, slab, DEACTIVATE_TO_TAIL)
         if held is not None:
             self.unlock(held)
-        c.partial.clear()
-        c.pobjects = 0
         for slab in discard:
             s.stat("DEACTIVATE_EMPTY")
             self.discard_slab(s, slab)
@@ -644,22 +752,27 @@ class Allocator:
         c.slab = None
         c.freelist = 0
         self.now += self.c_cmpxchg
-        slab.frozen = False
-        slab.cpu = -1
         n = s.node[slab.node]
         if not slab.inuse and (s.discard_empty or n.nr_partial > s.min_partial):
+            slab.frozen = False
+            slab.cpu = -1
             slab.where = NOWHERE
             s.stat("DEACTIVATE_EMPTY")
             self.discard_slab(s, slab)
-        elif slab.inuse < slab.objects:
+        elif slab.inuse < slab.objects or s.track_full:
+            # list_lock first, then unfrozen (as deactivate_slab() takes the lock before
+            # its cmpxchg): frees arriving while it waits find the slab frozen
             self.lock(n.list_lock)
-            self.add_partial(n, slab, DEACTIVATE_TO_TAIL if remote else DEACTIVATE_TO_HEAD)
-            self.unlock(n.list_lock)
-        elif s.track_full:
-            self.lock(n.list_lock)
-            self.add_full(s, n, slab)
+            slab.frozen = False
+            slab.cpu = -1
+            if slab.inuse < slab.objects:
+                self.add_partial(n, slab, DEACTIVATE_TO_TAIL if remote else DEACTIVATE_TO_HEAD)
+            else:
+                self.add_full(s, n, slab)
             self.unlock(n.list_lock)
         else:
+            slab.frozen = False
+            slab.cpu = -1
             slab.where = NOWHERE
 
     def flush_all(self, s: KmemCache) -> None:
@@ -706,6 +819,8 @@ class Allocator:
         start = self.cpu_free_at[cpu]
         if start < t:
             start = t
+        elif start >= BUSY:
+            start = self.wait_for_cpu(cpu, t)
         c = s.cpu[cpu]
         if c.slab is slab and s.free_lock is None and objcg is None:
             c.freelist += 1
@@ -714,7 +829,7 @@ class Allocator:
             self.n_free_fast += 1
             return
         self.now = start
-        self.horizon = t
+        self.cur_cpu = cpu
         if s.free_lock is not None:
             self.lock(s.free_lock)
         if objcg is not None:
@@ -738,6 +853,8 @@ class Allocator:
         if s.free_lock is not None:
             self.unlock(s.free_lock)
         self.cpu_free_at[cpu] = self.now
+        if self.cpu_waiters[cpu]:
+            self._wake_cpu(cpu)
         hist.record(self.now - start)
 
     def slab_free_slowpath(self, s: KmemCache, slab: Slab, cpu: int) -> None:
@@ -751,8 +868,20 @@ class Allocator:
           full to the partial list under list_lock);
         * a slab that becomes empty while more than min_partial slabs sit on the node
           partial list is removed under list_lock and discarded; with fewer it stays.
+
+        As in the kernel, list_lock is taken *before* the free is committed (the
+        cmpxchg_double of __slab_free() runs under it when a list move may follow),
+        and what to do is decided again once it is held: other cpus may have
+        changed the slab while this one waited for the lock.
         """
         self.now += self.c_cmpxchg
+        n = None
+        if _free_takes_list_lock(s, slab):
+            n = s.node[slab.node]
+            self.lock(n.list_lock)
+            if not _free_takes_list_lock(s, slab):     # changed while it waited
+                self.unlock(n.list_lock)
+                n = None
         prior = slab.inuse < slab.objects        # page->freelist was not NULL
         slab.inuse -= 1
         if slab.inuse < 0:
@@ -767,10 +896,9 @@ class Allocator:
             return
         if not prior and not s.track_full:
             s.stat("CPU_PARTIAL_FREE")
+            slab.frozen = True          # frozen by the same cmpxchg that takes the object
             self.put_cpu_partial(s, slab, cpu, drain=True)
             return
-        n = s.node[slab.node]
-        self.lock(n.list_lock)
         if not inuse and (s.discard_empty or n.nr_partial > s.min_partial):
             if prior:
                 self.remove_partial(n, slab)
@@ -786,6 +914,17 @@ class Allocator:
             self.add_partial(n, slab, DEACTIVATE_TO_TAIL)
             s.stat("FREE_ADD_PARTIAL")
         self.unlock(n.list_lock)
+
+
+def _free_takes_list_lock(s: KmemCache, slab: Slab) -> bool:
+    """Whether a free into unfrozen ``slab`` moves it between node lists: it empties a
+    partial slab, or it is the first free into a full slab of a cache that keeps a
+    full list."""
+    if slab.frozen:
+        return False
+    if slab.inuse < slab.objects:
+        return slab.inuse == 1
+    return s.track_full
 
 
 def _raise_violation(message: str) -> None:
