@@ -159,6 +159,7 @@ class Kit:
         """flush_all(cache): every cpu's cpu slab and cpu partial list back to the nodes."""
         self.slub.now = self._tick(at)
         self.slub.flush_all(cache)
+        self.t = max(self.t, self.slub.now)     # later operations come after it
 
     # -- looking ---------------------------------------------------------------------
 

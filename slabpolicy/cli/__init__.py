@@ -6,5 +6,6 @@ one area to the same ``app`` when imported below.
 """
 from slabpolicy.cli.app import app
 from slabpolicy.cli import traces  # noqa: F401  (record, trace stats, replay-check)
+from slabpolicy.cli import costs  # noqa: F401  (costs)
 
 __all__ = ["app"]

@@ -25,6 +25,7 @@ from types import GeneratorType
 from typing import Any, Callable
 
 from slabpolicy.kernel.accounting import AccountingChecker
+from slabpolicy.kernel.costs import rcu_grace_period
 from slabpolicy.kernel.histogram import Histogram
 from slabpolicy.kernel.locks import LockRegistry
 from slabpolicy.kernel.memcg import ONLINE, MemCgroup, MemcgTree
@@ -134,7 +135,7 @@ class Simulation(PolicyOperations):
     def synchronize_rcu(self) -> int:
         """synchronize_rcu(): the grace period to ``yield`` from an offline generator."""
         self.rcu_waits += 1
-        return self.slub.costs["rcu_grace_period"]
+        return rcu_grace_period(self.slub.costs, self.workload.machine.cpus)
 
     def schedule(self, delay_ns: int, fn: Callable[[], Any]) -> None:
         """Run ``fn()`` (a kworker on cpu 0) ``delay_ns`` from now; it may be a generator."""
@@ -353,6 +354,10 @@ class Simulation(PolicyOperations):
             memcg.rmdir_ns = t
         if self._children_busy(memcg):
             self._pending_offline.add(memcg)
+            return
+        if any(c.allocating for c in memcg.caches.values() if c.memcg is memcg):
+            # an allocation of its last task is stopped at a lock: it finishes first
+            self._push(self._heap[0][0] if self._heap else t, OFFLINE, memcg)
             return
         if cpu is None:
             cpu = self._offline_cpu[memcg.id]

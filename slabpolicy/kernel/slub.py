@@ -26,6 +26,7 @@ from slabpolicy.kernel.geometry import cpu_partial_for, geometry
 from slabpolicy.kernel.histogram import Histogram
 from slabpolicy.kernel.locks import Lock, LockRegistry
 from slabpolicy.kernel.memcg import MemCgroup, MemcgTree
+from slabpolicy.kernel.memcg_stock import MemcgStock
 from slabpolicy.kernel.objcg import OBJ_POINTER_BYTES, ObjCgroup, ObjcgAccounting
 
 # Where a slab is; the kernel keeps this implicit in page->frozen and page->lru.
@@ -51,7 +52,7 @@ class Slab:
     """One slab (a struct page of ``1 << order`` pages): a count of live objects."""
 
     __slots__ = ("cache", "node", "objects", "inuse", "frozen", "where", "cpu", "pobj",
-                 "lru", "prev", "next", "freed", "id")
+                 "lru", "prev", "next", "freed", "id", "last_cpu")
 
     def __init__(self, cache: KmemCache, node: int, id: int) -> None:
         self.cache = cache          # page->slab: the cache that owns the slab now
@@ -67,6 +68,8 @@ class Slab:
         self.next: Slab | None = None
         self.freed = False          # returned to the page allocator
         self.id = id
+        #: the cpu whose cmpxchg_double last wrote the struct page (its line is there)
+        self.last_cpu = -1
 
     def __repr__(self) -> str:
         return (f"<slab {self.id} of {self.cache.name} node {self.node} "
@@ -169,7 +172,7 @@ class KmemCache:
     __slots__ = ("id", "name", "kind", "index", "memcg", "size", "object_size", "order",
                  "pages", "objects", "min_partial", "cpu_partial", "cpu", "node", "flags",
                  "track_full", "free_lock", "discard_empty", "discard", "account", "obj_full_size", "dead", "destroyed", "parent_slab", "root",
-                 "stats", "policy_data")
+                 "stats", "policy_data", "allocating")
 
     def __init__(self, alloc: Allocator, id: int, name: str, kind, index: int,
                  memcg: MemCgroup, root: KmemCache | None) -> None:
@@ -218,6 +221,9 @@ class KmemCache:
         self.parent_slab: KmemCache | None = None   # the seed's s->parent_slab
         self.stats: dict[str, int] = {}   # SLUB stat items (CONFIG_SLUB_STATS), slow paths
         self.policy_data: dict = {}
+        #: allocation slow paths in progress (one may be stopped at a lock): the
+        #: memcg's offline waits for them, as rmdir waits for its tasks to exit
+        self.allocating = 0
 
     @property
     def nr_slabs(self) -> int:
@@ -277,6 +283,7 @@ class Allocator:
         # are recorded; the plain ones all cost exactly their step and are counted
         self.h_alloc_fast_rec = Histogram()
         self.h_free_fast_rec = Histogram()
+        self.memcg_stock = MemcgStock(machine.cpus, self.costs)
         self.objcgs = ObjcgAccounting(self, memcgs, machine.cpus, machine.page_size)
         # Set by the engine: the policy's slow-path free into a dead cache (None when no
         # plugin implements it), what to call when a dead cache's last slab goes, and
@@ -301,6 +308,7 @@ class Allocator:
         self.c_cmpxchg = c["cmpxchg"]
         self.c_lock = c["lock"]
         self.c_lock_bounce = c["lock_bounce"]
+        self.c_line_transfer = c["line_transfer"]
         self.c_list_op = c["list_op"]
 
     # -- caches ----------------------------------------------------------------------
@@ -504,7 +512,7 @@ class Allocator:
         self.now += (cost["page_alloc"] + cost["page_order"] * s.order
                      + cost["slab_init_object"] * s.objects)
         if s.memcg is not None and not s.memcg.is_root:
-            self.now += cost["memcg_charge"]
+            self.now += self.memcg_stock.charge(s.memcg, self.cur_cpu, s.pages)
         self.memcgs.charge(s.memcg, s.pages)
         slab = Slab(s, node, self._next_slab_id)
         self._next_slab_id += 1
@@ -535,7 +543,7 @@ class Allocator:
         self.total_pages -= slab.cache.pages
         if uncharge:
             if not s.memcg.is_root:
-                self.now += cost["memcg_charge"]
+                self.now += self.memcg_stock.uncharge(s.memcg, self.cur_cpu, s.pages)
             self.memcgs.uncharge(s.memcg, s.pages)
 
     def discard_slab(self, s: KmemCache, slab: Slab) -> None:
@@ -568,7 +576,9 @@ class Allocator:
         if start < t:
             start = t
         elif start >= BUSY:
+            s.allocating += 1
             start = self.wait_for_cpu(cpu, t)
+            s.allocating -= 1
         c = s.cpu[cpu]
         if c.freelist and objcg is None:
             c.freelist -= 1
@@ -590,7 +600,9 @@ class Allocator:
             hist = self.h_alloc_fast_rec
         else:
             self.now += self.c_alloc_slow
+            s.allocating += 1
             slab = self._slab_alloc_slow(s, c, cpu)
+            s.allocating -= 1
             self.n_alloc_slow += 1
             hist = self.h_alloc_slow
         self.cpu_free_at[cpu] = self.now
@@ -607,7 +619,7 @@ class Allocator:
             self.now += self.c_cmpxchg
             if slab.inuse < slab.objects:
                 s.stat("ALLOC_REFILL")
-                return self._load_freelist(c, slab)
+                return self._load_freelist(c, slab, cpu)
             # the cpu slab is full: unfreeze it off the cpu, onto no list
             c.slab = None
             s.stat("DEACTIVATE_FULL")
@@ -635,7 +647,7 @@ class Allocator:
             c.slab = slab
             self.now += self.c_cmpxchg
             s.stat("CPU_PARTIAL_ALLOC")
-            return self._load_freelist(c, slab)
+            return self._load_freelist(c, slab, cpu)
         node = self.node_of_cpu[cpu]
         slab = self.get_partial_node(s, s.node[node], c, cpu)
         if slab is None:
@@ -645,11 +657,12 @@ class Allocator:
             slab.cpu = cpu
             c.slab = slab
             s.stat("ALLOC_SLAB")
-        return self._load_freelist(c, slab)
+        return self._load_freelist(c, slab, cpu)
 
     @staticmethod
-    def _load_freelist(c: KmemCacheCpu, slab: Slab) -> Slab:
+    def _load_freelist(c: KmemCacheCpu, slab: Slab, cpu: int) -> Slab:
         """load_freelist: all the slab's free objects become the cpu freelist; take one."""
+        slab.last_cpu = cpu
         c.freelist = slab.objects - slab.inuse - 1
         slab.inuse += 1
         return slab
@@ -888,8 +901,15 @@ class Allocator:
         cmpxchg_double of __slab_free() runs under it when a list move may follow),
         and what to do is decided again once it is held: other cpus may have
         changed the slab while this one waited for the lock.
+
+        The cmpxchg_double costs a line transfer when another cpu wrote the
+        struct page last (a remote free, or the first free after another cpu's).
         """
         self.now += self.c_cmpxchg
+        if slab.last_cpu != cpu:
+            if slab.last_cpu >= 0:
+                self.now += self.c_line_transfer
+            slab.last_cpu = cpu
         n = None
         if _free_takes_list_lock(s, slab):
             n = s.node[slab.node]
