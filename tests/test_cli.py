@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from slabpolicy.runs.results import checksum_of
 from slabpolicy.cli import app
 from slabpolicy.api.plugin_manager import make_plugin_manager, policy_registry
 
@@ -226,7 +227,7 @@ def test_run_out_writes_one_file_per_run(small, tmp_path):
     by_name = {p.name: json.loads(p.read_text()) for p in out_dir.iterdir()}
     for doc in printed:
         name = f"small--{doc['policy']['label']}--seed{doc['seed']}.json"
-        assert by_name[name] == doc
+        assert by_name[name] == {**doc, "checksum": checksum_of(doc)}     # the file is sealed
         check_result_doc(doc, label=doc["policy"]["label"], seed=doc["seed"])
 
 
@@ -333,7 +334,8 @@ def test_out_that_is_a_file_fails_before_running(small, tmp_path):
 def test_validate_good_file(small):
     out = ok(invoke("validate", small))
     assert out == (f"{small}: ok: small, 1 caches, 1 cgroup groups, policies "
-                   f"leave-in-place, leave-in-place-4.0\n")
+                   f"leave-in-place, leave-in-place-4.0\n"
+                   f"estimate: about 830 events, 32.09MiB of memory and 1s per run\n")
 
 
 def test_validate_bad_file_runs_nothing(tmp_path):
