@@ -35,6 +35,10 @@ from slabpolicy.kernel.turns import TURN, Turns
 
 ALLOC, FREE, FREE_ACCOUNTED, ARRIVE, OFFLINE, RESUME, CALL, SAMPLE = range(8)
 
+#: how long an rmdir waits before looking again whether its memcg's last
+#: allocations, stopped at a lock, have finished
+OFFLINE_RETRY_NS = 1000
+
 #: the memory figures sampled at every ``sample_interval`` (MODEL.md section 6)
 MEMORY_FIGURES = ("slab_pages", "dead_cache_pages", "dead_caches", "dying_memcgs",
                   "live_objects", "utilization")
@@ -357,7 +361,7 @@ class Simulation(PolicyOperations):
             return
         if any(c.allocating for c in memcg.caches.values() if c.memcg is memcg):
             # an allocation of its last task is stopped at a lock: it finishes first
-            self._push(self._heap[0][0] if self._heap else t, OFFLINE, memcg)
+            self._push(t + OFFLINE_RETRY_NS, OFFLINE, memcg)
             return
         if cpu is None:
             cpu = self._offline_cpu[memcg.id]

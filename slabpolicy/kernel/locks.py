@@ -20,6 +20,8 @@ lock operation's own cost to the release.
 """
 from __future__ import annotations
 
+from collections import deque
+
 from slabpolicy.kernel.histogram import Histogram
 
 
@@ -71,7 +73,7 @@ class Lock:
         self.held_since = 0         # when the holder's work under it began
         self.cpu = -1               # lock->cpu: the cpu of the last acquisition
         #: (greenlet, arrival time) of operations queued behind a stopped holder
-        self.waiters: list[tuple] = []
+        self.waiters: deque[tuple] = deque()
         #: every hold as (cpu, arrived, acquired, released), when tracing
         self.trace: list[list[int]] | None = [] if trace else None
 

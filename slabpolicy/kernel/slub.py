@@ -17,6 +17,7 @@ counters that the accounting checker compares with the slabs that exist.
 """
 from __future__ import annotations
 
+from collections import deque
 from typing import Callable
 
 from greenlet import getcurrent
@@ -266,8 +267,8 @@ class Allocator:
         self.cur_cpu = 0
         #: when each cpu's last operation ended (BUSY: one is stopped at a lock)
         self.cpu_free_at = [0] * machine.cpus
-        #: operations waiting for a BUSY cpu, woken when its operation ends
-        self.cpu_waiters: list[list] = [[] for _ in range(machine.cpus)]
+        #: operations waiting for a BUSY cpu, handed it in turn as operations end
+        self.cpu_waiters: list[deque] = [deque() for _ in range(machine.cpus)]
         #: set by the engine: stops and continues operations at locks (None: a
         #: caller driving the allocator directly, processed in call order)
         self.turns = None
@@ -433,7 +434,7 @@ class Allocator:
         holder gets the lock handed over."""
         lock.release(self.now)
         if lock.waiters:
-            g, arrived = lock.waiters.pop(0)
+            g, arrived = lock.waiters.popleft()
             lock.held = True
             self.turns.wake(g, self.now if self.now > arrived else arrived)
 
@@ -444,10 +445,8 @@ class Allocator:
         if turns is None or not turns.can_stop():
             raise RuntimeError(f"cpu {cpu} is busy with a stopped operation; run the "
                                f"queued events before operating on it directly")
-        while self.cpu_free_at[cpu] >= BUSY:
-            self.cpu_waiters[cpu].append(getcurrent())
-            turns.suspend()
-        start = self.cpu_free_at[cpu]
+        self.cpu_waiters[cpu].append(getcurrent())
+        start = turns.suspend()        # handed the cpu (it stays BUSY for this operation)
         return start if start > t else t
 
     def begin(self, cpu: int, t: int) -> int:
@@ -470,10 +469,10 @@ class Allocator:
             self._wake_cpu(cpu)
 
     def _wake_cpu(self, cpu: int) -> None:
-        waiters = self.cpu_waiters[cpu]
-        self.cpu_waiters[cpu] = []
-        for g in waiters:
-            self.turns.wake(g, self.now)
+        """Hand the cpu to the first operation waiting for it, first come first served:
+        the cpu stays BUSY until that one ends and hands it on in turn."""
+        self.cpu_free_at[cpu] = BUSY
+        self.turns.wake(self.cpu_waiters[cpu].popleft(), self.now)
 
     def add_partial(self, n: KmemCacheNode, slab: Slab, tail: bool = DEACTIVATE_TO_TAIL) -> None:
         """add_partial(): put ``slab`` on ``n``'s partial list (list_lock held)."""
@@ -579,6 +578,7 @@ class Allocator:
             s.allocating += 1
             start = self.wait_for_cpu(cpu, t)
             s.allocating -= 1
+            return self._slab_alloc_recorded(s, s.cpu[cpu], cpu, start, objcg)
         c = s.cpu[cpu]
         if c.freelist and objcg is None:
             c.freelist -= 1
@@ -587,6 +587,13 @@ class Allocator:
             self.cpu_free_at[cpu] = start + self.c_alloc_fast
             self.n_alloc_fast += 1
             return slab
+        return self._slab_alloc_recorded(s, c, cpu, start, objcg)
+
+    def _slab_alloc_recorded(self, s: KmemCache, c: KmemCacheCpu, cpu: int, start: int,
+                             objcg: ObjCgroup | None) -> Slab:
+        """The rest of slab_alloc(), whose latency is recorded: charging, a fast path
+        after it, or __slab_alloc().  An allocation that waited for its cpu comes
+        here whatever path it takes, so that it hands the cpu on when it ends."""
         self.now = start
         self.cur_cpu = cpu
         if objcg is not None:
@@ -849,6 +856,8 @@ class Allocator:
             start = t
         elif start >= BUSY:
             start = self.wait_for_cpu(cpu, t)
+            self._slab_free_recorded(s, slab, cpu, start, objcg)
+            return
         c = s.cpu[cpu]
         if c.slab is slab and s.free_lock is None and objcg is None:
             c.freelist += 1
@@ -856,6 +865,14 @@ class Allocator:
             self.cpu_free_at[cpu] = start + self.c_free_fast
             self.n_free_fast += 1
             return
+        self._slab_free_recorded(s, slab, cpu, start, objcg)
+
+    def _slab_free_recorded(self, s: KmemCache, slab: Slab, cpu: int, start: int,
+                            objcg: ObjCgroup | None) -> None:
+        """The rest of slab_free(), whose latency is recorded: the free_lock, the
+        uncharge, a fast path after them, or __slab_free().  A free that waited for
+        its cpu comes here whatever path it takes, so that it hands the cpu on."""
+        c = s.cpu[cpu]
         self.now = start
         self.cur_cpu = cpu
         if s.free_lock is not None:
