@@ -6,8 +6,9 @@ options, source, kernel}, ``seed``, ``ops``, ``wall_seconds`` (the simulation lo
 alone), ``memory`` (each figure's peak, time-weighted mean and final value),
 ``latency_ns`` (count and percentiles from bounded histograms) and
 ``latency_hist`` (those histograms: ``[[ns, count], ...]``), ``locks`` (per
-lock class, as /proc/lock_stat), ``accounting``, ``crashed`` (the first
-crash-class violation, {t_ns, what, where}, or null), ``slub_stats`` and ``series``.
+lock class, as /proc/lock_stat), ``lock_hist`` (per lock class, the wait and
+hold histograms), ``accounting``, ``crashed`` (the first crash-class violation,
+{t_ns, what, where}, or null), ``slub_stats`` and ``series``.
 Everything but ``wall_seconds`` and ``provenance`` is a function of the workload
 file, the policy and its options, and the seed.
 """
@@ -246,6 +247,8 @@ def build_result(sim: Simulation, entry: PolicyEntry, policy: PolicyRun,
         "latency_hist": {"alloc": alloc.buckets(), "free": free.buckets(),
                          "offline": sim.h_offline.buckets()},
         "locks": sim.locks.stats(),
+        # per lock class, the wait (contended acquisitions) and hold histograms
+        "lock_hist": sim.locks.histograms(),
         "accounting": sim.checker.summary(),
         # the first crash-class violation: a real kernel would have oopsed here
         "crashed": sim.checker.crashed,
