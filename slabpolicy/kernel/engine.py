@@ -35,7 +35,7 @@ from slabpolicy.workloads.placement import Placement
 from slabpolicy.kernel.turns import TURN, Turns
 
 ALLOC, FREE, FREE_ACCOUNTED, ARRIVE, OFFLINE, RESUME, CALL, SAMPLE = range(8)
-MIGRATE = 8         # a task of a cgroup moves to another cpu
+MIGRATE = TURN + 1  # a task of a cgroup moves to another cpu (after turns.TURN)
 
 #: how long an rmdir waits before looking again whether its memcg's last
 #: allocations, stopped at a lock, have finished
