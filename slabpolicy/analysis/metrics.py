@@ -7,8 +7,8 @@ take (``lower``/``upper``: a count is never negative, a utilization is at most
 1), which the statistics use so that no interval leaves those bounds.
 
 A segment written ``<name>`` stands for any name of a family:
-``locks.<lock class>.contentions`` covers ``locks.list_lock.contentions`` and every
-other lock class, ``slub_stats.<ITEM>`` every SLUB statistics counter.
+``locks.<class>.contentions`` covers ``locks.list_lock.contentions`` and every
+other lock class.
 
 The catalogue is the single place a new result field is described.  Whoever adds
 a figure to the result document (``slabpolicy/runs/runner.py``'s
@@ -26,9 +26,23 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Iterator
 
+from slabpolicy.errors import PluginError
 from slabpolicy.kernel.engine import MEMORY_FIGURES
 from slabpolicy.kernel.histogram import PERCENTILES
 from slabpolicy.kernel.locks import LockClass
+
+#: What ``compare`` and ``report`` show when no ``--metric`` is given.
+DEFAULT_METRICS: tuple[str, ...] = (
+    "memory.slab_pages.mean",
+    "memory.slab_pages.peak",
+    "memory.dead_cache_pages.mean",
+    "memory.dying_memcgs.final",
+    "latency_ns.alloc.p99",
+    "latency_ns.free.p99",
+    "latency_ns.offline.p99",
+    "locks.list_lock.contentions",
+    "accounting.violations",
+)
 
 
 @dataclass(frozen=True)
@@ -152,7 +166,7 @@ def _latency() -> Iterator[Metric]:
 def _locks() -> Iterator[Metric]:
     for field in LockClass("").as_dict():
         unit, what = LOCK_FIELD_MEANINGS[field]
-        yield Metric(f"locks.<lock class>.{field}", unit,
+        yield Metric(f"locks.<class>.{field}", unit,
                      f"{what} (as /proc/lock_stat); a class no lock of the run belonged to "
                      f"reads 0")
 
@@ -187,10 +201,10 @@ def _memcgs() -> Iterator[Metric]:
 
 
 def _slub_stats() -> Iterator[Metric]:
-    yield Metric("slub_stats.<ITEM>", "events",
-                 "SLUB statistics counter ITEM, summed over every cache (as "
-                 "/sys/kernel/slab/CACHE/ITEM with CONFIG_SLUB_STATS); absent when 0: "
-                 + "; ".join(f"{k}: {v}" for k, v in SLUB_STATS.items()))
+    for item, what in SLUB_STATS.items():
+        yield Metric(f"slub_stats.{item}", "events",
+                     f"{what}; summed over every cache, as /sys/kernel/slab/CACHE/{item} "
+                     f"with CONFIG_SLUB_STATS (absent from a result when 0)")
 
 
 def core_metrics() -> list[Metric]:
@@ -203,22 +217,34 @@ def core_metrics() -> list[Metric]:
 
 
 def catalogue(pm=None) -> list[Metric]:
-    """The core metrics, then those the plugins of ``pm`` declare (``slabpolicy_metrics``).
+    """The core metrics, then those the plugins of ``pm`` declare (``slabpolicy_metrics``),
+    each credited to its plugin's source (``bundled``, an entry point, a file).
 
-    A plugin's entry that has no ``source`` of its own is credited to the plugin.
+    A plugin whose ``slabpolicy_metrics()`` raises, returns something not a
+    :class:`Metric`, or declares a path the catalogue already has is a
+    :class:`~slabpolicy.errors.PluginError` naming it.
     """
+    from slabpolicy.api.plugin_manager import describe_plugin, plugin_source
+
     out = core_metrics()
-    if pm is not None:
-        for plugin_name, declared in _declared(pm):
-            for m in declared:
-                out.append(m if m.source != "slabpolicy" else
-                           Metric(**{**m.as_dict(), "source": plugin_name}))
-    return out
-
-
-def _declared(pm) -> Iterable[tuple[str, list[Metric]]]:
+    if pm is None:
+        return out
     for impl in pm.hook.slabpolicy_metrics.get_hookimpls():
-        yield impl.plugin_name, list(impl.function() or ())
+        where = describe_plugin(pm, impl.plugin_name)
+        try:
+            declared = list(impl.function() or ())
+        except Exception as exc:
+            raise PluginError(f"{where}: slabpolicy_metrics() raised {type(exc).__name__}: "
+                              f"{exc}") from exc
+        for m in declared:
+            if not isinstance(m, Metric):
+                raise PluginError(f"{where}: slabpolicy_metrics() returned {m!r}, not a "
+                                  f"slabpolicy.analysis.metrics.Metric")
+            if any(known.path == m.path for known in out):
+                raise PluginError(f"{where}: slabpolicy_metrics() declares {m.path!r}, "
+                                  f"which the catalogue already has")
+            out.append(Metric(**{**m.as_dict(), "source": plugin_source(pm, impl.plugin)}))
+    return out
 
 
 def lookup(path: str, metrics: Iterable[Metric] | None = None) -> Metric | None:

@@ -18,6 +18,7 @@ from typing import Annotated, Any, Callable, Optional
 import typer
 from tabulate import tabulate
 
+from slabpolicy.analysis.metrics import DEFAULT_METRICS
 from slabpolicy.runs import matrix
 from slabpolicy.kernel import geometry as geometry_mod
 from slabpolicy.errors import SlabpolicyError
@@ -259,6 +260,8 @@ def _render(results: list[dict], baseline: Optional[str], metrics: list[str], fm
 
 
 WIDE_HELP = "every statistic: sd, median, p(t), p(W) where it can reach significance, d_z"
+METRIC_HELP = ("a figure to compare, as a dotted path into the result (repeatable; "
+               "`slabpolicy metrics` lists them all); default: " + ", ".join(DEFAULT_METRICS))
 
 
 @app.command()
@@ -272,9 +275,7 @@ def compare(
         min=1, help="seeds per workload: the workload's seed and the next N-1")] = matrix.DEFAULT_SEEDS,
     baseline: Annotated[Optional[str], typer.Option(
         help="the policy the others are compared with (default: the first)")] = None,
-    metric: Annotated[Optional[list[str]], typer.Option(
-        help="a figure to compare, as a dotted path into the result, e.g. latency_ns.alloc.p99 "
-             "(repeatable; default: the headline figures)")] = None,
+    metric: Annotated[Optional[list[str]], typer.Option(help=METRIC_HELP)] = None,
     jobs: Annotated[Optional[int], typer.Option(
         min=1, help="worker processes (default: one per cpu; 1 runs in this process)",
         show_default=False)] = None,
@@ -336,8 +337,7 @@ def report(
     directory: Annotated[Path, typer.Argument(help="a results directory written by compare")],
     baseline: Annotated[Optional[str], typer.Option(
         help="the policy the others are compared with (default: the first)")] = None,
-    metric: Annotated[Optional[list[str]], typer.Option(
-        help="a figure to compare, as a dotted path into the result (repeatable)")] = None,
+    metric: Annotated[Optional[list[str]], typer.Option(help=METRIC_HELP)] = None,
     fmt: Annotated[str, typer.Option("--format", help="plain, github, latex, html, csv or json")] = "plain",
     wide: Annotated[bool, typer.Option(help=WIDE_HELP)] = False,
 ) -> None:
