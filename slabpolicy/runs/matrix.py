@@ -23,9 +23,7 @@ from __future__ import annotations
 import json
 import os
 import platform
-import signal
 import sys
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -36,6 +34,8 @@ from typing import Any, Callable, ContextManager, Protocol, Sequence
 from slabpolicy import __version__
 from slabpolicy.errors import SlabpolicyError
 from slabpolicy.api.plugin_manager import make_plugin_manager, policy_registry
+from slabpolicy.runs.dirlock import hold_directory, is_held
+from slabpolicy.runs.pool import Terminated, run_in_pool, terminating
 from slabpolicy.runs.results import result_filename, write_json_atomic
 from slabpolicy.runs.runner import SCHEMA, PolicyRun, resolve_policies, run_one
 from slabpolicy.workloads.spec import Workload, load_workload
@@ -255,12 +255,6 @@ def execute(task: Task) -> tuple[str, Any]:
         return "error", str(exc)
 
 
-def _worker_init() -> None:
-    # Ctrl-C is the parent's to handle: it stops the workers itself.  A worker that
-    # saw SIGINT too would print a traceback of its own.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
 def default_jobs() -> int:
     """One worker per cpu this process may run on."""
     try:
@@ -335,6 +329,14 @@ def run_experiment(plan: Plan, out: Path, *, jobs: int | None = None,
     except OSError as exc:
         raise SlabpolicyError(f"--out {out}: cannot create the directory: "
                               f"{exc.strerror or exc}") from exc
+    with hold_directory(out), terminating():
+        return _run_locked(plan, out, jobs, progress, on_result, argv, executor, extra)
+
+
+def _run_locked(plan: Plan, out: Path, jobs: int | None, progress: Progress | None,
+                on_result: Callable[[PlannedRun], None] | None, argv: Sequence[str] | None,
+                executor: Executor | None, extra: dict[str, Any] | None) -> Outcome:
+    """run_experiment, with the directory locked and SIGTERM/SIGHUP raising Terminated."""
     jobs = default_jobs() if jobs is None else jobs
     started = _now()
     argv = list(sys.argv if argv is None else argv)
@@ -367,6 +369,11 @@ def run_experiment(plan: Plan, out: Path, *, jobs: int | None = None,
                 _run_here(todo, progress, finished)
             else:
                 _run_pool(todo, min(jobs, len(todo)), progress, finished)
+    except Terminated as exc:
+        status = "terminated"
+        stopped = ExperimentStopped(
+            f"terminated by {exc}: {_tally(plan)}; run the same command "
+            f"again{_with_out(argv, out)} to run the rest", 128 + exc.signum, status)
     except KeyboardInterrupt:
         status = "interrupted"
         stopped = ExperimentStopped(
@@ -432,37 +439,9 @@ def _run_here(todo: list[PlannedRun], progress: Progress | None,
 
 def _run_pool(todo: list[PlannedRun], jobs: int, progress: Progress | None,
               finished: Callable[[PlannedRun, tuple[str, Any]], None]) -> None:
-    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_worker_init)
-    pending: dict[Future, PlannedRun] = {}
-    try:
-        # every task is submitted (and, with fork, every worker started) before a
-        # progress bar starts its thread
-        for run in todo:
-            pending[pool.submit(execute, run.task)] = run
-        with (progress(len(todo)) if progress else nullcontext(lambda: None)) as advance:
-            while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    run = pending.pop(future)
-                    finished(run, future.result())
-                    advance()
-    except BaseException:
-        for future in pending:
-            future.cancel()
-        _stop_workers(pool)
-        raise
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _stop_workers(pool: ProcessPoolExecutor) -> None:
-    """Stop the workers now: a run in progress is lost, a finished one is not."""
-    for process in list((getattr(pool, "_processes", None) or {}).values()):
-        try:
-            if process.is_alive():
-                process.terminate()
-        except (OSError, ValueError):
-            pass
+    run_in_pool(execute, [r.task for r in todo], jobs,
+                lambda i, outcome: finished(todo[i], outcome),
+                progress(len(todo)) if progress else None)
 
 
 def _write_result(out: Path, run: PlannedRun, result: dict) -> None:
@@ -521,6 +500,7 @@ def manifest(plan: Plan, started: str, finished: str | None, status: str,
     return {
         "schema": MANIFEST_SCHEMA,
         "status": status,
+        "pid": os.getpid(),
         "slabpolicy": __version__,
         "python": sys.version.split()[0],
         "implementation": platform.python_implementation(),
@@ -596,6 +576,10 @@ def load_results(directory: str | os.PathLike[str],
         raise SlabpolicyError(f"{directory}: no result files")
     order: dict[str, int] = {}
     previous = read_manifest(directory)
+    if warn is not None and previous is not None:
+        ended = how_it_ended(directory, previous)
+        if ended:
+            warn(f"{directory / MANIFEST}: {ended}")
     for entry in (previous or {}).get("runs", []) or []:
         if isinstance(entry, dict) and isinstance(entry.get("file"), str):
             order.setdefault(entry["file"], len(order))
@@ -604,6 +588,34 @@ def load_results(directory: str | os.PathLike[str],
                                  docs[n]["seed"]))
     ordered = sorted((n for n in docs if n in order), key=order.__getitem__) + rest
     return [docs[n] for n in ordered]
+
+
+#: A manifest's status -> how a reader says the compare ended (complete: nothing).
+ENDINGS = {
+    "interrupted": "the compare was interrupted (Ctrl-C)",
+    "terminated": "the compare was terminated (SIGTERM or SIGHUP)",
+    "broken": "a worker process of the compare died",
+    "failed": "runs of the compare failed",
+    "stopped": "the compare stopped on an error",
+    "crashed": "the compare crashed",
+}
+
+
+def how_it_ended(directory: Path, doc: dict) -> str | None:
+    """Why the results of ``directory`` may be incomplete, from its manifest; None if
+    its compare completed.  A manifest still "running" while no compare holds the
+    directory's lock was left by a compare killed with no chance to write (kill -9)."""
+    status = doc.get("status")
+    if status == "complete":
+        return None
+    planned, done = doc.get("planned"), doc.get("finished_runs")
+    tally = f" ({done} of {planned} runs finished)" if planned is not None else ""
+    if status == "running":
+        if is_held(directory):
+            return f"a compare (pid {doc.get('pid', '?')}) is still running into this directory{tally}"
+        return (f"the compare (pid {doc.get('pid', '?')}) ended without a word: killed "
+                f"(kill -9, out of memory?){tally}; run it again to finish")
+    return f"{ENDINGS.get(status, f'the compare ended as {status!r}')}{tally}; run it again to finish"
 
 
 def default_out(plan: Plan) -> Path:
