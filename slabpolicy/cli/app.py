@@ -22,9 +22,10 @@ from slabpolicy.analysis.metrics import DEFAULT_METRICS
 from slabpolicy.runs import matrix
 from slabpolicy.kernel import geometry as geometry_mod
 from slabpolicy.errors import SlabpolicyError
-from slabpolicy.api.plugin_manager import make_plugin_manager, policy_registry
+from slabpolicy.api.plugin_manager import build_policy, make_plugin_manager, policy_registry
 from slabpolicy.runs.budget import Budget, check_budget, estimate
 from slabpolicy.runs.results import result_filename, write_json_atomic
+from slabpolicy.runs.policy_args import with_options
 from slabpolicy.runs.runner import resolve_policies, run_one
 from slabpolicy.workloads.units import UnitError, format_size, parse_size
 from slabpolicy.workloads.spec import load_workload
@@ -79,6 +80,8 @@ def validate(
         workload = load_workload(file, set_ or ())
         pm = make_plugin_manager(tuple(map(str, plugin or ())) + workload.plugins)
         runs = resolve_policies(workload, [], policy_registry(pm))
+        for r in runs:           # a factory's own checks, before anything runs
+            build_policy(r.entry, r.options, r.label)
         typer.echo(f"{file}: ok: {workload.name}, {len(workload.caches)} caches, "
                    f"{len(workload.groups)} cgroup groups, policies "
                    f"{', '.join(r.label for r in runs)}")
@@ -90,7 +93,10 @@ def validate(
 def run(
     file: Annotated[Path, typer.Argument(help="the workload YAML file")],
     policy: Annotated[Optional[list[str]], typer.Option(
-        help="policy name or workload label to run (repeatable; default: the workload's list)")] = None,
+        help="policy name or workload label to run, optionally with options: "
+             "'NAME:key=value,...' (repeatable; default: the workload's list)")] = None,
+    option: Annotated[Optional[list[str]], typer.Option(
+        help="key=value: an option for every --policy (repeatable)")] = None,
     seed: Annotated[Optional[list[int]], typer.Option(
         min=0, help="seed (repeatable; default: the workload's)")] = None,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="override dotted.key=value")] = None,
@@ -108,7 +114,8 @@ def run(
     def prepare():
         workload = load_workload(file, set_ or ())
         pm = make_plugin_manager(plugin_paths + workload.plugins)
-        runs = resolve_policies(workload, list(policy or ()), policy_registry(pm))
+        runs = resolve_policies(workload, with_options(list(policy or ()), list(option or ())),
+                                policy_registry(pm))
         check_budget(workload, _budget(budget, yes), len(runs) * len(seed or [0]))
         if out is not None:
             _prepare_out(out)   # an unusable --out fails before anything runs
@@ -270,7 +277,10 @@ def compare(
         help="workload YAML files (default: the bundled default experiment)",
         show_default=False)] = None,
     policy: Annotated[Optional[list[str]], typer.Option(
-        help="policy name or workload label to run (repeatable; default: each workload's list)")] = None,
+        help="policy name or workload label to run, optionally with options: "
+             "'NAME:key=value,...' (repeatable; default: each workload's list)")] = None,
+    option: Annotated[Optional[list[str]], typer.Option(
+        help="key=value: an option for every --policy (repeatable)")] = None,
     seeds: Annotated[int, typer.Option(
         min=1, help="seeds per workload: the workload's seed and the next N-1")] = matrix.DEFAULT_SEEDS,
     baseline: Annotated[Optional[str], typer.Option(
@@ -301,7 +311,8 @@ def compare(
 
     def prepare():
         plan = matrix.plan_experiment(
-            list(files or ()), policies=list(policy or ()), seeds=seeds,
+            list(files or ()), policies=with_options(list(policy or ()), list(option or ())),
+            seeds=seeds,
             overrides=list(set_ or ()), plugin_paths=list(plugin or ()))
         _check_baseline(baseline, plan.labels)
         for workload in plan.workloads:

@@ -25,10 +25,11 @@ import pluggy
 
 from slabpolicy import __version__
 from slabpolicy.kernel.engine import MEMORY_FIGURES, Simulation
-from slabpolicy.errors import PluginError, SlabpolicyError, WorkloadError
+from slabpolicy.errors import PluginError, Problem, SlabpolicyError, WorkloadError
 from slabpolicy.kernel.histogram import Histogram
-from slabpolicy.api.plugin_manager import (PolicyEntry, make_plugin_manager, policy_registry,
-                             register_run_plugin)
+from slabpolicy.runs.policy_args import policy_arg, split_policy_arg
+from slabpolicy.api.plugin_manager import (PolicyEntry, build_policy, make_plugin_manager,
+                                          policy_registry, register_run_plugin)
 
 SCHEMA = "slabpolicy.result/1"
 
@@ -47,6 +48,8 @@ def resolve_policies(workload, names: list[str], registry: dict[str, PolicyEntry
 
     A name matches a workload policy's label first (so ``leave-in-place+shrink``
     picks up its options), then any installed policy, run with its defaults.
+    A name may carry options, ``NAME:key=value,...`` (:mod:`slabpolicy.runs.policy_args`),
+    which override the workload's; the run's label is then that text, canonical.
     Options are checked against the policy's declared options; a bad one is a
     :class:`WorkloadError` pointing at its line in the workload file.
     """
@@ -54,7 +57,14 @@ def resolve_policies(workload, names: list[str], registry: dict[str, PolicyEntry
     problems = []
     runs: list[PolicyRun] = []
     wanted = names or [c.label for c in workload.policies]
-    for name in wanted:
+    for text in wanted:
+        name, given = split_policy_arg(text)      # 'NAME:key=value,...' from the command line
+        label = policy_arg(name, given)
+
+        def given_problems(option_problems, index=None):
+            return [Problem(f"--policy {text}", 0, f"options.{key}", msg) if key in given
+                    else workload.problem(f"policies[{index}].options.{key}", msg)
+                    for key, msg in option_problems]
         if name in choices:
             index, choice = choices[name]
             entry = registry.get(choice.name)
@@ -62,14 +72,14 @@ def resolve_policies(workload, names: list[str], registry: dict[str, PolicyEntry
                 problems.append(workload.problem(f"policies[{index}]",
                                                  _unknown_policy(choice.name, registry)))
                 continue
-            options, option_problems = entry.spec.parse_options(choice.options)
-            problems += [workload.problem(f"policies[{index}].options.{key}", msg)
-                         for key, msg in option_problems]
-            runs.append(PolicyRun(entry, choice.label, options))
+            options, option_problems = entry.spec.parse_options({**choice.options, **given})
+            problems += given_problems(option_problems, index)
+            runs.append(PolicyRun(entry, label, options))
         elif name in registry:
             entry = registry[name]
-            options, _ = entry.spec.parse_options({})
-            runs.append(PolicyRun(entry, name, options))
+            options, option_problems = entry.spec.parse_options(given)
+            problems += given_problems(option_problems)
+            runs.append(PolicyRun(entry, label, options))
         else:
             raise SlabpolicyError(f"--policy {name}: " + _unknown_policy(name, registry))
     if problems:
@@ -93,11 +103,7 @@ def run_one(workload, policy: PolicyRun, seed: int, *, plugin_paths: tuple[str, 
     """
     pm = make_plugin_manager(tuple(plugin_paths) + tuple(workload.plugins))
     entry = policy_registry(pm).get(policy.entry.spec.name, policy.entry)
-    try:
-        policy_obj = entry.spec.factory(dict(policy.options))
-    except Exception as exc:
-        raise PluginError(f"policy {policy.label} ({entry.plugin}): building it raised "
-                          f"{type(exc).__name__}: {exc}") from exc
+    policy_obj = build_policy(entry, policy.options, policy.label)
     register_run_plugin(pm, policy_obj, f"policy:{policy.label}")
     sim = Simulation(workload, seed=seed, hook=pm.hook, policy_label=policy.label, strict=strict)
     try:
