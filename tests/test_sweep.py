@@ -292,9 +292,9 @@ def test_report_shows_each_metric_at_each_point(small, tmp_path):
 def test_csv_and_json_carry_the_parameters(small, tmp_path):
     out = tmp_path / "out"
     ok(sweep(small, out, "--grid", f"{RATE}=20/s,80/s", "--seeds", "2"))
-    rows = list(csv.DictReader(io.StringIO(ok(invoke("report", out, "--format", "csv",
-                                                     "--metric", "ops.alloc")))))
-    rows = [r for r in rows if r["kind"] == "row"]
+    lines = list(csv.DictReader(io.StringIO(ok(invoke("report", out, "--format", "csv",
+                                                      "--metric", "ops.alloc")))))
+    rows = [line for line in lines if line["kind"] == "row"]     # then notes and warnings
     assert [(r["workload"], r[RATE], r["policy"]) for r in rows] == [
         ("small", rate, label) for rate in ("20/s", "80/s") for label in LABELS]
     assert rows[3]["baseline"] == LABELS[0] and rows[3]["n_pairs"] == "2"

@@ -121,10 +121,9 @@ def render(sweep: SweepTable, fmt: str, wide: bool = False) -> str:
                   *(f for f in report.CSV_FIELDS if f not in ("kind", "workload"))]
         writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
         writer.writeheader()
-        for row in rows:
-            if row["workload"]:
-                row = {**row, **sweep.points[row["workload"]], "workload": sweep.workload}
-            writer.writerow(row)
+        for row in rows:           # a note or warning line has no workload, so no point
+            point = sweep.points[row["workload"]] if row["kind"] == "row" else {}
+            writer.writerow({**row, **point, "workload": sweep.workload})
         return buf.getvalue()
     if fmt not in FORMATS:
         raise report.ComparisonError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")

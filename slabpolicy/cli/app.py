@@ -382,6 +382,9 @@ def report(
     metric: Annotated[Optional[list[str]], typer.Option(help=METRIC_HELP)] = None,
     fmt: Annotated[str, typer.Option("--format", help="plain, github, latex, html, csv or json")] = "plain",
     wide: Annotated[bool, typer.Option(help=WIDE_HELP)] = False,
+    html: Annotated[Optional[Path], typer.Option(
+        help="also write one self-contained HTML page here: the tables, a forest plot per "
+             "metric, the plots, the workload and the provenance", show_default=False)] = None,
 ) -> None:
     """Render the comparison of a results directory again, without running anything."""
     report_mod = _guarded(lambda: _report())
@@ -390,7 +393,13 @@ def report(
     def go():
         results = matrix.load_results(
             directory, warn=lambda message: typer.echo(message, err=True))
-        return _render(results, baseline, list(metric or ()), fmt, wide)
+        text = _render(results, baseline, list(metric or ()), fmt, wide)
+        if html is not None:
+            from slabpolicy.analysis.html import write_report_page
+            write_report_page(html, results, directory, baseline=baseline,
+                              metrics=list(metric or ()) or None)
+            typer.echo(f"{html}: the report page", err=True)
+        return text
 
     _echo(_guarded(go))
 

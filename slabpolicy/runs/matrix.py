@@ -41,6 +41,7 @@ from slabpolicy.runs.pool import run_in_pool
 from slabpolicy.runs.results import (checksum_status, result_filename, write_json_atomic,
                                      write_result)
 from slabpolicy.runs.runner import SCHEMA, PolicyRun, resolve_policies, run_one
+from slabpolicy.workloads.bundled import experiments_dirs
 from slabpolicy.workloads.spec import Workload, load_workload
 from slabpolicy.workloads.trust import trusted_plugins
 
@@ -55,17 +56,6 @@ EXIT_INTERRUPTED = 130
 # --------------------------------------------------------------------------- #
 # Where the bundled experiments are
 # --------------------------------------------------------------------------- #
-
-def experiments_dirs() -> list[Path]:
-    """Where bundled experiments may be, in order: package data, then the source tree.
-
-    ``slabpolicy/experiments/`` exists when the package was installed with its
-    package data; ``<repo>/experiments/`` when it runs from a checkout (or an
-    editable install), next to the ``slabpolicy`` package directory.
-    """
-    package = Path(__file__).resolve().parent.parent
-    return [package / "experiments", package.parent / "experiments"]
-
 
 def experiments_dir() -> Path | None:
     """The first directory of :func:`experiments_dirs` holding the default experiment."""
