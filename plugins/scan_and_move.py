@@ -13,10 +13,18 @@ can be measured instead of guessed:
   SLAB_STORE_USER debug caches: add_full()/remove_full() in deactivate_slab(),
   __slab_alloc() and __slab_free()).  Every full/non-full transition then takes
   ``list_lock``: the fast-path cost Christoph Lameter objected to in 2014;
-* **frees must not race the scan**, so every free into a memcg cache, the
+* **frees must not race the scan**, so a free into a memcg cache, the
   lock-free fast path included, takes a per-cache ``memcg_scan_lock``
-  (``cache.free_lock``, taken by the core's slab_free() around every free), all
-  the time, not only during a scan.
+  (``cache.free_lock``, taken by the core's slab_free() around every free).
+  Option ``free_lock``: ``always`` (the default) takes it on every free, all the
+  time, as the cover text assumes; ``during-scan`` takes it only while a scan of
+  that dead cache runs, with the technique the seed patch itself uses for
+  SLAB_CHAINED: slab_free() tests a per-cache flag under rcu_read_lock() (free on
+  a non-preemptible kernel, and the flag shares struct kmem_cache's line the free
+  reads anyway, so no cost step), and offline sets the flag on every dead cache
+  of the memcg, waits one synchronize_rcu() so that every free in flight has
+  seen it, then scans.  The model sets ``cache.free_lock`` for the flag's
+  lifetime and clears it when the cache's scan is done.
 
 At offline (mem_cgroup_pre_destroy() of the seed, css_offline() later), for each
 dead cache of the memcg: take its ``memcg_scan_lock`` (frees into the cache stop;
@@ -25,7 +33,8 @@ flush_all(), then, node by node, under the old node's ``list_lock`` and the
 parent cache's node ``list_lock`` (the seed's kmem_switch_slab() takes the latter
 for the whole node; taking the former too is what makes remove_partial() legal),
 walk every slab on the partial and full lists, reading each live object
-(``object_scan`` per object, ``list_op`` per slab visited, plus the option
+(``object_scan`` per object, a miss to DRAM, or ``object_scan_hot``, an L2 hit,
+with option ``scan_cache: hot``; ``list_op`` per slab visited, plus the option
 ``scan_slab_ns``), and re-home it to the parent memcg's cache: remove_partial()
 or remove_full(), dec_slabs_node(old), ``page->slab = new``, inc_slabs_node(new),
 add_partial() or add_full() (a full slab goes on no list if the new cache keeps
@@ -54,6 +63,7 @@ from slabpolicy.kernel.slub import NOWHERE
 
 VERSION = "1.0"
 LOCK_CLASS = "memcg_scan_lock"
+DURING_SCAN = "during-scan"
 
 
 class ScanAndMove:
@@ -62,6 +72,8 @@ class ScanAndMove:
     def __init__(self, options: dict) -> None:
         self.scan_slab_ns = options["scan_slab_ns"]
         self.discard_empty = options["discard_empty"]
+        self.during_scan = options["free_lock"] == DURING_SCAN
+        self.scan_step = "object_scan_hot" if options["scan_cache"] == "hot" else "object_scan"
         #: what the scans did, summed over the run (for tests and reports)
         self.slabs_moved = 0
         self.slabs_discarded = 0
@@ -74,29 +86,53 @@ class ScanAndMove:
 
         ``track_full``: full slabs on the node full list (add_full()/remove_full()
         as for a SLAB_STORE_USER cache), so that the scan finds them.
-        ``free_lock``: the lock the scan takes, taken by every free (slab_free()).
+        ``free_lock``: the lock the scan takes, taken by every free (slab_free());
+        with ``free_lock: during-scan`` it is kept aside until a scan sets the flag.
         """
         cache = sim.slub.kmem_cache_dup(root_cache, memcg)
         cache.track_full = True
         # a cache that keeps full lists is a kmem_cache_debug() cache to SLUB, and
         # kmem_cache_has_cpu_partial() is false for those
         cache.cpu_partial = 0
-        cache.free_lock = sim.locks.new_lock(LOCK_CLASS, cache.name)
+        lock = sim.locks.new_lock(LOCK_CLASS, cache.name)
+        if self.during_scan:
+            cache.policy_data["scan_lock"] = lock
+        else:
+            cache.free_lock = lock
         return cache
 
     @hookimpl
     def slabpolicy_memcg_offline(self, sim, memcg):
-        """mem_cgroup_pre_destroy() with a scan: move every slab, then kmem_cache_destroy()."""
-        for cache in list(memcg.caches.values()):
-            if cache.memcg is not memcg or cache.destroyed:
-                continue
+        """mem_cgroup_pre_destroy() with a scan: move every slab, then kmem_cache_destroy().
+
+        With ``free_lock: during-scan``, a generator: the flag goes up on every dead
+        cache of the memcg, then one synchronize_rcu() before the scans."""
+        caches = [cache for cache in memcg.caches.values()
+                  if cache.memcg is memcg and not cache.destroyed]
+        if not self.during_scan:
+            for cache in caches:
+                self.scan_and_move(sim, memcg, cache)
+            return None
+        return self.flag_then_scan(sim, memcg, caches)
+
+    def flag_then_scan(self, sim, memcg, caches):
+        """Set each cache's scan flag (frees now take the locked path), wait for the
+        frees in flight with one synchronize_rcu(), scan each cache, clear its flag.
+
+        The flag goes down at the simulated time its scan ends (an event then), so
+        that a free queued for a time inside the scan still sees it."""
+        for cache in caches:
+            cache.free_lock = cache.policy_data["scan_lock"]
+        yield sim.synchronize_rcu()
+        for cache in caches:
             self.scan_and_move(sim, memcg, cache)
+            sim.schedule(0, lambda cache=cache: setattr(cache, "free_lock", None))
 
     def scan_and_move(self, sim, memcg, old) -> None:
         """Stop the frees, flush_all(), re-home every slab, move the charge, destroy."""
         slub = sim.slub
         cost = slub.costs
-        per_object = cost["object_scan"]
+        per_object = cost[self.scan_step]
         per_slab = cost["list_op"] + self.scan_slab_ns
         new = sim.memcg_cache(memcg.parent, old.index)
         if old.free_lock is not None:
@@ -166,6 +202,15 @@ def slabpolicy_policies():
             Option("scan_slab_ns", "duration", 0,
                    "extra time per slab visited by the scan, on top of the cost model's "
                    "list_op (struct page cache misses, say)"),
+            Option("free_lock", "str", "always",
+                   "when frees into a memcg cache take memcg_scan_lock: always, or "
+                   "during-scan (a flag tested under rcu_read_lock(), set for the scan "
+                   "after one synchronize_rcu(), as the seed does for SLAB_CHAINED)",
+                   choices=("always", DURING_SCAN)),
+            Option("scan_cache", "str", "cold",
+                   "where the scanned objects are: cold (a DRAM miss each, object_scan) "
+                   "or hot (in L2, object_scan_hot)",
+                   choices=("cold", "hot")),
             Option("discard_empty", "bool", True,
                    "discard the empty slabs the scan finds instead of moving them "
                    "(and their charge) to the parent"),

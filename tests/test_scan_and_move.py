@@ -252,3 +252,109 @@ def test_a_free_racing_the_scan_waits_for_its_end():
     assert k.cpu_partial(root_dentry, 1) == [objs[0]]
     k.free(dentry, objs[1:], cpu=1)
     k.assert_accounting()
+
+
+# -- free_lock: during-scan: the seed's own technique (a flag under rcu_read_lock()) --
+
+DURING = {"free_lock": "during-scan"}
+GRACE = COSTS["rcu_grace_period"]      # synchronize_rcu() on 2 cpus
+
+
+def test_during_scan_a_free_outside_a_scan_takes_no_lock():
+    """With the flag down, slab_free() of a memcg cache is the plain SLUB free: the
+    same frees that take memcg_scan_lock 10 times under free_lock: always (above)
+    take it 0 times, and the cpu slab's frees stay on the unrecorded fast path."""
+    k = kit(options=DURING)
+    cg = k.memcg("a")
+    dentry = k.cache(cg, "dentry")
+    objs = k.alloc(dentry, n=10, cpu=0)
+    k.free(dentry, objs[:6], cpu=0)                    # fast path: cpu 0's cpu slab
+    k.free(dentry, objs[6:], cpu=1)                    # slow path: a remote free
+    assert k.lock_stats("memcg_scan_lock")["acquisitions"] == 0
+    assert k.slub.n_free_fast == 6 and k.slub.h_free_fast_rec.count == 0
+    assert k.slub.n_free_slow == 4
+    k.assert_accounting()
+
+
+def test_during_scan_a_free_after_the_flag_goes_up_takes_the_locked_path():
+    """Offline sets the flag, then waits a grace period: a free 1 ns later, into cpu 0's
+    cpu slab, takes memcg_scan_lock (uncontended: the scan has not started) around its
+    fast path; once the scan is done the flag is down again and the next free takes
+    no lock."""
+    k = kit(options=DURING)
+    cg = k.memcg("a")
+    dentry = k.cache(cg, "dentry")
+    objs = k.alloc(dentry, n=10, cpu=0)
+    T = 1_000_000
+    k.offline(cg, cpu=0, at=T, wait=False)
+    assert dentry.free_lock is not None and not dentry.destroyed    # flag up, no scan yet
+    k.free(dentry, objs[0], cpu=0, at=T + 1)
+    stats = k.lock_stats("memcg_scan_lock")
+    assert stats["acquisitions"] == 1 and stats["contentions"] == 0
+    assert k.slub.h_free_fast_rec.count == 1
+    assert k.slub.h_free_fast_rec.max == COSTS["lock"] + COSTS["free_fast"]
+    k.run_until(T + GRACE + offline_cost(1))       # the scan and its flag's end
+    assert dentry.destroyed and dentry.free_lock is None and k.policy.objects_scanned == 9
+    k.free(dentry, objs[1], cpu=1)
+    assert k.lock_stats("memcg_scan_lock")["acquisitions"] == 2      # the scan's own
+    k.free(dentry, objs[2:], cpu=1)
+    k.assert_accounting()
+
+
+def test_during_scan_a_free_racing_the_scan_waits_for_its_end():
+    """The same race as under free_lock: always, one grace period later: the scan
+    starts when synchronize_rcu() returns, and a free 1 ns after that waits on
+    memcg_scan_lock exactly as long, then frees into the root cache."""
+    k = kit(options=DURING)
+    cg = k.memcg("a")
+    dentry = k.cache(cg, "dentry")
+    root_dentry = k.slub.root_caches[dentry.index]
+    objs = k.alloc(dentry, n=2 * PER_SLAB, cpu=0)
+    T = 1_000_000
+    k.offline(cg, cpu=0, at=T, wait=False)
+    k.queue_free(dentry, objs[0], cpu=1, at=T + GRACE + 1)    # runs after the scan began
+    k.run_until(T + GRACE + 1)
+    assert k.sim.h_offline.max == GRACE + offline_cost(2) == 4_014_576
+    scan_end = T + k.sim.h_offline.max - COSTS["cache_destroy"]
+    stats = k.lock_stats("memcg_scan_lock")
+    wait = scan_end - (T + GRACE + 1)
+    assert wait == 4575 and stats["contentions"] == 1 and stats["wait_ns_max"] == wait
+    assert k.slub.h_free_slow.count == 1 and k.slub.h_free_slow.max == 4698
+    assert k.cpu_partial(root_dentry, 1) == [objs[0]]
+    k.free(dentry, objs[1:], cpu=1)
+    k.assert_accounting()
+
+
+def test_during_scan_the_offline_pays_one_grace_period_for_all_its_caches():
+    """Every dead cache's flag goes up before one synchronize_rcu(): a memcg with two
+    caches waits one grace period, not two; the rest of its offline is the scans of
+    free_lock: always, to the nanosecond."""
+    latency = {}
+    for mode in ("always", "during-scan"):
+        k = kit(options={"free_lock": mode})
+        cg = k.memcg("a")
+        k.alloc(k.cache(cg, "dentry"), n=2 * PER_SLAB, cpu=0)
+        k.alloc(k.cache(cg, "inode_cache"), n=7, cpu=1)
+        k.offline(cg, cpu=0)
+        latency[mode] = k.sim.h_offline.max
+        assert k.sim.rcu_waits == (1 if mode == "during-scan" else 0)
+        assert cg.state == "released" and not k.slub.dead_caches
+        k.assert_accounting()
+    assert latency["during-scan"] - latency["always"] == GRACE
+
+
+@pytest.mark.parametrize("free_lock", ["always", "during-scan"])
+def test_hot_and_cold_scans_differ_by_the_per_object_difference(free_lock):
+    """scan_cache: hot reads each object from L2 (object_scan_hot), cold misses to
+    DRAM (object_scan): over 3 full slabs and 8 objects the offlines differ by
+    71 x (object_scan - object_scan_hot) exactly, and by nothing else."""
+    latency = {}
+    for where in ("cold", "hot"):
+        k = kit(options={"free_lock": free_lock, "scan_cache": where})
+        cg = k.memcg("a")
+        k.alloc(k.cache(cg, "dentry"), n=3 * PER_SLAB + 8, cpu=0)
+        k.offline(cg, cpu=0)
+        assert k.policy.objects_scanned == 71
+        latency[where] = k.sim.h_offline.max
+    assert latency["cold"] - latency["hot"] == \
+        71 * (COSTS["object_scan"] - COSTS["object_scan_hot"]) == 71 * 78

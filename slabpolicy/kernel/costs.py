@@ -89,6 +89,10 @@ _STEPS = (
              "reading one object of a dead cache, cold since its memcg went offline: a "
              "miss to local DRAM, 40 cycles + 67 ns at 2.67 GHz (7-cpu.com, Xeon X5650 "
              "Westmere-EP)"),
+    CostStep("object_scan_hot", 4,
+             "reading one object of a dead cache whose lines are still in L2: 10 cycles "
+             "at 2.67 GHz (7-cpu.com, Xeon X5650 Westmere-EP, L2 data cache latency; the "
+             "same machine as object_scan)"),
     CostStep("flush_cpu", 1000,
              "assumed: one IPI round trip of flush_all() per cpu; no published figure"),
     CostStep("cache_create", 10000,
