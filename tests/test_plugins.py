@@ -211,7 +211,7 @@ def test_a_workload_plugins_key_loads_a_file_relative_to_the_workload(tmp_path):
     write(tmp_path / "w" / "policies" / "relative_policy.py", policy_module("relative"))
     workload = write(tmp_path / "w" / "rel.yaml", TINY.replace(
         "policies:\n", "plugins: [policies/relative_policy.py]\npolicies:\n  - relative\n"))
-    docs = json.loads(ok(invoke("run", workload, "--format", "json")))
+    docs = json.loads(ok(invoke("run", workload, "--format", "json", "--allow-workload-plugins")))
     assert [d["policy"]["label"] for d in docs] == ["relative", "leave-in-place-4.0"]
     assert docs[0]["policy"]["source"] == \
         f"file {(tmp_path / 'w' / 'policies' / 'relative_policy.py').resolve()}"
@@ -331,7 +331,7 @@ def test_a_file_that_fails_to_import(tmp_path):
     assert line == f"{plugin}: plugin failed to import: ImportError: needs libfoo"
     workload = write(tmp_path / "w.yaml", TINY.replace(
         "policies:\n", "plugins: [raises_on_import.py]\npolicies:\n"))
-    assert failure(invoke("run", workload)) == \
+    assert failure(invoke("run", workload, "--allow-workload-plugins")) == \
         f"{plugin.resolve()}: plugin failed to import: ImportError: needs libfoo"
     with pytest.raises(PluginError, match="plugin failed to import: ImportError: needs libfoo"):
         Kit(plugins=(str(plugin),))
@@ -577,7 +577,8 @@ def test_a_bad_option_in_a_workload_points_at_its_line(tmp_path, monkeypatch):
         "    options:\n"
         "      delay: 100\n"
         "      dely: 1s\n"))
-    result = invoke("validate", workload, env={BLOCK_ENV: "reap-after-delay"})
+    result = invoke("validate", workload, "--allow-workload-plugins",
+                    env={BLOCK_ENV: "reap-after-delay"})
     assert result.exit_code == 2
     delay_line = line_of(workload, "delay: 100")
     assert result.stderr.splitlines() == [

@@ -45,6 +45,10 @@ def checked(tmp_path):
     return write(tmp_path / "checked.py", CHECKED)
 
 
+#: with_policy's workload names its plugin file (plugins:), which loads only when allowed
+ALLOW = "--allow-workload-plugins"
+
+
 def with_policy(tmp_path, options: str):
     """The tiny workload running 'checked' with ``options`` (a YAML flow mapping)."""
     workload = TINY[:TINY.index("policies:\n")]
@@ -94,7 +98,7 @@ def test_a_check_that_crashes_is_the_plugins_fault():
 
 def test_validate_runs_the_validators_and_points_at_the_line(tmp_path, checked):
     workload = with_policy(tmp_path, "{delay: 5s, batch: 3}")
-    result = invoke("validate", workload)
+    result = invoke("validate", workload, ALLOW)
     assert result.exit_code == 2, result.stdout
     line = line_of(workload, "options: {delay")
     assert result.stderr.splitlines() == [
@@ -107,9 +111,9 @@ def test_validate_builds_the_policy_so_a_factorys_own_check_is_caught(tmp_path, 
     workload = with_policy(tmp_path, "{mode: fast, batch: 6}")
     expected = (f"policy checked ({checked.resolve()}:{line_of(checked, 'raise ValueError')}): "
                 f"building it raised ValueError: fast mode takes batches of at most 4")
-    assert failure(invoke("validate", workload)) == expected
-    assert failure(invoke("run", workload)) == expected
-    ok(invoke("validate", with_policy(tmp_path, "{mode: fast, batch: 4}")))
+    assert failure(invoke("validate", workload, ALLOW)) == expected
+    assert failure(invoke("run", workload, ALLOW)) == expected
+    ok(invoke("validate", with_policy(tmp_path, "{mode: fast, batch: 4}"), ALLOW))
 
 
 def test_a_bad_default_names_the_plugin_file_and_line(tmp_path):
@@ -143,7 +147,7 @@ def test_policy_arguments_with_options():
 
 def test_run_with_options_on_the_command_line(tmp_path, checked, monkeypatch):
     workload = with_policy(tmp_path, "{}")
-    both = [json.loads(ok(invoke("run", workload, *args, "--format", "json")))
+    both = [json.loads(ok(invoke("run", workload, ALLOW, *args, "--format", "json")))
             for args in (["--policy", "checked:batch=4,mode=fast"],
                          ["--policy", "checked", "--option", "mode=fast", "--option", "batch=4"])]
     for result in both:
@@ -153,10 +157,10 @@ def test_run_with_options_on_the_command_line(tmp_path, checked, monkeypatch):
 
 def test_command_line_options_override_a_workload_label_and_are_checked(tmp_path, checked):
     workload = with_policy(tmp_path, "{batch: 4}")
-    result = json.loads(ok(invoke("run", workload, "--policy", "checked:delay=20ms",
+    result = json.loads(ok(invoke("run", workload, ALLOW, "--policy", "checked:delay=20ms",
                                   "--format", "json")))
     assert result["policy"]["options"] == {"delay": 20_000_000, "batch": 4, "mode": "slow"}
-    bad = invoke("run", workload, "--policy", "checked", "--option", "delay=2s")
+    bad = invoke("run", workload, ALLOW, "--policy", "checked", "--option", "delay=2s")
     assert failure(bad, 2) == ("--policy checked:delay=2s: options.delay: '2s' is above the "
                                "maximum 1s")
 
@@ -164,7 +168,7 @@ def test_command_line_options_override_a_workload_label_and_are_checked(tmp_path
 def test_compare_with_options_on_the_command_line(tmp_path, checked):
     workload = with_policy(tmp_path, "{}")
     out = tmp_path / "results"
-    ok(invoke("compare", workload, "--policy", "checked", "--policy", "checked:batch=4",
+    ok(invoke("compare", workload, ALLOW, "--policy", "checked", "--policy", "checked:batch=4",
               "--seeds", "1", "--jobs", "1", "--out", out, "--format", "json"))
     labels = sorted(json.loads(p.read_text())["policy"]["label"] for p in out.glob("tiny--*.json"))
     assert labels == ["checked", "checked:batch=4"]

@@ -40,6 +40,7 @@ import pluggy
 from slabpolicy import __version__
 from slabpolicy.api import hookspecs
 from slabpolicy.errors import PluginError
+from slabpolicy.interrupts import from_user
 from slabpolicy.api.policy import PLUGIN_API_VERSION, PolicySpec
 
 ENTRY_POINT_GROUP = "slabpolicy"
@@ -139,7 +140,9 @@ def _load_file(path: Path) -> ModuleType:
     sys.modules[name] = module        # before executing it: relative imports need it
     try:
         spec.loader.exec_module(module)
-    except Exception as exc:
+    except BaseException as exc:      # SystemExit, KeyboardInterrupt... from the plugin too
+        if from_user(exc):
+            raise
         if previous is None:
             sys.modules.pop(name, None)
         else:
@@ -203,7 +206,9 @@ def _load_entry_points(pm: pluggy.PluginManager) -> None:
         where = found.describe()
         try:
             plugin = found.entry_point.load()
-        except Exception as exc:
+        except BaseException as exc:  # SystemExit, KeyboardInterrupt... from the plugin too
+            if from_user(exc):
+                raise
             raise PluginError(f"{where} failed to import: {type(exc).__name__}: "
                               f"{_one_line(str(exc))}; set {BLOCK_ENV}={found.name} to skip it") from exc
         _SOURCES[pm][found.name] = (found.dist, found.version)
@@ -319,7 +324,9 @@ def build_policy(entry: PolicyEntry, options: dict, label: str) -> object:
     factory = entry.spec.factory
     try:
         return factory(dict(options))
-    except Exception as exc:
+    except BaseException as exc:      # SystemExit, KeyboardInterrupt... from the plugin too
+        if from_user(exc):
+            raise
         module = sys.modules.get(getattr(factory, "__module__", ""), None)
         filename = getattr(module, "__file__", None)
         where = f"policy {label} ({entry.plugin})"
@@ -442,7 +449,9 @@ def policy_registry(pm: pluggy.PluginManager) -> dict[str, PolicyEntry]:
         where = describe_plugin(pm, plugin_name)
         try:
             specs = impl.function()
-        except Exception as exc:
+        except BaseException as exc:  # SystemExit, KeyboardInterrupt... from the plugin too
+            if from_user(exc):
+                raise
             # the line in the plugin that raised: a bad Option default, say
             filename = impl.function.__code__.co_filename
             line = _raised_at(exc, filename) or impl.function.__code__.co_firstlineno
