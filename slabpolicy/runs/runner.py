@@ -250,6 +250,7 @@ def build_result(sim: Simulation, entry: PolicyEntry, policy: PolicyRun,
                    "dying": sim.memcgs.nr_dying, "rcu_waits": sim.rcu_waits},
         "slub_stats": dict(sorted(stats.items())),
         "series": series,
+        **({"trace": sim.replay.summary()} if sim.replay is not None else {}),
         "provenance": {"slabpolicy": __version__, "python": sys.version.split()[0],
                        "platform": platform.platform(), "host": platform.node()},
     }
