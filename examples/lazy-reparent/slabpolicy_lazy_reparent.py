@@ -16,7 +16,7 @@ period leaves fewer slabs to move, and the move happens off the rmdir path.
 """
 from __future__ import annotations
 
-from slabpolicy import Option, PolicySpec, hookimpl
+from slabpolicy import Metric, Option, PolicySpec, hookimpl
 
 VERSION = "0.1.0"
 
@@ -53,6 +53,13 @@ class LazyReparent:
     @hookimpl
     def slabpolicy_run_end(self, sim, result):
         result.setdefault("policy_stats", {}).update({"slabs_moved": self.slabs_moved})
+
+
+@hookimpl
+def slabpolicy_metrics():
+    """The figure slabpolicy_run_end() adds under policy_stats."""
+    return [Metric("policy_stats.slabs_moved", "slabs",
+                   "lazy-reparent: slabs moved to an online ancestor's cache, summed over the run")]
 
 
 @hookimpl

@@ -79,7 +79,7 @@ SURFACE: dict[type, dict[str, str]] = {
 #: class -> the public names that are the core's own (neither read nor written by a policy)
 INTERNAL: dict[type, tuple[str, ...]] = {
     Simulation: tuple("checker end_ns finish h_offline hook memcg_offline policy_label rcu_waits "
-                      "rng run run_events series start_ticks".split()),
+                      "replay rng run run_events series start_ticks".split()),
     Allocator: tuple("c_alloc_fast c_alloc_slow c_cmpxchg c_free_fast c_free_slow c_list_op c_lock "
                      "cpu_free_at dead_cache_free get_partial_node h_alloc_fast_rec h_alloc_slow "
                      "h_free_fast_rec h_free_slow horizon locks mark_dead memcgs n_alloc_fast "
