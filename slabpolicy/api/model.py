@@ -78,22 +78,31 @@ SURFACE: dict[type, dict[str, str]] = {
 
 #: class -> the public names that are the core's own (neither read nor written by a policy)
 INTERNAL: dict[type, tuple[str, ...]] = {
-    Simulation: tuple("checker end_ns finish h_offline hook memcg_offline policy_label rcu_waits "
-                      "replay rng run run_events series start_ticks".split()),
-    Allocator: tuple("c_alloc_fast c_alloc_slow c_cmpxchg c_free_fast c_free_slow c_list_op c_lock "
-                     "cpu_free_at dead_cache_free get_partial_node h_alloc_fast_rec h_alloc_slow "
-                     "h_free_fast_rec h_free_slow horizon locks mark_dead memcgs n_alloc_fast "
-                     "n_alloc_slow n_free_fast n_free_slow node_of_cpu objcgs on_dead_cache_empty "
-                     "on_violation peak_pages retired_stats slab_alloc slab_free".split()),
-    KmemCache: (),
+    Simulation: tuple(
+        "checker end_ns finish h_offline hook memcg_offline policy_label queue_free "
+        "rcu_waits replay rng run run_events series start_ticks turns".split()),
+    Allocator: tuple(
+        "begin c_alloc_fast c_alloc_slow c_cmpxchg c_free_fast c_free_slow "
+        "c_line_transfer c_list_op c_lock c_lock_bounce cpu_free_at cpu_waiters cur_cpu "
+        "dead_cache_free end get_partial_node h_alloc_fast_rec h_alloc_slow "
+        "h_free_fast_rec h_free_slow locks mark_dead memcg_stock memcgs "
+        "n_alloc_fast n_alloc_slow n_free_fast n_free_slow node_of_cpu objcgs "
+        "on_dead_cache_empty on_violation peak_pages retired_stats slab_alloc slab_free "
+        "turns wait_for_cpu".split()),
+    KmemCache: tuple(
+        "allocating".split()),
     KmemCacheNode: ("slabs",),
     KmemCacheCpu: (),
-    Slab: ("lru", "next", "pobj", "prev"),
+    Slab: tuple(
+        "last_cpu lru next pobj prev".split()),
     SlabList: ("add", "remove"),
     CacheKind: (),
     MemCgroup: (),
     MemcgTree: ("create", "offline", "try_release"),
-    Lock: ("acquire", "cls", "held_since", "holds", "release", "taken_at"),
-    LockRegistry: ("classes",),
+    Lock: tuple(
+        "cls cpu free_at held held_since owner release take trace "
+        "waiters".split()),
+    LockRegistry: tuple(
+        "classes histograms locks trace".split()),
     Timer: ("arm", "fn", "sim"),
 }
