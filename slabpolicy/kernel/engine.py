@@ -25,9 +25,11 @@ from slabpolicy.kernel.accounting import AccountingChecker
 from slabpolicy.kernel.histogram import Histogram
 from slabpolicy.kernel.locks import LockRegistry
 from slabpolicy.kernel.memcg import ONLINE, MemCgroup, MemcgTree
+from slabpolicy.kernel.rcu import Rcu
+from slabpolicy.kernel.reclaim import Reclaim
 from slabpolicy.kernel.slub import Allocator, KmemCache
 
-ALLOC, FREE, FREE_ACCOUNTED, ARRIVE, OFFLINE, RESUME, CALL, SAMPLE = range(8)
+ALLOC, FREE, FREE_ACCOUNTED, ARRIVE, OFFLINE, RESUME, CALL, SAMPLE, KERNEL = range(9)
 
 #: the memory figures sampled at every ``sample_interval`` (MODEL.md section 6)
 MEMORY_FIGURES = ("slab_pages", "dead_cache_pages", "dead_caches", "dying_memcgs",
@@ -37,10 +39,12 @@ MEMORY_FIGURES = ("slab_pages", "dead_cache_pages", "dead_caches", "dying_memcgs
 class _Stream:
     """One allocation stream of one cgroup."""
 
-    __slots__ = ("memcg", "index", "cache", "objcg", "per_ns", "life", "remote_free")
+    __slots__ = ("memcg", "index", "cache", "objcg", "per_ns", "life", "remote_free",
+                 "unused_life", "defer")
 
     def __init__(self, memcg: MemCgroup, index: int, rate_per_s: float,
-                 life: Callable[[], int | None], remote_free: float) -> None:
+                 life: Callable[[], int | None], remote_free: float,
+                 unused_life: Callable[[], int | None] | None = None) -> None:
         self.memcg = memcg
         self.index = index
         self.cache: KmemCache | None = None
@@ -48,6 +52,10 @@ class _Stream:
         self.per_ns = rate_per_s / 1e9
         self.life = life
         self.remote_free = remote_free
+        self.unused_life = unused_life   # objects become unused on a list_lru instead of freed
+        #: what the end of an object's lifetime is when not a plain free: the object going
+        #: unused, or a free through RCU (a KERNEL event handler); None: FREE
+        self.defer: Callable | None = None
 
 
 class _Group:
@@ -60,7 +68,9 @@ class _Group:
         self.spawned = 0
         self.online: list[MemCgroup] = []
         self.life = spec.lifetime.make_sampler(rng)
-        self.streams = [(s, s.lifetime.make_sampler(rng)) for s in spec.streams]
+        self.streams = [(s, s.lifetime.make_sampler(rng),
+                         s.unused_lifetime.make_sampler(rng) if s.unused_lifetime else None)
+                        for s in spec.streams]
 
 
 class _Op:
@@ -112,6 +122,13 @@ class Simulation:
         self._has_tick = bool(hook.slabpolicy_tick.get_hookimpls())
         self._next_tick = 0
         self._kind_index = {k.name: i for i, k in enumerate(workload.caches)}
+        # reclaimable objects, memory limits and RCU frees (kernel/reclaim.py, kernel/rcu.py)
+        self.rcu = Rcu(self)
+        opts = workload.reclaim
+        self.reclaim = Reclaim(self, memory_bytes=workload.machine.memory,
+                               vfs_cache_pressure=opts.vfs_cache_pressure,
+                               small_cache_pressure=opts.small_cache_pressure,
+                               memcg_aware=opts.memcg_aware_lru)
 
     # -- what policies call --------------------------------------------------------------
 
@@ -148,6 +165,18 @@ class Simulation:
 
     def _push(self, t: int, kind: int, a=None, b=None, c=None) -> None:
         heapq.heappush(self._heap, (t, next(self._seq), kind, a, b, c))
+
+    def kernel_event(self, t: int, fn: Callable[[int, Any, Any], None], a=None, b=None) -> None:
+        """Queue ``fn(t, a, b)`` at time ``t``: kernel-model work (an RCU batch, kswapd)."""
+        self._push(t, KERNEL, fn, a, b)
+
+    def _deferred_free(self, stream: _Stream, cache: KmemCache) -> Callable | None:
+        """What ends a stream's object's lifetime: going unused, an RCU free, or a free."""
+        if stream.unused_life is not None:
+            return self.reclaim.unused_event
+        if cache.rcu in ("call_rcu", "kfree_rcu"):
+            return self.rcu.free_event
+        return None
 
     def run(self) -> None:
         """Run the workload to its end (``duration``), sampling as it goes."""
@@ -189,6 +218,7 @@ class Simulation:
                     cache = a.cache = self.memcg_cache(memcg, a.index)
                     if cache.account:
                         a.objcg = self.slub.objcgs.objcg_of(memcg)
+                    a.defer = self._deferred_free(a, cache)
                 cpu = int(rnd() * ncpus)
                 objcg = a.objcg
                 slab = slab_alloc(cache, cpu, t, objcg)
@@ -197,7 +227,11 @@ class Simulation:
                     fcpu = cpu
                     if a.remote_free and rnd() < a.remote_free:
                         fcpu = (cpu + 1 + int(rnd() * (ncpus - 1))) % ncpus
-                    if objcg is None:
+                    if a.defer is not None:
+                        unused = a.unused_life() if a.unused_life is not None else None
+                        push(heap, (t + life, next(seq), KERNEL, a.defer,
+                                    (cache, slab, objcg, unused), fcpu))
+                    elif objcg is None:
                         push(heap, (t + life, next(seq), FREE, cache, slab, fcpu))
                     else:
                         push(heap, (t + life, next(seq), FREE_ACCOUNTED, objcg, slab, fcpu))
@@ -220,6 +254,8 @@ class Simulation:
                 self._continue(a)
             elif kind == CALL:
                 self._call(a, t)
+            elif kind == KERNEL:
+                a(t, b, c)
 
     def _sample(self, t: int) -> None:
         slub = self.slub
@@ -255,6 +291,8 @@ class Simulation:
             if candidates:
                 parent = candidates[int(rng.random() * len(candidates))]
         memcg = self.memcgs.create(f"{spec.name}-{group.spawned}", parent, spec.name, t)
+        if spec.memory_high is not None or spec.memory_max is not None:
+            self.reclaim.set_limits(memcg, spec.memory_high, spec.memory_max)
         group.spawned += 1
         group.online.append(memcg)
         self._offline_cpu[memcg.id] = int(rng.random() * self.workload.machine.cpus)
@@ -264,9 +302,9 @@ class Simulation:
         if self.workload.cache_creation == "eager":
             for index in range(len(self.slub.root_caches)):
                 self.memcg_cache(memcg, index)
-        for stream, life_sampler in group.streams:
+        for stream, life_sampler, unused_sampler in group.streams:
             st = _Stream(memcg, self._kind_index[stream.cache], stream.rate_per_s, life_sampler,
-                         stream.remote_free)
+                         stream.remote_free, unused_sampler)
             nt = t + int(rng.expovariate(st.per_ns))
             if nt <= self.end_ns:
                 self._push(nt, ALLOC, st)
@@ -302,6 +340,7 @@ class Simulation:
         slub.horizon = t
         slub.now = start = max(t, slub.cpu_free_at[cpu])
         self.memcgs.offline(memcg, start)
+        self.reclaim.memcg_offline(memcg)
         if memcg.group in self._groups:
             self._groups[memcg.group].online.remove(memcg)
         for cache in memcg.caches.values():

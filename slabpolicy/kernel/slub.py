@@ -163,7 +163,7 @@ class KmemCache:
     __slots__ = ("id", "name", "kind", "index", "memcg", "size", "object_size", "order",
                  "pages", "objects", "min_partial", "cpu_partial", "cpu", "node", "flags",
                  "track_full", "free_lock", "discard_empty", "discard", "account", "obj_full_size", "dead", "destroyed", "parent_slab", "root",
-                 "stats", "policy_data")
+                 "stats", "policy_data", "rcu")
 
     def __init__(self, alloc: Allocator, id: int, name: str, kind, index: int,
                  memcg: MemCgroup, root: KmemCache | None) -> None:
@@ -212,6 +212,9 @@ class KmemCache:
         self.parent_slab: KmemCache | None = None   # the seed's s->parent_slab
         self.stats: dict[str, int] = {}   # SLUB stat items (CONFIG_SLUB_STATS), slow paths
         self.policy_data: dict = {}
+        #: how its objects are freed: none, call_rcu, typesafe (SLAB_TYPESAFE_BY_RCU) or
+        #: kfree_rcu (kernel/rcu.py)
+        self.rcu = kind.rcu
 
     @property
     def nr_slabs(self) -> int:
@@ -275,6 +278,12 @@ class Allocator:
         self.on_violation: Callable[[str], None] = _raise_violation
         #: SLUB statistics of caches already destroyed, summed
         self.retired_stats: dict[str, int] = {}
+        # Set by the kernel model's reclaim and RCU (kernel/reclaim.py, kernel/rcu.py): the
+        # limit check after a slow-path allocation (None: no limits), a SLAB_TYPESAFE_BY_RCU
+        # cache's deferred page free, and the cpu of the operation running its slow path.
+        self.pressure: Callable[[MemCgroup, int, int], None] | None = None
+        self.rcu_free_slab: Callable[[KmemCache, Slab, bool], None] | None = None
+        self.cpu = 0
         self._next_slab_id = 0
         self._next_cache_id = 0
         self._bind_costs()
@@ -435,10 +444,18 @@ class Allocator:
         if slab.inuse:
             self.on_violation(f"slab {slab.id} of {slab.cache.name} freed with "
                               f"{slab.inuse} live objects")
-        cost = self.costs
-        self.now += cost["page_free"] + cost["page_order"] * s.order
         slab.freed = True
         slab.cache.node[slab.node].slabs.discard(slab)
+        if s.rcu == "typesafe" and self.rcu_free_slab is not None:
+            self.rcu_free_slab(s, slab, uncharge)     # call_rcu(rcu_free_slab)
+            return
+        self.free_pages(s, slab, uncharge)
+
+    def free_pages(self, s: KmemCache, slab: Slab, uncharge: bool = True) -> None:
+        """__free_slab(): the slab's pages back to the page allocator, s->memcg uncharged
+        unless told not to."""
+        cost = self.costs
+        self.now += cost["page_free"] + cost["page_order"] * s.order
         self.total_pages -= slab.cache.pages
         if uncharge:
             if not s.memcg.is_root:
@@ -484,6 +501,7 @@ class Allocator:
             return slab
         self.now = start
         self.horizon = t
+        self.cpu = cpu
         if objcg is not None:
             self.objcgs.charge(objcg, cpu, s.obj_full_size)
         if c.freelist:
@@ -499,7 +517,9 @@ class Allocator:
             self.n_alloc_slow += 1
             hist = self.h_alloc_slow
         self.cpu_free_at[cpu] = self.now
-        hist.record(self.now - start)
+        if self.pressure is not None:      # over a limit: reclaim before returning
+            self.pressure(objcg.memcg if objcg is not None else s.memcg, cpu, t)
+        hist.record(self.cpu_free_at[cpu] - start)
         return slab
 
     def _slab_alloc_slow(self, s: KmemCache, c: KmemCacheCpu, cpu: int) -> Slab:
@@ -715,6 +735,7 @@ class Allocator:
             return
         self.now = start
         self.horizon = t
+        self.cpu = cpu
         if s.free_lock is not None:
             self.lock(s.free_lock)
         if objcg is not None:

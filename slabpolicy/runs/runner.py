@@ -6,7 +6,10 @@ options, source}, ``seed``, ``ops``, ``wall_seconds`` (the simulation loop
 alone), ``memory`` (each figure's peak, time-weighted mean and final value),
 ``latency_ns`` (count and percentiles from bounded histograms) and
 ``latency_hist`` (those histograms: ``[[ns, count], ...]``), ``locks`` (per
-lock class, as /proc/lock_stat), ``accounting``, ``slub_stats`` and ``series``.
+lock class, as /proc/lock_stat), ``accounting``, ``reclaim`` (list_lru objects
+scanned and freed by memcg state, reclaim time, direct stalls: kernel/reclaim.py),
+``rcu`` (callbacks, batches and their sizes: kernel/rcu.py), ``slub_stats`` and
+``series``.
 Everything but ``wall_seconds`` and ``provenance`` is a function of the workload
 file, the policy and its options, and the seed.
 """
@@ -206,6 +209,8 @@ def build_result(sim: Simulation, entry: PolicyEntry, policy: PolicyRun,
         "accounting": sim.checker.summary(),
         "memcgs": {"created": len(sim.memcgs.by_id) - 1, "released": len(sim.memcgs.released),
                    "dying": sim.memcgs.nr_dying, "rcu_waits": sim.rcu_waits},
+        "reclaim": sim.reclaim.summary(),
+        "rcu": sim.rcu.summary(),
         "slub_stats": dict(sorted(stats.items())),
         "series": series,
         "provenance": {"slabpolicy": __version__, "python": sys.version.split()[0],

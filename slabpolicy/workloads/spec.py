@@ -28,6 +28,7 @@ from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from slabpolicy.kernel.costs import DEFAULT_STEPS, default_costs
+from slabpolicy.kernel.rcu import RCU_MODES
 from slabpolicy.workloads.distributions import (
     Distribution,
     Exponential,
@@ -41,6 +42,7 @@ from slabpolicy.errors import Problem, WorkloadError
 from slabpolicy.workloads.units import UnitError, format_size, parse_duration, parse_rate, parse_size
 
 __all__ = [
+    "ReclaimOptions",
     "Machine",
     "CacheKind",
     "Stream",
@@ -71,11 +73,13 @@ machine:                          # required
   slub_max_order: 3               # [3] 0..10
   slub_min_objects: 0             # [0] >= 0
   slub_min_order: 0               # [0] 0..slub_max_order
+  memory: 64MiB                   # [unlimited] memory for slab pages; reclaim below the watermarks
 caches:                           # required, non-empty list, unique names
   - name: dentry                  # required str
     object_size: 192              # required size >= 8
     slot_size: 192                # [object_size rounded up to 8] >= object_size
     store_user: false             # [false]
+    rcu: none                     # [none] none | call_rcu | typesafe | kfree_rcu (kernel/rcu.py)
 memcg:
   cache_creation: lazy            # [lazy] lazy | eager
 cgroups:                          # required, non-empty list, unique names
@@ -87,11 +91,19 @@ cgroups:                          # required, non-empty list, unique names
       rate: 10/s
       start: 0s                   # [0s]
     lifetime: 30s                 # [forever] a distribution
+    memory: {high: 1MiB, max: 2MiB}   # [no limits] memory.high, memory.max (v1: limit_in_bytes = max)
     streams:                      # [] list
       - cache: dentry             # required, names a cache
         rate: 2000/s              # required, per cgroup
         lifetime: {dist: exponential, mean: 5ms}   # required distribution
         remote_free: 0.1          # [0.0] probability in [0, 1]
+        unused_lifetime: 30s      # [absent: freed at the end of lifetime] a distribution: the
+                                  # object then stays unused on its memcg's list_lru for this
+                                  # long (forever: until reclaim frees it)
+reclaim:                          # [{}] how reclaim scans (kernel/reclaim.py)
+  vfs_cache_pressure: 100         # [100] int >= 0, the sysctl
+  small_cache_pressure: false     # [false] Linux 4.19's minimal pressure on small lists
+  memcg_aware_lru: true           # [true] false: per-superblock lists, as before Linux 4.0
 policies: [leave-in-place]        # [[leave-in-place]] names or {name, label, options}
 plugins: []                       # [] paths, relative to this file
 costs: {alloc_fast: 6ns}          # [{}] step -> duration
@@ -121,6 +133,7 @@ class Machine:
     slub_max_order: int
     slub_min_objects: int
     slub_min_order: int
+    memory: int | None = None    # bytes of memory for slab pages (None: unlimited)
 
     def node_of_cpu(self, cpu: int) -> int:
         """The NUMA node of ``cpu``: cpus are split in contiguous, (nearly) equal blocks."""
@@ -140,6 +153,7 @@ class CacheKind:
     object_size: int
     slot_size: int
     store_user: bool
+    rcu: str = "none"            # RCU_MODES
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +162,7 @@ class Stream:
     rate_per_s: float
     lifetime: Distribution
     remote_free: float
+    unused_lifetime: Distribution | None = None   # None: freed at the end of lifetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +181,8 @@ class CgroupGroup:
     arrival: Arrival
     lifetime: Distribution       # how long each cgroup stays online
     streams: tuple[Stream, ...]
+    memory_high: int | None = None   # bytes (None: no limit)
+    memory_max: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +191,13 @@ class PolicyChoice:
     label: str
     options: dict
     line: int                    # line of the item in the file (0 if defaulted or from --set)
+
+
+@dataclass(frozen=True, slots=True)
+class ReclaimOptions:
+    vfs_cache_pressure: int = 100
+    small_cache_pressure: bool = False
+    memcg_aware_lru: bool = True
 
 
 @dataclass(frozen=True)
@@ -194,6 +218,7 @@ class Workload:
     plugins: tuple[str, ...]
     costs: dict[str, int]
     lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+    reclaim: ReclaimOptions = ReclaimOptions()
 
     def locate(self, field_path: str) -> int:
         """Line of ``field_path`` or of its nearest ancestor present in the file (0 if none).
@@ -751,13 +776,16 @@ def _apply_override(chk: _Checker, root: MappingNode, text: str) -> None:
 # --------------------------------------------------------------------------- #
 
 _TOP = ("name", "description", "seed", "duration", "sample_interval", "tick_interval",
-        "machine", "caches", "memcg", "cgroups", "policies", "plugins", "costs")
+        "machine", "caches", "memcg", "cgroups", "reclaim", "policies", "plugins", "costs")
 _TOP_REQUIRED = ("name", "duration", "machine", "caches", "cgroups")
-_MACHINE = ("cpus", "nodes", "page_size", "slub_max_order", "slub_min_objects", "slub_min_order")
-_CACHE = ("name", "object_size", "slot_size", "store_user")
-_GROUP = ("name", "parent", "count", "arrival", "lifetime", "streams")
+_MACHINE = ("cpus", "nodes", "page_size", "slub_max_order", "slub_min_objects", "slub_min_order",
+            "memory")
+_CACHE = ("name", "object_size", "slot_size", "store_user", "rcu")
+_GROUP = ("name", "parent", "count", "arrival", "lifetime", "memory", "streams")
 _ARRIVAL = ("process", "rate", "interval", "start")
-_STREAM = ("cache", "rate", "lifetime", "remote_free")
+_STREAM = ("cache", "rate", "lifetime", "remote_free", "unused_lifetime")
+_LIMITS = ("high", "max", "limit_in_bytes")
+_RECLAIM = ("vfs_cache_pressure", "small_cache_pressure", "memcg_aware_lru")
 _POLICY = ("name", "label", "options")
 #: A field written at the top level that belongs in a section (``cpus: 4``).
 _NESTED_TOP = {**{k: f"machine.{k}" for k in _MACHINE}, "cache_creation": "memcg.cache_creation",
@@ -827,6 +855,7 @@ def _validate(chk: _Checker, root: Node, path_text: str, sha: str) -> Workload |
             for i, item in enumerate(items):
                 groups.append(_group(chk, item, f"cgroups[{i}]", seen, all_names, known_caches))
 
+    reclaim = _reclaim(chk, top["reclaim"]) if "reclaim" in top else ReclaimOptions()
     policies = _policies(chk, top["policies"]) if "policies" in top else (
         PolicyChoice(DEFAULT_POLICY, DEFAULT_POLICY, {}, 0),)
 
@@ -859,7 +888,7 @@ def _validate(chk: _Checker, root: Node, path_text: str, sha: str) -> Workload |
         duration_ns=duration, sample_interval_ns=sample, tick_interval_ns=tick,
         machine=machine, caches=tuple(caches), cache_creation=cache_creation,
         groups=tuple(groups), policies=tuple(policies), plugins=tuple(plugins),
-        costs=costs, lines=dict(chk.lines),
+        costs=costs, lines=dict(chk.lines), reclaim=reclaim,
     )
 
 
@@ -890,7 +919,14 @@ def _machine(chk: _Checker, node: Node) -> Any:
             chk.add(f["slub_min_order"], "machine.slub_min_order",
                     f"must be at most slub_max_order ({max_order}), got {min_order}")
             min_order = BAD
-    values = (cpus, nodes, page_size, max_order, min_objects, min_order)
+    memory = None
+    if "memory" in f:
+        memory = chk.size(f["memory"], "machine.memory")
+        if memory is not BAD and page_size is not BAD and memory < page_size:
+            chk.add(f["memory"], "machine.memory",
+                    f"must be at least one page ({format_size(page_size)}), got {format_size(memory)}")
+            memory = BAD
+    values = (cpus, nodes, page_size, max_order, min_objects, min_order, memory)
     if any(v is BAD for v in values):
         return BAD
     return Machine(*values)
@@ -925,7 +961,8 @@ def _cache(chk: _Checker, node: Node, path: str, names: dict[str, int]) -> Any:
     else:
         slot_size = BAD if object_size is BAD else (object_size + 7) // 8 * 8
     store_user = chk.boolean(f["store_user"], f"{path}.store_user") if "store_user" in f else False
-    values = (name, object_size, slot_size, store_user)
+    rcu = chk.choice(f["rcu"], f"{path}.rcu", RCU_MODES, "rcu mode") if "rcu" in f else "none"
+    values = (name, object_size, slot_size, store_user, rcu)
     if any(v is BAD for v in values):
         return BAD
     return CacheKind(*values)
@@ -992,6 +1029,7 @@ def _group(chk: _Checker, node: Node, path: str, seen: dict[str, int],
     arrival = _arrival(chk, f["arrival"], f"{path}.arrival") if "arrival" in f else \
         Arrival("at_start", None, None, 0)
     lifetime = chk.distribution(f["lifetime"], f"{path}.lifetime") if "lifetime" in f else Forever()
+    limits = _limits(chk, f["memory"], f"{path}.memory") if "memory" in f else (None, None)
     streams: list[Any] = []
     if "streams" in f:
         items = chk.sequence(f["streams"], f"{path}.streams")
@@ -1000,10 +1038,42 @@ def _group(chk: _Checker, node: Node, path: str, seen: dict[str, int],
         else:
             for i, item in enumerate(items):
                 streams.append(_stream(chk, item, f"{path}.streams[{i}]", caches))
-    values = (name, parent, count, arrival, lifetime)
+    values = (name, parent, count, arrival, lifetime, limits)
     if any(v is BAD for v in values) or any(s is BAD for s in streams):
         return BAD
-    return CgroupGroup(name, parent, count, arrival, lifetime, tuple(streams))
+    return CgroupGroup(name, parent, count, arrival, lifetime, tuple(streams), *limits)
+
+
+def _limits(chk: _Checker, node: Node, path: str) -> Any:
+    """memory.high and memory.max in bytes; v1's limit_in_bytes is max."""
+    f = chk.mapping(node, path, _LIMITS)
+    if f is None:
+        return BAD
+    if "max" in f and "limit_in_bytes" in f:
+        chk.add(f["limit_in_bytes"], f"{path}.limit_in_bytes",
+                "limit_in_bytes is cgroup v1's name for max; give one of them")
+        return BAD
+    high = chk.size(f["high"], f"{path}.high") if "high" in f else None
+    key = "max" if "max" in f else "limit_in_bytes"
+    max_ = chk.size(f[key], f"{path}.{key}") if key in f else None
+    if BAD in (high, max_):
+        return BAD
+    return high, max_
+
+
+def _reclaim(chk: _Checker, node: Node) -> Any:
+    f = chk.mapping(node, "reclaim", _RECLAIM)
+    if f is None:
+        return BAD
+    pressure = chk.integer(f["vfs_cache_pressure"], "reclaim.vfs_cache_pressure", lo=0) \
+        if "vfs_cache_pressure" in f else 100
+    small = chk.boolean(f["small_cache_pressure"], "reclaim.small_cache_pressure") \
+        if "small_cache_pressure" in f else False
+    aware = chk.boolean(f["memcg_aware_lru"], "reclaim.memcg_aware_lru") \
+        if "memcg_aware_lru" in f else True
+    if BAD in (pressure, small, aware):
+        return BAD
+    return ReclaimOptions(pressure, small, aware)
 
 
 def _arrival(chk: _Checker, node: Node, path: str) -> Any:
@@ -1046,7 +1116,9 @@ def _stream(chk: _Checker, node: Node, path: str, caches: dict[str, int] | None)
     rate = chk.rate(f["rate"], f"{path}.rate") if "rate" in f else BAD
     lifetime = chk.distribution(f["lifetime"], f"{path}.lifetime") if "lifetime" in f else BAD
     remote = chk.number(f["remote_free"], f"{path}.remote_free", 0.0, 1.0) if "remote_free" in f else 0.0
-    values = (cache, rate, lifetime, remote)
+    unused = chk.distribution(f["unused_lifetime"], f"{path}.unused_lifetime") \
+        if "unused_lifetime" in f else None
+    values = (cache, rate, lifetime, remote, unused)
     if any(v is BAD for v in values):
         return BAD
     return Stream(*values)
