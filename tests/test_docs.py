@@ -95,7 +95,9 @@ def test_every_operation_the_guide_names_exists():
                "discard_slab", "free_slab", "add_partial", "remove_partial", "lock", "unlock",
                "inc_slabs_node", "dec_slabs_node", "set_slab_cache"):
         assert ("sim.slub", op) in named, op
-    for op in ("synchronize_rcu", "schedule", "memcg_cache"):
+    for op in ("synchronize_rcu", "schedule", "schedule_every", "memcg_cache", "move_slab", "move_slabs",
+               "move_partial_slabs", "move_charge", "destroy_cache_if_empty", "dead_caches",
+               "dying_memcgs", "online_ancestor"):
         assert ("sim", op) in named, op
     for op in ("charge", "uncharge", "uncharge_until", "get", "put"):
         assert ("sim.memcgs", op) in named, op

@@ -36,10 +36,7 @@ class ReapAfterDelay:
 
     def reap(self, sim, memcg) -> None:
         """On a kworker (cpu 0), ``delay`` after the offline: shrink, maybe destroy."""
-        slub = sim.slub
-        for cache in list(memcg.caches.values()):
-            if cache.memcg is not memcg or cache.destroyed:
-                continue                     # a shared cache, or one already gone
+        for cache in sim.dead_caches(memcg):     # its own caches not yet destroyed
             self.reaped += 1
             # From now on keep no empty slab: one that empties is discarded at once.
             cache.cpu_partial = 0
@@ -48,9 +45,8 @@ class ReapAfterDelay:
             # flush_all(), then discard every empty slab of the node partial lists.
             # Discarding the last slab fires slabpolicy_dead_cache_empty (below),
             # which destroys the cache.
-            slub.kmem_cache_shrink(cache)
-            if not cache.destroyed and not cache.nr_slabs:
-                slub.kmem_cache_destroy(cache)
+            sim.slub.kmem_cache_shrink(cache)
+            sim.destroy_cache_if_empty(cache)
             if cache.destroyed:
                 self.destroyed_at_reap += 1
 
@@ -58,8 +54,7 @@ class ReapAfterDelay:
     def slabpolicy_dead_cache_empty(self, sim, cache):
         """The last slab of a dead cache went (before or after the reap): destroy
         the cache, which drops its reference on the memcg."""
-        if not cache.destroyed:
-            sim.slub.kmem_cache_destroy(cache)
+        sim.destroy_cache_if_empty(cache)
 
     @hookimpl
     def slabpolicy_run_end(self, sim, result):

@@ -23,7 +23,10 @@ cache, a dead cache losing its last slab, a periodic tick, sampling, run start
 and end.  Never on the alloc or free fast path, and never per allocation.
 
 What a policy may touch.  A policy changes allocator state only through the
-operations of ``sim.slub`` (:class:`slabpolicy.kernel.slub.Allocator`: ``flush_all``,
+policy-level operations of ``sim`` (:class:`slabpolicy.kernel.policy_ops.PolicyOperations`:
+``move_slab``, ``move_slabs``, ``move_partial_slabs``, ``move_charge``,
+``destroy_cache_if_empty``) and its timers (``schedule``, ``schedule_every``),
+the operations of ``sim.slub`` (:class:`slabpolicy.kernel.slub.Allocator`: ``flush_all``,
 ``kmem_cache_shrink``, ``add_partial``, ``remove_partial``, ``inc_slabs_node``,
 ``dec_slabs_node``, ``set_slab_cache``, ``discard_slab``, ``free_slab``,
 ``kmem_cache_destroy``, ``lock``/``unlock``, ...) and of ``sim.memcgs``
@@ -115,13 +118,14 @@ def slabpolicy_dead_cache_free(sim: Simulation, cache: KmemCache, slab: Slab,
 
 @hookspec
 def slabpolicy_dead_cache_empty(sim: Simulation, cache: KmemCache) -> None:
-    """The core's discard_slab() has just freed the last slab counted in dead ``cache``.
+    """The last slab counted in dead ``cache`` has just left it: freed by the core's
+    discard_slab(), or moved away by ``sim.move_slab()``/``move_slabs()``/``move_partial_slabs()``.
 
     A policy that leaves dead caches in place destroys the cache here
-    (``sim.slub.kmem_cache_destroy(cache)``), which drops its memcg reference.
-    It fires wherever the last slab is discarded: on a free, or inside an
-    allocator operation the policy itself called (``kmem_cache_shrink()``,
-    ``flush_all()``), so check ``cache.destroyed`` after such a call.
+    (``sim.destroy_cache_if_empty(cache)``), which drops its memcg reference.
+    It fires wherever the last slab goes: on a free, or inside an operation the
+    policy itself called (``kmem_cache_shrink()``, ``flush_all()``, a move), so
+    check ``cache.destroyed`` after such a call.
     """
 
 
@@ -129,7 +133,8 @@ def slabpolicy_dead_cache_empty(sim: Simulation, cache: KmemCache) -> None:
 def slabpolicy_tick(sim: Simulation, now_ns: int) -> None:
     """Periodic work, every ``tick_interval`` of the workload (a kworker on cpu 0).
 
-    Only scheduled when some plugin implements it.
+    Only scheduled when some plugin implements it.  A policy that needs an
+    interval of its own arms its own timer instead (``sim.schedule_every()``).
     """
 
 

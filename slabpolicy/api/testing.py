@@ -29,9 +29,20 @@ from slabpolicy.api.plugin_manager import make_plugin_manager, policy_registry, 
 from slabpolicy.kernel.slub import PARTIAL, KmemCache, Slab
 from slabpolicy.kernel.costs import default_costs
 from slabpolicy.workloads.spec import CacheKind, Machine, Workload
+from slabpolicy.workloads.units import UnitError, parse_duration
 
 #: cache kinds a kit knows by default: name -> (object size, slot size)
 DEFAULT_KINDS = {"dentry": (192, 192), "inode_cache": (616, 624), "kmalloc-64": (64, 64)}
+
+
+def _duration(value: int | str, what: str) -> int:
+    """Nanoseconds from an int or a duration string ("10ms"), for the kit's arguments."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    try:
+        return parse_duration(value)
+    except UnitError as exc:
+        raise SlabpolicyError(f"kit: {what}: {exc}") from None
 
 
 class Kit:
@@ -42,7 +53,8 @@ class Kit:
                  rcu: dict[str, str] | None = None, memory: int | None = None,
                  policy: str = "leave-in-place", options: dict[str, Any] | None = None,
                  costs: dict[str, int] | None = None, strict: bool = True,
-                 step_ns: int = 1_000, plugins: tuple[str, ...] = ()) -> None:
+                 step_ns: int = 1_000, plugins: tuple[str, ...] = (),
+                 tick_interval: int | str = "1s") -> None:
         store_user = set(store_user)
         kinds = kinds or DEFAULT_KINDS
         rcu = rcu or {}
@@ -52,7 +64,8 @@ class Kit:
                           slub_min_objects=0, slub_min_order=0, memory=memory)
         self.workload = Workload(
             name="kit", description="", path="<kit>", sha256="", seed=0,
-            duration_ns=1 << 62, sample_interval_ns=1 << 62, tick_interval_ns=1 << 62,
+            duration_ns=1 << 62, sample_interval_ns=1 << 62,
+            tick_interval_ns=_duration(tick_interval, "tick_interval"),
             machine=machine,
             caches=tuple(CacheKind(name, obj, slot, name in store_user, rcu.get(name, "none"))
                          for name, (obj, slot) in kinds.items()),
@@ -75,6 +88,7 @@ class Kit:
         self.t = 0
         self._kind_index = {k.name: i for i, k in enumerate(self.workload.caches)}
         pm.hook.slabpolicy_run_start(sim=self.sim)
+        self.sim.start_ticks()
 
     # -- building --------------------------------------------------------------------
 
@@ -111,12 +125,17 @@ class Kit:
 
     def offline(self, memcg: MemCgroup, cpu: int = 0, at: int | None = None,
                 wait: bool = True) -> None:
-        """rmdir, then run every queued event: the policy's offline work with its RCU
-        waits and whatever it scheduled.  ``wait=False`` only starts the offline: what
-        it queued runs at :meth:`run_until`."""
+        """rmdir, then run the queued events until no work is left: the policy's offline
+        work with its RCU waits and whatever it scheduled (``sim.schedule()``), however
+        far ahead, and the runs of periodic timers and ticks that fall due meanwhile
+        (they do not keep it waiting themselves).  ``wait=False`` only starts the
+        offline: what it queued runs at :meth:`run_until` or :meth:`advance`."""
         self.sim.memcg_offline(memcg, self._tick(at), cpu)
         if wait:
-            self.sim.run_events()
+            last = self.sim.queued_work_until()
+            while last is not None:
+                self.run_until(last)
+                last = self.sim.queued_work_until()
             self.t = max(self.t, max(self.slub.cpu_free_at))
 
     def run_until(self, t: int) -> None:
@@ -124,6 +143,11 @@ class Kit:
         calls); later operations of the test come after ``t``."""
         self.sim.run_events(until=t)
         self.t = max(self.t, t, max(self.slub.cpu_free_at))
+
+    def advance(self, dt: int | str) -> None:
+        """Let ``dt`` (ns, or a duration such as ``"10ms"``) of simulated time pass with
+        nothing but queued work: ticks, timers and scheduled calls due by then run."""
+        self.run_until(self.t + _duration(dt, "advance"))
 
     def unused(self, cache: KmemCache, objs: Slab | Iterable[Slab], cpu: int = 0,
                at: int | None = None, objcg: ObjCgroup | None = None) -> list[LruItem]:

@@ -5,5 +5,6 @@ policies, geometry); each further module of this package adds the commands of
 one area to the same ``app`` when imported below.
 """
 from slabpolicy.cli.app import app
+from slabpolicy.cli import traces  # noqa: F401  (record, trace stats, replay-check)
 
 __all__ = ["app"]

@@ -25,6 +25,7 @@ from slabpolicy.kernel.accounting import AccountingChecker
 from slabpolicy.kernel.histogram import Histogram
 from slabpolicy.kernel.locks import LockRegistry
 from slabpolicy.kernel.memcg import ONLINE, MemCgroup, MemcgTree
+from slabpolicy.kernel.policy_ops import PolicyOperations
 from slabpolicy.kernel.rcu import Rcu
 from slabpolicy.kernel.reclaim import Reclaim
 from slabpolicy.kernel.slub import Allocator, KmemCache
@@ -85,12 +86,13 @@ class _Op:
         self.memcg = memcg
 
 
-class Simulation:
+class Simulation(PolicyOperations):
     """One run: a workload under one policy with one seed.
 
     What policies use: ``slub`` (the allocator and its operations), ``memcgs``
     (the memcg tree), ``now``, ``synchronize_rcu()``, ``schedule()``,
-    ``memcg_cache()``, ``workload``, ``seed``.
+    ``memcg_cache()``, ``workload``, ``seed``, and the policy-level operations of
+    :class:`~slabpolicy.kernel.policy_ops.PolicyOperations` (``move_slab()``, ...).
     """
 
     def __init__(self, workload, *, seed: int, hook, policy_label: str = "",
@@ -120,7 +122,6 @@ class Simulation:
             self.slub.dead_cache_free = self._dead_cache_free
         self.slub.on_dead_cache_empty = self._dead_cache_empty
         self._has_tick = bool(hook.slabpolicy_tick.get_hookimpls())
-        self._next_tick = 0
         self._kind_index = {k.name: i for i, k in enumerate(workload.caches)}
         # reclaimable objects, memory limits and RCU frees (kernel/reclaim.py, kernel/rcu.py)
         self.rcu = Rcu(self)
@@ -180,16 +181,13 @@ class Simulation:
 
     def run(self) -> None:
         """Run the workload to its end (``duration``), sampling as it goes."""
-        wl = self.workload
         self.hook.slabpolicy_run_start(sim=self)
         for group in self._groups.values():
             arrival = group.spec.arrival
             if group.spec.count and arrival.start_ns <= self.end_ns:
                 self._push(arrival.start_ns, ARRIVE, group)
         self._push(0, SAMPLE)
-        if self._has_tick:
-            self._next_tick = wl.tick_interval_ns
-            self._push(self._next_tick, CALL, self._tick)
+        self.start_ticks()
         self.run_events()
 
     def run_events(self, until: int | None = None) -> None:
@@ -386,10 +384,14 @@ class Simulation:
         result = fn()
         self._continue(_Op([result] if isinstance(result, GeneratorType) else [], 0, start, None))
 
+    def start_ticks(self) -> None:
+        """Fire ``slabpolicy_tick`` every ``tick_interval`` from now, if a plugin
+        implements it (a periodic timer, :meth:`schedule_every`)."""
+        if self._has_tick:
+            self.schedule_every(self.workload.tick_interval_ns, self._tick)
+
     def _tick(self) -> None:
         self.hook.slabpolicy_tick(sim=self, now_ns=self.slub.now)
-        self._next_tick += self.workload.tick_interval_ns
-        self._push(self._next_tick, CALL, self._tick)
 
     # -- hooks the allocator calls -------------------------------------------------------
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from slabpolicy.kernel.memcg import ONLINE, MemCgroup
+from slabpolicy.kernel.policy_ops import PolicyOperations
 
 if TYPE_CHECKING:
     from slabpolicy.kernel.slub import Allocator, KmemCache, Slab
@@ -75,10 +76,7 @@ class ListLru:
         ancestor (an offline memcg's kmemcg_id is its parent's), or the root before 4.0."""
         if not self.memcg_aware:
             return memcg.lineage[-1]
-        for m in memcg.lineage:
-            if m.state == ONLINE or m.is_root:
-                return m
-        return memcg.lineage[-1]
+        return memcg if memcg.state == ONLINE else PolicyOperations.online_ancestor(memcg)
 
     def add(self, item: LruItem, memcg: MemCgroup) -> None:
         """list_lru_add(): under the node's lock, at the tail of the list of the memcg

@@ -123,6 +123,17 @@ class MemcgTree:
                 return
             m.usage -= pages
 
+    @staticmethod
+    def charge_until(memcg: MemCgroup, top: MemCgroup | None, pages: int) -> None:
+        """Charge ``memcg`` and its ancestors below ``top``: the other half of moving a
+        charge between two memcgs whose counters from ``top`` up already hold it."""
+        for m in memcg.lineage:
+            if m is top:
+                return
+            m.usage += pages
+            if m.usage > m.max_usage:
+                m.max_usage = m.usage
+
     # -- life cycle ------------------------------------------------------------------
 
     def offline(self, memcg: MemCgroup, now: int) -> None:
