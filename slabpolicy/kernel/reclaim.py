@@ -14,7 +14,10 @@ What frees an unused dentry or inode is memory pressure.  Modelled:
   that charges pages): free memory under the low watermark wakes kswapd
   (background reclaim, on the last cpu: kswapd is a thread of its own); under
   the min watermark the allocation reclaims itself (__alloc_pages_direct_reclaim(),
-  try_to_free_pages(): SWAP_CLUSTER_MAX pages).  A memcg over ``memory.high``
+  try_to_free_pages(): SWAP_CLUSTER_MAX pages).  kswapd is no longer woken after
+  16 runs without progress (kswapd_failures); a run that freed objects counts as
+  progress even when their pages come back only after a grace period (the
+  kernel's progress also counts page-cache pages, which this model does not have).  A memcg over ``memory.high``
   reclaims the excess before the allocation returns (mem_cgroup_handle_over_high(),
   reclaim_high()); over ``memory.max`` it reclaims, retrying up to
   MAX_RECLAIM_RETRIES (5) times (try_charge()).  Both run in the allocating
@@ -230,8 +233,11 @@ class Reclaim:
         """Direct reclaim in the allocating task: a stall in its latency."""
         slub = self.slub
         start = slub.now
+        freed = self.freed_total()
         pages = self.do_try_to_free_pages(target, max(nr_pages, SWAP_CLUSTER_MAX), cpu, t,
                                           min_priority=0)
+        if pages or self.freed_total() > freed:
+            self.kswapd_failures = 0          # shrink_node() saw progress
         self.pages["direct"] += pages
         self.time_ns["direct"] += slub.now - start
         self.stalls.record(slub.now - start)
@@ -242,9 +248,11 @@ class Reclaim:
         begin_op(slub, cpu, t)
         start = slub.now
         want = self.wmark[2] - (self.memory_pages - slub.total_pages)
+        freed = self.freed_total()
         pages = self.do_try_to_free_pages(None, max(want, SWAP_CLUSTER_MAX), cpu, t,
                                           min_priority=1)
-        self.kswapd_failures = 0 if pages else self.kswapd_failures + 1
+        progress = pages or self.freed_total() > freed
+        self.kswapd_failures = 0 if progress else self.kswapd_failures + 1
         self.kswapd_runs += 1
         self.pages["background"] += pages
         self.time_ns["background"] += slub.now - start
@@ -268,8 +276,6 @@ class Reclaim:
             reclaimed = before - (slub.total_pages if target is None else target.usage)
             if reclaimed >= nr_to_reclaim:
                 break
-        if reclaimed > 0:
-            self.kswapd_failures = 0
         return max(reclaimed, 0)
 
     def _memcgs_to_shrink(self, target: MemCgroup | None) -> list[MemCgroup]:
@@ -321,6 +327,9 @@ class Reclaim:
         return freed
 
     # -- figures -------------------------------------------------------------------------
+
+    def freed_total(self) -> int:
+        return self.freed["live"] + self.freed["dying"]
 
     def lru_items(self) -> int:
         return sum(lru.nr_items for lru in self.lrus.values())
