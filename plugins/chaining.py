@@ -265,6 +265,8 @@ def slabpolicy_policies():
         description="the seed patch: at offline move the partial slabs to the parent's "
                     "cache; frees into the dead cache chain to the parent",
         factory=Chaining,
+        kernel="none: the seed patch, Glauber Costa, \"chained slab caches\" RFC (linux-mm, "
+               "Feb 2012, against 3.3), never merged",
         options=(Option("variant", "str", AS_POSTED,
                         "as-posted: the patch's accounting calls exactly; corrected: "
                         "what the accounting checker shows wrong, fixed",

@@ -19,6 +19,9 @@ from __future__ import annotations
 from slabpolicy import PolicySpec, hookimpl
 
 VERSION = "1.0"
+KERNEL = ("Linux 5.14+ (the 6.x kernels): per-object obj_cgroup charging, refill_obj_stock() "
+          "uncharging whole pages only (5387c90490f7, Waiman Long); the slab controller of "
+          "5.9 (Roman Gushchin)")
 
 
 class ObjCg:
@@ -55,4 +58,5 @@ def slabpolicy_policies():
         description="Linux 5.9+: shared caches, objects charged in bytes to an object "
                     "cgroup that is re-parented at offline",
         factory=ObjCg,
+        kernel=KERNEL,
     )]

@@ -160,6 +160,8 @@ def slabpolicy_policies():
         description="the seed's rejected alternative: at offline lock the frees, scan "
                     "every object, move every slab and its charge to the parent, destroy",
         factory=ScanAndMove,
+        kernel="none: the alternative the seed patch's cover text rejects (2012); no "
+               "kernel scanned dead caches",
         options=(
             Option("scan_slab_ns", "duration", 0,
                    "extra time per slab visited by the scan, on top of the cost model's "

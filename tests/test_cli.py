@@ -51,8 +51,8 @@ cgroups:
 policies:
   - leave-in-place
   - name: leave-in-place
-    label: leave-in-place+shrink
-    options: {shrink: true}
+    label: leave-in-place-4.0
+    options: {era: "4.0"}
 """
 SMALL_OFFLINES = 4
 
@@ -100,8 +100,10 @@ def check_result_doc(doc: dict, *, label: str = "leave-in-place", seed: int = 3,
     int(doc["workload"]["sha256"], 16)
     policy = doc["policy"]
     assert policy["name"] == "leave-in-place" and policy["label"] == label
-    assert policy["version"] == "1.0" and policy["source"] == "bundled"
-    assert policy["options"] == {"shrink": label.endswith("+shrink")}
+    assert policy["version"] == "2.0" and policy["source"] == "bundled"
+    era = "4.0" if label.endswith("-4.0") else "none"
+    assert policy["options"] == {"era": era}
+    assert policy["kernel"].startswith("Linux 4.0-4.6" if era == "4.0" else "none: ")
     assert doc["seed"] == seed
     assert doc["duration_ns"] == duration_ns
 
@@ -163,7 +165,7 @@ def test_run_table_lists_every_policy_of_the_workload(small):
     lines = out.splitlines()
     assert lines[0] == "workload small"
     header = lines[1]
-    assert "leave-in-place" in header and "leave-in-place+shrink" in header
+    assert "leave-in-place" in header and "leave-in-place-4.0" in header
     assert "seed 3" in lines[2]
     rows = {line.split("  ")[0]: line.split()[-2:] for line in lines[4:]}
     for row in ("slab pages, mean", "slab pages, peak", "dead-cache pages, mean",
@@ -194,8 +196,8 @@ def test_run_json_two_seeds_is_an_array(small):
 
 def test_run_two_policies_by_label(small):
     docs = json.loads(ok(invoke("run", small, "--policy", "leave-in-place",
-                                "--policy", "leave-in-place+shrink", "--format", "json")))
-    assert [d["policy"]["label"] for d in docs] == ["leave-in-place", "leave-in-place+shrink"]
+                                "--policy", "leave-in-place-4.0", "--format", "json")))
+    assert [d["policy"]["label"] for d in docs] == ["leave-in-place", "leave-in-place-4.0"]
     for doc in docs:
         check_result_doc(doc, label=doc["policy"]["label"])
     plain, shrink = docs
@@ -210,7 +212,7 @@ def test_run_policy_name_not_in_the_workload_runs_with_defaults(tmp_path):
     wl = write(tmp_path, "only_default.yaml",
                SMALL.split("policies:")[0])      # no policies: the default list
     doc = json.loads(ok(invoke("run", wl, "--policy", "leave-in-place", "--format", "json")))
-    assert doc["policy"]["options"] == {"shrink": False}
+    assert doc["policy"]["options"] == {"era": "none"}
 
 
 def test_run_out_writes_one_file_per_run(small, tmp_path):
@@ -219,8 +221,8 @@ def test_run_out_writes_one_file_per_run(small, tmp_path):
                        "--format", "json"))
     printed = json.loads(stdout)
     assert files_in(out_dir) == [
-        "small--leave-in-place+shrink--seed1.json", "small--leave-in-place+shrink--seed2.json",
-        "small--leave-in-place--seed1.json", "small--leave-in-place--seed2.json"]
+        "small--leave-in-place--seed1.json", "small--leave-in-place--seed2.json",
+        "small--leave-in-place-4.0--seed1.json", "small--leave-in-place-4.0--seed2.json"]
     by_name = {p.name: json.loads(p.read_text()) for p in out_dir.iterdir()}
     for doc in printed:
         name = f"small--{doc['policy']['label']}--seed{doc['seed']}.json"
@@ -298,20 +300,21 @@ def test_negative_seed_is_a_usage_error(small):
 
 
 def test_bad_policy_option_points_at_its_line(tmp_path):
-    wl = write(tmp_path, "badopt.yaml", SMALL.replace("{shrink: true}", "{shrnk: true}"))
-    line = SMALL.splitlines().index("    options: {shrink: true}") + 1
+    wl = write(tmp_path, "badopt.yaml", SMALL.replace('{era: "4.0"}', '{erra: "4.0"}'))
+    line = SMALL.splitlines().index('    options: {era: "4.0"}') + 1
     result = invoke("run", wl)
     lines = assert_clean_failure(result, 2)
-    assert lines == [f"{wl}:{line}: policies[1].options.shrnk: unknown option 'shrnk' of "
-                     f"policy 'leave-in-place'; did you mean 'shrink'?"]
+    assert lines == [f"{wl}:{line}: policies[1].options.erra: unknown option 'erra' of "
+                     f"policy 'leave-in-place'; did you mean 'era'?"]
     assert result.stdout == ""
 
 
 def test_bad_policy_option_value(tmp_path):
-    wl = write(tmp_path, "badval.yaml", SMALL.replace("{shrink: true}", "{shrink: 3}"))
+    wl = write(tmp_path, "badval.yaml", SMALL.replace('{era: "4.0"}', '{era: "4.6"}'))
     lines = assert_clean_failure(invoke("validate", wl), 2)
     assert len(lines) == 1
-    assert "policies[1].options.shrink: expected true or false, got 3" in lines[0]
+    assert ("policies[1].options.era: expected one of none, 4.0, 4.7, 4.11, got '4.6'"
+            in lines[0])
 
 
 def test_out_that_is_a_file_fails_before_running(small, tmp_path):
@@ -330,7 +333,7 @@ def test_out_that_is_a_file_fails_before_running(small, tmp_path):
 def test_validate_good_file(small):
     out = ok(invoke("validate", small))
     assert out == (f"{small}: ok: small, 1 caches, 1 cgroup groups, policies "
-                   f"leave-in-place, leave-in-place+shrink\n")
+                   f"leave-in-place, leave-in-place-4.0\n")
 
 
 def test_validate_bad_file_runs_nothing(tmp_path):
@@ -360,20 +363,23 @@ def test_validate_missing_file(tmp_path):
 
 def test_policies_table():
     lines = ok(invoke("policies")).splitlines()
-    assert lines[0].split() == ["name", "version", "source", "description"]
+    assert lines[0].split() == ["name", "version", "source", "kernel", "description"]
     row = next(line for line in lines if line.startswith("leave-in-place "))
-    assert row.split()[:3] == ["leave-in-place", "1.0", "bundled"]
+    assert row.split()[:3] == ["leave-in-place", "2.0", "bundled"]
 
 
 def test_policies_json():
     rows = json.loads(ok(invoke("policies", "--format", "json")))
     assert isinstance(rows, list)
     for row in rows:
-        assert {"name", "version", "source", "description"} <= set(row)
+        assert {"name", "version", "source", "kernel", "description"} <= set(row)
+        assert row["kernel"]
     lip = next(r for r in rows if r["name"] == "leave-in-place")
-    assert lip["source"] == "bundled" and lip["version"] == "1.0"
-    assert lip["options"]["shrink"]["type"] == "bool"
-    assert lip["options"]["shrink"]["default"] is False
+    assert lip["source"] == "bundled" and lip["version"] == "2.0"
+    assert lip["options"]["era"]["type"] == "str"
+    assert lip["options"]["era"]["default"] == "none"
+    reparent = next(r for r in rows if r["name"] == "reparent")
+    assert reparent["kernel"].startswith("Linux 5.3-5.8") and "fb2f2b0adb98" in reparent["kernel"]
 
 
 def test_policies_with_a_local_plugin(tmp_path):

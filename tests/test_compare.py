@@ -53,10 +53,10 @@ cgroups:
 policies:
   - leave-in-place
   - name: leave-in-place
-    label: leave-in-place+shrink
-    options: {shrink: true}
+    label: leave-in-place-4.0
+    options: {era: "4.0"}
 """
-LABELS = ("leave-in-place", "leave-in-place+shrink")
+LABELS = ("leave-in-place", "leave-in-place-4.0")
 
 def invoke(*args):
     return RUNNER.invoke(app, [str(a) for a in args])
@@ -146,9 +146,9 @@ def test_a_seed_fixes_the_event_stream_whatever_the_policy(small, tmp_path):
 
 def test_policy_and_seeds_options(small, tmp_path, counted):
     out = tmp_path / "out"
-    ok(compare(small, out, "--policy", "leave-in-place+shrink", "--seeds", "3"))
-    assert counted == [("leave-in-place+shrink", s) for s in (3, 4, 5)]
-    assert sorted(results_in(out)) == [f"small--leave-in-place+shrink--seed{s}.json"
+    ok(compare(small, out, "--policy", "leave-in-place-4.0", "--seeds", "3"))
+    assert counted == [("leave-in-place-4.0", s) for s in (3, 4, 5)]
+    assert sorted(results_in(out)) == [f"small--leave-in-place-4.0--seed{s}.json"
                                        for s in (3, 4, 5)]
     # --set seed=10 moves the seeds (and is another workload: nothing is reused)
     ok(compare(small, tmp_path / "out10", "--policy", "leave-in-place", "--seeds", "2",
@@ -183,7 +183,7 @@ def test_manifest_records_provenance_and_runs(small, tmp_path):
     assert workload["path"] == str(small) and workload["sha256"] == doc["workload"]["sha256"]
     assert workload["seeds"] == [3, 4] and workload["overrides"] == []
     assert [(p["label"], p["name"], p["version"], p["source"]) for p in manifest["policies"]] == \
-        [(label, "leave-in-place", "1.0", "bundled") for label in LABELS]
+        [(label, "leave-in-place", "2.0", "bundled") for label in LABELS]
     assert [(r["file"], r["workload"], r["policy"], r["seed"]) for r in manifest["runs"]] == \
         [(f"small--{label}--seed{s}.json", "small", label, s) for label in LABELS for s in (3, 4)]
     assert manifest["missing"] == []
@@ -228,7 +228,7 @@ def test_a_corrupt_or_foreign_result_is_run_again(small, tmp_path, counted):
     ok(compare(small, out, "--seeds", "2"))
     (out / "small--leave-in-place--seed3.json").write_text('{"schema": "slabpolicy.res')
     doc = json.loads((out / "small--leave-in-place--seed4.json").read_text())
-    doc["policy"]["options"] = {"shrink": True}        # not what this label runs
+    doc["policy"]["options"] = {"era": "4.11"}        # not what this label runs
     (out / "small--leave-in-place--seed4.json").write_text(json.dumps(doc))
     ok(compare(small, out, "--seeds", "2"))
     assert counted[4:] == [("leave-in-place", 3), ("leave-in-place", 4)]
@@ -327,7 +327,7 @@ def test_every_format_of_compare_and_report(small, made):
 
 def test_report_with_baseline_and_metrics(small, made):
     out, _ = made
-    args = ("--baseline", "leave-in-place+shrink", "--metric", "memory.slab_pages.mean",
+    args = ("--baseline", "leave-in-place-4.0", "--metric", "memory.slab_pages.mean",
             "--metric", "latency_ns.alloc.p99")
     printed = ok(compare(small, out, "--seeds", "2", *args))
     assert report_text(out, *args) == printed
@@ -362,7 +362,7 @@ def test_two_workloads(small, tmp_path):
     other.write_text(textwrap.dedent(SMALL).replace("name: small", "name: other"))
     out = tmp_path / "out"
     printed = ok(invoke("compare", small, other, "--out", out, "--jobs", "1", "--seeds", "2",
-                        "--policy", "leave-in-place", "--policy", "leave-in-place+shrink",
+                        "--policy", "leave-in-place", "--policy", "leave-in-place-4.0",
                         "--format", "json"))
     assert json.loads(printed)["workloads"] == ["small", "other"]
     assert len(results_in(out)) == 8

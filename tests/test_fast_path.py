@@ -86,7 +86,7 @@ policies:
   - leave-in-place
   - name: leave-in-place
     label: shrink
-    options: {{shrink: true}}
+    options: {{era: "4.0"}}
 """
 
 #: hooks whose count may differ between the R and 4R runs (see the module doc)

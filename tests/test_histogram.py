@@ -53,7 +53,7 @@ def test_the_result_document_keeps_the_histograms(tmp_path):
     from slabpolicy.workloads.spec import load_workload
 
     workload = load_workload("experiments/default.yaml", ["duration=3s"])
-    (run,) = resolve_policies(workload, ["leave-in-place+shrink"],
+    (run,) = resolve_policies(workload, ["leave-in-place-4.11"],
                               policy_registry(make_plugin_manager()))
     result = run_one(workload, run, 1)
     for kind in ("alloc", "free", "offline"):

@@ -66,8 +66,8 @@ cgroups:
         remote_free: 0.3
 policies:
   - name: leave-in-place
-    label: leave-in-place+shrink
-    options: {shrink: true}
+    label: leave-in-place-4.0
+    options: {era: "4.0"}
 """
 TINY_OFFLINES = 4
 TINY_TICKS = 10          # at 20, 40, ... 200 ms
@@ -180,7 +180,8 @@ def test_an_installed_entry_point_is_listed_and_runs_by_name(fake_dists, tiny, t
                for line in table.splitlines())
     doc = json.loads(ok(invoke("run", tiny, "--policy", "fake", "--format", "json")))
     assert doc["policy"] == {"name": "fake", "label": "fake", "version": "0.3", "options": {},
-                             "source": "entry point (slabpolicy-fake 0.3)"}
+                             "source": "entry point (slabpolicy-fake 0.3)",
+                             "kernel": "not stated by the plugin"}
     assert doc["accounting"]["violations"] == 0
 
 
@@ -199,7 +200,7 @@ def test_a_local_file_on_policies_validate_and_run(tmp_path, tiny):
                                                        "--format", "json")))}
     assert rows["local"]["source"] == f"file {plugin.resolve()}"
     workload = write(tmp_path / "uses_local.yaml", TINY.replace(
-        "  - name: leave-in-place\n    label: leave-in-place+shrink\n    options: {shrink: true}\n",
+        "  - name: leave-in-place\n    label: leave-in-place-4.0\n    options: {era: \"4.0\"}\n",
         "  - local\n"))
     assert "policies local" in ok(invoke("validate", workload, "--plugin", plugin))
     doc = json.loads(ok(invoke("run", workload, "--plugin", plugin, "--format", "json")))
@@ -211,7 +212,7 @@ def test_a_workload_plugins_key_loads_a_file_relative_to_the_workload(tmp_path):
     workload = write(tmp_path / "w" / "rel.yaml", TINY.replace(
         "policies:\n", "plugins: [policies/relative_policy.py]\npolicies:\n  - relative\n"))
     docs = json.loads(ok(invoke("run", workload, "--format", "json")))
-    assert [d["policy"]["label"] for d in docs] == ["relative", "leave-in-place+shrink"]
+    assert [d["policy"]["label"] for d in docs] == ["relative", "leave-in-place-4.0"]
     assert docs[0]["policy"]["source"] == \
         f"file {(tmp_path / 'w' / 'policies' / 'relative_policy.py').resolve()}"
 
@@ -520,7 +521,7 @@ def slabpolicy_policies():
 def test_a_policy_raising_during_a_run_is_named_with_its_file_and_line(tmp_path, tiny):
     plugin = write(tmp_path / "raises_later.py", RAISES_LATER)
     out = tmp_path / "out"
-    result = invoke("run", tiny, "--plugin", plugin, "--policy", "leave-in-place+shrink",
+    result = invoke("run", tiny, "--plugin", plugin, "--policy", "leave-in-place-4.0",
                     "--policy", "raises-later", "--out", out)
     line = failure(result)
     raise_line = line_of(plugin, "raise KeyError")
@@ -528,8 +529,8 @@ def test_a_policy_raising_during_a_run_is_named_with_its_file_and_line(tmp_path,
     assert line == (f"policy raises-later ({plugin}:{raise_line}) raised KeyError: 'c-0' "
                     f"(policy raises-later, seed 3, t=59750000ns)")
     # the run that had finished is kept, printed and written
-    assert [p.name for p in out.iterdir()] == ["tiny--leave-in-place+shrink--seed3.json"]
-    assert "leave-in-place+shrink" in result.stdout
+    assert [p.name for p in out.iterdir()] == ["tiny--leave-in-place-4.0--seed3.json"]
+    assert "leave-in-place-4.0" in result.stdout
 
 
 def test_an_observer_raising_during_a_run_is_named(tmp_path, tiny):
@@ -544,7 +545,7 @@ def test_an_observer_raising_during_a_run_is_named(tmp_path, tiny):
         """)
     line = failure(invoke("run", tiny, "--plugin", plugin))
     assert line == (f"plugin file:{plugin.resolve()} ({plugin}:{line_of(plugin, 'raise')}) raised "
-                    f"ValueError: tick too late (policy leave-in-place+shrink, seed 3, "
+                    f"ValueError: tick too late (policy leave-in-place-4.0, seed 3, "
                     f"t=40000000ns)")
 
 
@@ -660,7 +661,7 @@ def slabpolicy_run_end(sim, result):
 
 @pytest.fixture(scope="module")
 def observed(tmp_path_factory) -> dict:
-    """One run of the tiny workload (leave-in-place+shrink) with the observer."""
+    """One run of the tiny workload (leave-in-place-4.0) with the observer."""
     directory = tmp_path_factory.mktemp("observed")
     plugin = write(directory / "observer.py", OBSERVER)
     workload = load_workload(write(directory / "tiny.yaml", TINY))
@@ -830,7 +831,7 @@ def test_the_slab_kit_fixture(pytester):
 
 
         def test_a_kit(slab_kit):
-            kit = slab_kit("leave-in-place", options={"shrink": True}, cpus=3)
+            kit = slab_kit("leave-in-place", options={"era": "4.0"}, cpus=3)
             assert isinstance(kit, Kit) and kit.workload.machine.cpus == 3
             cg = kit.memcg("a")
             dentry = kit.cache(cg, "dentry")

@@ -19,7 +19,9 @@ from slabpolicy.api.testing import Kit
 from slabpolicy.workloads.spec import load_workload
 
 KINDS = {"small": (64, 64), "dentry": (192, 192), "big": (4096, 4096)}
-CORRECT = [("leave-in-place", {}), ("leave-in-place", {"shrink": True}), ("scan-and-move", {}),
+CORRECT = [("leave-in-place", {}), ("leave-in-place", {"era": "4.0"}),
+           ("leave-in-place", {"era": "4.7"}),
+           ("leave-in-place", {"era": "4.11"}), ("reparent", {}), ("scan-and-move", {}),
            ("chaining", {"variant": "corrected"}), ("objcg", {})]
 AS_POSTED = ("chaining", {"variant": "as-posted"})
 #: the kinds of violation chaining as posted is known to commit (tests/test_chaining.py)

@@ -15,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats as sst
 
-from slabpolicy.analysis.stats import (MAX_REL_SD, MIN_N_TEST, MIN_N_WILCOXON, Paired, Summary, holm,
-                              paired, summarize, warnings_for)
+from slabpolicy.analysis.stats import (MIN_N_TEST, Paired, Summary, holm, paired, seeds_needed,
+                                       summarize, wilcoxon_min_n, wilcoxon_min_p)
 
 DATA = [3.1, 2.9, 3.4, 3.0, 3.3, 3.6, 2.8]
 BASE = [10.0, 12.0, 9.5, 11.0, 10.5, 13.0, 9.0, 10.2]
@@ -92,13 +92,12 @@ def test_paired_matches_scipy():
     assert p.baseline_mean == pytest.approx(b.mean())
     assert p.mean == pytest.approx(o.mean())
     assert p.rel_diff == pytest.approx((o.mean() - b.mean()) / abs(b.mean()))
-    # The CI of the paired differences, divided by a baseline mean held fixed.
-    assert p.rel_ci_low == pytest.approx(low / b.mean())
-    assert p.rel_ci_high == pytest.approx(high / b.mean())
     assert p.t_p == pytest.approx(sst.ttest_rel(o, b).pvalue, rel=1e-12)
     assert p.wilcoxon_p == pytest.approx(sst.wilcoxon(d).pvalue, rel=1e-12)
     assert p.effect_size == pytest.approx(d.mean() / d.std(ddof=1))
     assert p.rel_ci_low < p.rel_diff < p.rel_ci_high
+    assert (p.rel_method, p.exact) == ("fieller", "")
+    assert (p.diff_ci_low, p.diff_ci_high) == (pytest.approx(low), pytest.approx(high))
 
 
 def test_paired_is_symmetric_in_sign():
@@ -125,20 +124,121 @@ def test_paired_with_a_negative_baseline_uses_its_magnitude():
     assert p.rel_diff == pytest.approx(0.5)               # up by 5 from -10: +50 %
 
 
-def test_paired_identical_samples(no_warnings):
+def test_paired_identical_samples_are_exact_not_tested(no_warnings):
     p = paired(BASE, BASE)
+    assert p.exact == "abs" and p.diff == 0.0
     assert (p.rel_diff, p.rel_ci_low, p.rel_ci_high) == (0.0, 0.0, 0.0)
-    assert (p.t_p, p.wilcoxon_p, p.effect_size) == (1.0, 1.0, 0.0)
+    for v in (p.t_p, p.wilcoxon_p, p.effect_size):
+        assert math.isnan(v)
 
 
-def test_paired_constant_shift_is_the_limit_of_the_tests(no_warnings):
-    p = paired([1, 2, 3, 4], [3, 4, 5, 6])
+def test_paired_constant_shift_is_exact_not_a_test(no_warnings):
+    # every seed +2: known exactly for these seeds; a t-test would say p = 0, d_z = inf
+    p = paired([1, 2, 3, 4], [3, 4, 5, 6], lower=0)
+    assert p.exact == "abs" and (p.diff, p.diff_sd) == (2.0, 0.0)
+    assert p.diff_ci_low == p.diff_ci_high == 2.0
     assert p.rel_diff == pytest.approx(2 / 2.5)
-    assert p.rel_ci_low == p.rel_ci_high == pytest.approx(2 / 2.5)
-    assert p.t_p == 0.0                     # t = +inf; scipy gives 0 too (with a warning)
-    assert p.effect_size == math.inf
-    assert p.wilcoxon_p == pytest.approx(0.125)           # 4 positive (tied) differences
-    assert paired([3, 4, 5, 6], [1, 2, 3, 4]).effect_size == -math.inf
+    # the baseline varies, so the ratio of means does not: it keeps an interval
+    assert p.rel_method == "fieller" and p.rel_ci_low < 0.8 < p.rel_ci_high
+    for v in (p.t_p, p.wilcoxon_p, p.effect_size):
+        assert math.isnan(v)
+    # a shift on a constant baseline: exact in both units
+    q = paired([19] * 5, [53] * 5, lower=0)
+    assert q.exact == "abs" and q.diff == 34.0
+    assert q.rel_diff == q.rel_ci_low == q.rel_ci_high == pytest.approx(34 / 19)
+
+
+def test_paired_same_ratio_in_every_seed_is_exact(no_warnings):
+    # a policy that brings a count to 0 in every seed: -100 % exactly
+    p = paired([33, 35, 28], [0, 0, 0], lower=0)
+    assert p.exact == "rel" and p.rel_diff == p.rel_ci_low == p.rel_ci_high == -1.0
+    assert math.isnan(p.t_p) and math.isnan(p.effect_size)
+    half = paired([10, 20, 40], [5, 10, 20], lower=0)
+    assert half.exact == "rel" and half.rel_ci_low == half.rel_ci_high == -0.5
+    # a zero in the baseline leaves the ratio undefined there: not exact
+    assert paired([0, 20, 40], [0, 10, 20], lower=0).exact == ""
+
+
+def test_fieller_interval_by_hand(no_warnings):
+    # b = 10, 12, 14 and o = 6, 8, 7: means 12 and 7, variances 4 and 1, covariance
+    # ((-2)(-1) + 0 + 2 * 0) / 2 = 1; q = t(0.975, 2)^2 / 3.  R is in the interval when
+    # (7 - 12 R)^2 <= q (1 - 2 R + 4 R^2), i.e. a R^2 - 2 h R + c <= 0 with
+    # a = 144 - 4 q, h = 84 - q, c = 49 - q: R = (h +/- sqrt(h^2 - a c)) / a.
+    q = 4.302652729749464 ** 2 / 3
+    a, h, c = 144 - 4 * q, 84 - q, 49 - q
+    low, high = (h - math.sqrt(h * h - a * c)) / a, (h + math.sqrt(h * h - a * c)) / a
+    p = paired([10, 12, 14], [6, 8, 7], lower=0)
+    assert p.rel_method == "fieller" and p.rel_diff == pytest.approx(7 / 12 - 1)
+    assert (p.rel_ci_low, p.rel_ci_high) == (pytest.approx(low - 1, rel=1e-12),
+                                             pytest.approx(high - 1, rel=1e-12))
+    assert (p.rel_ci_low, p.rel_ci_high) == (pytest.approx(-0.6056, abs=1e-4),
+                                             pytest.approx(-0.0898, abs=1e-4))
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_relative_interval_agrees_with_the_t_test(seed):
+    """Fieller's interval leaves out 0 % exactly when the paired t-test rejects:
+    a row never shows a significant p with an interval across 0, or the reverse."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(3, 12))
+    base = rng.uniform(50, 150, n)
+    other = base * rng.uniform(0.9, 1.1) + rng.normal(0, rng.uniform(0.5, 8), n)
+    p = paired(base, other, lower=0)
+    assert p.rel_method in ("fieller", "scaled")
+    excludes_zero = p.rel_ci_high < 0 or p.rel_ci_low > 0
+    assert excludes_zero == (p.t_p < 0.05)
+
+
+def test_relative_interval_respects_the_lower_bound(no_warnings):
+    # dying memcgs: 33..38 under the baseline, a few under the other policy.  The
+    # t interval of the differences over the baseline mean goes below -100 %.
+    base, other = [33, 35, 28, 38, 33], [1, 20, 0, 2, 8]
+    unbounded = paired(base, other)
+    assert unbounded.diff_ci_low / unbounded.baseline_mean < -1.0
+    assert unbounded.rel_ci_low < -1.0                   # no bound given: none applied
+    bounded = paired(base, other, lower=0)
+    assert bounded.rel_ci_low == -1.0 < bounded.rel_diff < bounded.rel_ci_high < 0
+    # no Fieller interval (a baseline not clearly away from 0): scaled, cut at -100 %
+    cut = paired([0, 10, 40], [0, 0, 0], lower=0)
+    assert cut.rel_method == "scaled" and cut.rel_ci_low == -1.0 and cut.exact == ""
+
+
+def test_tests_run_only_where_they_can_say_something(no_warnings):
+    base, other = [100, 110], [80, 95]
+    two = paired(base, other)
+    assert math.isnan(two.t_p) and math.isnan(two.wilcoxon_p)      # n=2 < MIN_N_TEST
+    assert two.effect_size == pytest.approx(-17.5 / math.sqrt(12.5))
+    five = paired(BASE[:5], OTHER[:5])
+    assert not math.isnan(five.t_p) and math.isnan(five.wilcoxon_p)  # W cannot reach 0.05
+    six = paired(BASE[:6], OTHER[:6])
+    assert not math.isnan(six.wilcoxon_p)
+    # with alpha = 0.01 Wilcoxon needs 8 pairs (2/2^7 = 0.0156, 2/2^8 = 0.0078)
+    assert math.isnan(paired(BASE[:7], OTHER[:7], alpha=0.01).wilcoxon_p)
+    assert not math.isnan(paired(BASE, OTHER, alpha=0.01).wilcoxon_p)
+
+
+def test_wilcoxon_reach_is_what_scipy_says():
+    assert MIN_N_TEST == 3
+    assert wilcoxon_min_p(5) == 0.0625 and wilcoxon_min_p(6) == 0.03125
+    assert wilcoxon_min_n(0.05) == 6 and wilcoxon_min_n(0.01) == 8
+    assert sst.wilcoxon(np.arange(1.0, 6.0)).pvalue == pytest.approx(0.0625)
+    assert sst.wilcoxon(np.arange(1.0, 7.0)).pvalue < 0.05
+
+
+def test_seeds_needed_by_the_noncentral_t():
+    # d_z = 1 at alpha 0.05 needs 10 pairs for 80 % power (Cohen's tables); check
+    # that n reaches it and n - 1 does not, from the definition
+    assert seeds_needed(1.0, 0.05) == 10
+    assert seeds_needed(-1.0, 0.05) == 10
+    for es, alpha in ((0.5, 0.05), (3.24, 0.05 / 19), (0.447, 0.05 / 19)):
+        n = seeds_needed(es, alpha)
+
+        def power(k):
+            crit = sst.t.ppf(1 - alpha / 2, k - 1)
+            return sst.nct.sf(crit, k - 1, es * math.sqrt(k))
+        assert power(n) >= 0.8 > power(n - 1)
+    assert seeds_needed(0.0, 0.05) is None and seeds_needed(math.nan, 0.05) is None
+    assert seeds_needed(0.01, 0.05) is None              # beyond 1000 seeds
 
 
 def test_paired_zero_baseline_mean_is_nan_not_a_crash(no_warnings):
@@ -166,8 +266,8 @@ def test_paired_empty_and_mismatched():
 
 def test_paired_all_zero_differences_with_zero_values(no_warnings):
     p = paired([0, 0, 0], [0, 0, 0])
-    assert math.isnan(p.rel_diff)
-    assert (p.t_p, p.wilcoxon_p, p.effect_size) == (1.0, 1.0, 0.0)
+    assert math.isnan(p.rel_diff) and p.exact == "abs" and p.diff == 0.0
+    assert all(math.isnan(v) for v in (p.t_p, p.wilcoxon_p, p.effect_size))
 
 
 def test_paired_nan_propagates(no_warnings):
@@ -256,37 +356,3 @@ def test_holm_matches_reference_and_is_monotone_and_bounded(pvalues):
         finite = [p for p in pvalues if not math.isnan(p)]
         ref = multipletests(finite, method="holm")[1]
         assert [g for g in got if not math.isnan(g)] == pytest.approx(list(ref))
-
-
-# ------------------------------------------------------------------ warnings_for
-
-def _summary(n, mean=10.0, sd=0.5):
-    return Summary(n, mean, sd, mean - 1, mean + 1, mean)
-
-
-def test_warnings_for_small_n():
-    assert warnings_for(_summary(2), "x") == ["x: n=2 is too small for a test (need at least 3)"]
-    assert warnings_for(summarize([1.0]), "one") == [
-        "one: n=1 is too small for a test (need at least 3)"]
-    five = warnings_for(_summary(5), "y")
-    assert len(five) == 1 and "n=5" in five[0] and "Wilcoxon" in five[0] and "6" in five[0]
-    assert warnings_for(_summary(MIN_N_WILCOXON), "z") == []
-    assert MIN_N_TEST == 3
-
-
-def test_wilcoxon_threshold_is_what_scipy_says():
-    # The smallest two-sided p-value of the exact test with n pairs is 2 / 2**n.
-    assert sst.wilcoxon(np.arange(1.0, MIN_N_WILCOXON)).pvalue > 0.05
-    assert sst.wilcoxon(np.arange(1.0, MIN_N_WILCOXON + 1)).pvalue < 0.05
-
-
-def test_warnings_for_spread():
-    assert warnings_for(_summary(10, mean=10.0, sd=1.0), "ok") == []          # exactly 10 %
-    (line,) = warnings_for(_summary(10, mean=-10.0, sd=2.5), "wide")
-    assert line.startswith("wide: the standard deviation is 25.0% of the mean")
-    (zero,) = warnings_for(_summary(10, mean=0.0, sd=2.0), "zero")
-    assert "standard deviation" in zero and "mean is 0" in zero
-    assert warnings_for(_summary(10, mean=0.0, sd=0.0), "flat") == []
-    both = warnings_for(summarize([1.0, 2.0]), "both")
-    assert len(both) == 2 and "n=2" in both[0] and "standard deviation" in both[1]
-    assert MAX_REL_SD == 0.10

@@ -73,6 +73,7 @@ def slabpolicy_policies():
         description="leave the dead cache in place; a fixed delay after offline, "
                     "shrink it and destroy it if no slab is left",
         factory=ReapAfterDelay,
+        kernel="none: an idea to try; no kernel reaped dead caches after a delay",
         options=(
             Option("delay", "duration", "1s",
                    "how long after the offline the dead caches are shrunk"),

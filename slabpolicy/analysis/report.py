@@ -10,11 +10,11 @@ family for the Holm-Bonferroni correction, so the significance mark keeps its
 meaning however many metrics are shown.
 
 :func:`render` prints the table in one of :data:`FORMATS`: aligned text
-(``plain``), GitHub markdown, LaTeX and HTML through tabulate, with the legend
-and warnings under the table (the caption for LaTeX and HTML); ``csv`` (one row
-per workload, policy and metric, raw numbers, no footer) and ``json`` (the same
-plus the per-seed values and the warnings).  Undefined numbers (``nan``) are
-empty in CSV and ``null`` in JSON; so are infinities in JSON, which has none.
+(``plain``, narrow enough for an 80-column terminal unless ``wide``), GitHub
+markdown, LaTeX and HTML, with the legend, notes and warnings under the table
+(the caption for LaTeX and HTML); ``csv`` and ``json`` carry every statistic,
+the per-seed values, the notes and the warnings.  Undefined numbers (``nan``)
+are empty in CSV and ``null`` in JSON; infinities are ``inf``/``-inf`` in both.
 """
 from __future__ import annotations
 
@@ -23,16 +23,20 @@ import html
 import io
 import json
 import math
+import textwrap
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from tabulate import tabulate
 
 from slabpolicy.errors import SlabpolicyError
 from slabpolicy.kernel.locks import LockClass
-from slabpolicy.analysis.stats import MAX_REL_SD, MIN_N_TEST, Paired, Summary, holm, paired, summarize, warnings_for
+from slabpolicy.analysis.metrics import lookup
+from slabpolicy.analysis.stats import (EXACT_ABS, EXACT_REL, MIN_N_TEST, Paired,
+                                       Summary, holm, paired, seeds_needed, summarize,
+                                       wilcoxon_min_n, wilcoxon_min_p)
 
-SCHEMA = "slabpolicy.comparison/1"
+SCHEMA = "slabpolicy.comparison/2"
 
 FORMATS = ("plain", "github", "latex", "html", "csv", "json")
 
@@ -119,14 +123,18 @@ class Row:
     policy other than the baseline, ``vs_baseline`` compares it with the baseline
     on ``paired_seeds`` (the seeds both have); it is ``None`` for the baseline
     itself and when no seed is shared.  ``tested`` says whether the comparison is
-    one of the Holm family (it is not when the metric is ``constant``: the same
-    in every run of the workload, or when the test is undefined); ``p_holm`` is its adjusted
-    paired-t p-value and ``significant`` whether that is below alpha.
+    one of the Holm family: it is when the paired t-test was run (enough pairs,
+    a difference that is not the same in every seed); ``p_holm`` is its
+    adjusted p-value and ``significant`` whether that is below alpha.  For a
+    tested comparison that is not significant, ``seeds_needed`` is how many
+    seeds would detect a true difference of the size seen (80 % power at the
+    Holm threshold for the smallest p, alpha / m), ``None`` if beyond reach.
     """
 
     workload: str
     policy: str
     metric: str
+    unit: str
     seeds: list[int]
     values: list[float]
     summary: Summary
@@ -134,9 +142,14 @@ class Row:
     vs_baseline: Paired | None = None
     paired_seeds: list[int] = field(default_factory=list)
     tested: bool = False
-    constant: bool = False
     p_holm: float = float("nan")
     significant: bool = False
+    seeds_needed: int | None = None
+
+    @property
+    def exact(self) -> str:
+        """``"abs"``/``"rel"`` when the difference is the same in every seed, else ``""``."""
+        return self.vs_baseline.exact if self.vs_baseline is not None else ""
 
 
 @dataclass
@@ -145,8 +158,9 @@ class ComparisonTable:
     what the footer says about them.
 
     ``n_comparisons`` is the size of the Holm family: every row whose
-    ``tested`` is true.  ``warnings`` are the footer's warnings; :meth:`footer`
-    adds the legend.
+    ``tested`` is true.  ``warnings`` are what threatens the comparison (too few
+    seeds for the difference seen, unpaired seeds, duplicates); ``notes`` say
+    which tests were left out and why.  :meth:`footer` adds the legend.
     """
 
     rows: list[Row]
@@ -158,6 +172,7 @@ class ComparisonTable:
     policies: list[str]
     n_comparisons: int
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def row(self, workload: str, policy: str, metric: str) -> Row:
         """The row of (workload, policy, metric); ``KeyError`` if there is none."""
@@ -166,29 +181,35 @@ class ComparisonTable:
                 return r
         raise KeyError((workload, policy, metric))
 
-    def legend(self) -> list[str]:
+    @property
+    def wilcoxon_shown(self) -> bool:
+        """Whether any row has a Wilcoxon p-value (enough pairs for it to mean something)."""
+        return any(r.vs_baseline is not None and not math.isnan(r.vs_baseline.wilcoxon_p)
+                   for r in self.rows)
+
+    def legend(self, wide: bool = False) -> list[str]:
         """The lines that say how to read the table (alpha, correction, CI, columns)."""
         pct = f"{100 * self.confidence:g}%"
         lines = [
-            f"* : Holm-adjusted paired t-test p < {self.alpha:g} over "
-            f"{self.n_comparisons} comparisons",
-            f"baseline: {self.baseline}; mean ± half-width of the {pct} Student-t CI over seeds; "
-            f"Δ: (mean - baseline mean) / |baseline mean| with the {pct} CI of the paired "
-            f"(by seed) differences, the baseline mean held fixed",
-            "p(t): paired t-test; p(W): Wilcoxon signed-rank; p(Holm): p(t) adjusted over "
-            "the whole table; d_z: mean / sd of the paired differences",
+            f"* : p < {self.alpha:g} in a paired (by seed) t-test, Holm-adjusted over the "
+            f"{self.n_comparisons} comparisons of the table",
+            f"mean ± half-width of the {pct} Student-t CI over seeds, or [low, high] where "
+            f"the interval was cut at the metric's bounds",
+            f"Δ: the mean's difference from {self.baseline}'s as a % of it, with its {pct} CI "
+            f"(Fieller's, for the ratio of the paired means; cut at -100% for a count), "
+            f"or in the metric's unit where the baseline mean is 0; \"in every seed\": the "
+            f"same difference (or ratio) in every seed: exact, so not tested",
         ]
-        if any(r.vs_baseline is not None and _zero_base(r.vs_baseline) for r in self.rows):
-            lines.append("(abs): the baseline mean is 0, so the absolute difference is shown")
+        if wide:
+            lines.append("p(t): paired t-test; p(W): Wilcoxon signed-rank, unadjusted; d_z: "
+                         "mean / sd of the paired differences")
         return lines
 
-    def footer(self) -> list[str]:
-        """The legend, then the warnings, each prefixed ``warning: ``."""
-        return self.legend() + [f"warning: {w}" for w in self.warnings]
-
-
-def _zero_base(p: Paired) -> bool:
-    return p.baseline_mean == 0.0
+    def footer(self, wide: bool = False) -> list[str]:
+        """The legend, the notes, then the warnings, each prefixed ``warning: ``."""
+        notes = [n for n in self.notes if wide or "Wilcoxon" not in n]
+        return (self.legend(wide) + [f"note: {n}" for n in notes]
+                + [f"warning: {w}" for w in self.warnings])
 
 
 def _group(results: list[dict]) -> tuple[dict[str, dict[str, dict[int, dict]]], list[str],
@@ -232,6 +253,14 @@ def _seed_list(seeds: Sequence[int]) -> str:
     return ", ".join(str(s) for s in seeds)
 
 
+def _bounds(metric: str) -> tuple[str, float | None, float | None]:
+    """Unit and bounds of a metric from the catalogue; a metric it lacks is unbounded."""
+    info = lookup(metric)
+    if info is None:
+        return "", None, None
+    return info.unit, info.lower, info.upper
+
+
 def comparison_table(results: list[dict], *, baseline: str | None = None,
                      metrics: Sequence[str] | None = None, alpha: float = 0.05) -> ComparisonTable:
     """Compare the policies of ``results`` with the baseline, metric by metric.
@@ -240,20 +269,20 @@ def comparison_table(results: list[dict], *, baseline: str | None = None,
     as they first appear in ``results``, and the baseline is ``baseline`` (a
     label) or else the first policy.  For each (workload, policy, metric) the
     values over seeds are summarized (:func:`slabpolicy.analysis.stats.summarize`, CIs at
-    ``1 - alpha``), and a policy other than the baseline is compared with it
+    ``1 - alpha``, cut at the metric's bounds from the catalogue), and a policy
+    other than the baseline is compared with it
     (:func:`slabpolicy.analysis.stats.paired`) on the seeds both have, paired by seed.
 
-    Every comparison in the table (all workloads, policies and metrics) is one
-    Holm family; a row is marked significant when its Holm-adjusted paired-t p
-    is below ``alpha``.  A metric with the same value in every run of a workload
-    is not tested (there is nothing to test), nor is a comparison on fewer than
-    MIN_N_TEST (3) shared seeds (a t-test on 2 pairs with equal differences
-    gives p = 0: no evidence, a false mark); neither counts in the family.
+    Every paired t-test in the table (all workloads, policies and metrics) is
+    one Holm family; a row is marked significant when its Holm-adjusted p is
+    below ``alpha``.  A difference that is the same in every seed is exact and
+    not tested; nor is a comparison on fewer than MIN_N_TEST (3) shared seeds.
 
-    The footer warns about: too few seeds (for any test, or for Wilcoxon to
-    reach p < 0.05), a standard deviation over 10 % of the mean, seeds one side
-    of a comparison lacks, constant metrics, duplicate results and a workload
-    name shared by different workload files.
+    The warnings are about what threatens the paired comparison: a difference
+    tested and not found although it may be real (how many seeds its size would
+    need), seeds one side of a comparison lacks, duplicate results and a
+    workload name shared by different workload files.  The notes say which
+    tests could not be run at these n, and what n they need.
 
     Raises :class:`MetricError` (a ``KeyError``) for a metric the results do not
     have and :class:`ComparisonError` (a ``ValueError``) for no results, an
@@ -275,9 +304,6 @@ def comparison_table(results: list[dict], *, baseline: str | None = None,
                               f"the labels are: {', '.join(policies)}")
 
     rows: list[Row] = []
-    constant: dict[str, list[str]] = {}
-    seed_notes: list[str] = []
-    n_by_group: dict[tuple[str, str], int] = {}
     for workload in workloads:
         by_policy = groups[workload]
         labels = [p for p in policies if p in by_policy]
@@ -285,41 +311,27 @@ def comparison_table(results: list[dict], *, baseline: str | None = None,
         if base_runs is None:
             warns.append(f"{workload}: no results for the baseline {baseline}, "
                          f"so nothing is compared")
-        for label in labels:
-            n_by_group[(workload, label)] = len(by_policy[label])
-            if base_runs is not None and label != baseline:
-                mine, theirs = set(by_policy[label]), set(base_runs)
-                if mine != theirs:
-                    parts = []
-                    if theirs - mine:
-                        parts.append(f"lacks seed(s) {_seed_list(sorted(theirs - mine))} "
-                                     f"of the baseline")
-                    if mine - theirs:
-                        parts.append(f"has seed(s) {_seed_list(sorted(mine - theirs))} "
-                                     f"the baseline lacks")
-                    seed_notes.append(f"{workload} / {label}: {' and '.join(parts)}; compared "
-                                      f"on the {len(mine & theirs)} seed(s) both have")
+        else:
+            warns += _seed_notes(workload, baseline, by_policy, labels)
         for metric in metrics:
+            unit, lower, upper = _bounds(metric)
             values = {label: {seed: metric_value(doc, metric)
                               for seed, doc in sorted(by_policy[label].items())}
                       for label in labels}
-            every = [v for per_seed in values.values() for v in per_seed.values()]
-            is_constant = len(every) > 1 and all(v == every[0] for v in every)
-            if is_constant and len(labels) > 1:
-                constant.setdefault(workload, []).append(f"{metric} ({_num(every[0])})")
             for label in labels:
                 seeds = list(values[label])
                 vals = [values[label][s] for s in seeds]
-                row = Row(workload, label, metric, seeds, vals, summarize(vals, confidence),
-                          is_baseline=(label == baseline), constant=is_constant)
+                row = Row(workload, label, metric, unit, seeds, vals,
+                          summarize(vals, confidence, lower=lower, upper=upper),
+                          is_baseline=(label == baseline))
                 if base_runs is not None and label != baseline:
                     common = [s for s in seeds if s in values[baseline]]
                     if common:
                         row.paired_seeds = common
                         row.vs_baseline = paired([values[baseline][s] for s in common],
-                                                 [values[label][s] for s in common], confidence)
-                        row.tested = (not is_constant and len(common) >= MIN_N_TEST
-                                      and not math.isnan(row.vs_baseline.t_p))
+                                                 [values[label][s] for s in common],
+                                                 confidence, lower=lower, alpha=alpha)
+                        row.tested = not math.isnan(row.vs_baseline.t_p)
                 rows.append(row)
 
     adjusted = holm([r.vs_baseline.t_p if r.tested else float("nan") for r in rows])
@@ -327,50 +339,83 @@ def comparison_table(results: list[dict], *, baseline: str | None = None,
     for r, p in zip(rows, adjusted):
         r.p_holm = p
         r.significant = r.tested and p < alpha
-
-    warns += seed_notes
-    warns += _n_warnings(n_by_group)
-    warns += _spread_warnings(rows)
-    for workload, names in constant.items():
-        warns.append(f"{workload}: the same in every run, so not tested: {', '.join(names)}")
+        if r.tested and not r.significant:
+            r.seeds_needed = seeds_needed(r.vs_baseline.effect_size, alpha / n_comparisons)
+    warns += _power_warnings(rows, alpha, n_comparisons)
     return ComparisonTable(rows=rows, baseline=baseline, alpha=alpha, confidence=confidence,
                            metrics=metrics, workloads=workloads, policies=policies,
-                           n_comparisons=n_comparisons, warnings=warns)
+                           n_comparisons=n_comparisons, warnings=warns,
+                           notes=_test_notes(rows, alpha))
 
 
-def _spread_warnings(rows: list[Row]) -> list[str]:
-    """One line per (workload, metric) naming the policies whose sd is over
-    :data:`~slabpolicy.analysis.stats.MAX_REL_SD` of their mean (the condition of
-    :func:`~slabpolicy.analysis.stats.warnings_for`), so identical policies do not repeat it."""
-    spread: dict[tuple[str, str], list[str]] = {}
-    for r in rows:
-        if not any("standard deviation" in w for w in warnings_for(r.summary, "")):
-            continue
-        s = r.summary
-        what = "mean 0" if s.mean == 0 else f"{100 * s.sd / abs(s.mean):.1f}%"
-        spread.setdefault((r.workload, r.metric), []).append(f"{r.policy} {what}")
-    return [f"{workload} / {metric}: the standard deviation is more than "
-            f"{100 * MAX_REL_SD:g}% of the mean: {', '.join(items)}"
-            for (workload, metric), items in spread.items()]
-
-
-def _n_warnings(n_by_group: dict[tuple[str, str], int]) -> list[str]:
-    """The too-few-seeds warnings (:func:`~slabpolicy.analysis.stats.warnings_for`): one line
-    per distinct n that is too small, naming the (workload, policy) groups that
-    have it, or "every workload and policy" when they all do."""
-    blank = float("nan")
-    sizes = set(n_by_group.values())
-    if len(sizes) == 1:
-        (n,) = sizes
-        return warnings_for(Summary(n, blank, blank, blank, blank, blank),
-                            "every workload and policy")
-    by_n: dict[int, list[str]] = {}
-    for (workload, label), n in n_by_group.items():
-        by_n.setdefault(n, []).append(f"{workload} / {label}")
+def _seed_notes(workload: str, baseline: str, by_policy: dict[str, dict[int, dict]],
+                labels: list[str]) -> list[str]:
+    """A warning per policy whose seeds are not the baseline's: pairs are lost."""
     out = []
-    for n in sorted(by_n):
-        out += warnings_for(Summary(n, blank, blank, blank, blank, blank), ", ".join(by_n[n]))
+    theirs = set(by_policy[baseline])
+    for label in labels:
+        mine = set(by_policy[label])
+        if label == baseline or mine == theirs:
+            continue
+        parts = []
+        if theirs - mine:
+            parts.append(f"lacks seed(s) {_seed_list(sorted(theirs - mine))} of the baseline")
+        if mine - theirs:
+            parts.append(f"has seed(s) {_seed_list(sorted(mine - theirs))} the baseline lacks")
+        out.append(f"{workload} / {label}: {' and '.join(parts)}; compared on the "
+                   f"{len(mine & theirs)} seed(s) both have")
     return out
+
+
+def _power_warnings(rows: list[Row], alpha: float, m: int) -> list[str]:
+    """One line per (workload, metric) listing the policies whose difference was
+    tested and not found although more seeds could find it: with the spread of
+    its paired differences, how many seeds a real difference of that size would
+    need.  A difference that would need more than
+    :data:`~slabpolicy.analysis.stats.MAX_SEEDS_NEEDED` seeds is noise, not a
+    threat to the comparison, and is not warned about."""
+    found: dict[tuple[str, str], list[str]] = {}
+    for r in rows:
+        if not r.tested or r.significant or r.seeds_needed is None:
+            continue
+        found.setdefault((r.workload, r.metric), []).append(
+            f"{r.policy} (d_z {_num(r.vs_baseline.effect_size, 2)}: "
+            f"about {r.seeds_needed} seeds)")
+    return [f"{workload} / {metric}: not separated from the baseline with {rows_n} seeds; "
+            f"a true difference of the size seen would need, for 80% power at "
+            f"p < {alpha:g}/{m}: {', '.join(items)}"
+            for (workload, metric), items in found.items()
+            for rows_n in [_n_of(rows, workload, metric)]]
+
+
+def _n_of(rows: list[Row], workload: str, metric: str) -> str:
+    sizes = sorted({r.vs_baseline.n for r in rows if r.vs_baseline is not None
+                    and (r.workload, r.metric) == (workload, metric)})
+    return "/".join(map(str, sizes))
+
+
+def _test_notes(rows: list[Row], alpha: float) -> list[str]:
+    """What could not be tested at the n of the table, and the n it needs."""
+    sizes = sorted({r.vs_baseline.n for r in rows if r.vs_baseline is not None})
+    if not sizes:
+        return []
+    out = []
+    small = [n for n in sizes if n < MIN_N_TEST]
+    if small:
+        out.append(f"no p-values where {_ns(small)}: the paired t-test needs at least "
+                   f"{MIN_N_TEST} seeds (--seeds {MIN_N_TEST})")
+    need_w = wilcoxon_min_n(alpha)
+    low_w = [n for n in sizes if n < need_w]
+    if low_w:
+        out.append(f"p(W) not shown where {_ns(low_w)}: with n pairs the Wilcoxon "
+                   f"signed-rank test cannot go below p = 2/2^n "
+                   f"({_p(wilcoxon_min_p(max(low_w)))} for n={max(low_w)}); it needs at "
+                   f"least {need_w} seeds to reach p < {alpha:g}")
+    return out
+
+
+def _ns(sizes: list[int]) -> str:
+    return "n=" + "/".join(map(str, sizes))
 
 
 # ---------------------------------------------------------------- number formatting
@@ -409,59 +454,181 @@ def _p(p: float) -> str:
     return f"{p:.3g}" if p >= 1e-3 else f"{p:.1e}"
 
 
+def _unit(value: str, unit: str) -> str:
+    """``value`` followed by the unit, unless the unit is a pure ratio (1) or unknown."""
+    return f"{value} {unit}" if unit and unit != "1" else value
+
+
 def _mean_cell(s: Summary) -> str:
     if not _finite(s.ci_high) or not _finite(s.mean):
         return _num(s.mean)
+    if s.clipped:
+        return f"{_num(s.mean)} [{_num(s.ci_low, 3)}, {_num(s.ci_high, 3)}]"
     return f"{_num(s.mean)} ± {_num(s.ci_high - s.mean, 3)}"
 
 
-def _delta_cell(r: Row) -> str:
+def _interval(low: float, high: float, scale: float = 1.0) -> str:
+    if not (_finite(low) and _finite(high)):
+        return ""
+    return f" [{_num(scale * low, 3, signed=True)}, {_num(scale * high, 3, signed=True)}]"
+
+
+def delta_cell(r: Row) -> str:
+    """The Δ column: the difference from the baseline, relative where the baseline
+    mean is not 0, exact ("in every seed") where every seed agrees."""
     if r.is_baseline:
         return "(baseline)"
     p = r.vs_baseline
-    if p is None:
+    if p is None or math.isnan(p.diff):
         return "-"
-    if _zero_base(p):
-        return f"{_num(p.mean - p.baseline_mean, 4, signed=True)} (abs)"
-    if math.isnan(p.rel_diff):
-        return "-"
-    text = f"{_num(100 * p.rel_diff, 3, signed=True)}%"
-    if _finite(p.rel_ci_low) and _finite(p.rel_ci_high):
-        text += (f" [{_num(100 * p.rel_ci_low, 3, signed=True)}, "
-                 f"{_num(100 * p.rel_ci_high, 3, signed=True)}]")
-    return text
+    relative = not math.isnan(p.rel_diff)
+    if p.exact == EXACT_ABS:
+        if p.diff == 0:
+            return "same in every seed"
+        return f"{_unit(_num(p.diff, 4, signed=True), r.unit)} in every seed"
+    if p.exact == EXACT_REL:
+        return f"{_num(100 * p.rel_diff, 3, signed=True)}% in every seed"
+    one = " (1 seed)" if p.n == 1 else ""
+    if relative:
+        return (f"{_num(100 * p.rel_diff, 3, signed=True)}%"
+                + _interval(p.rel_ci_low, p.rel_ci_high, 100.0) + one)
+    return _num(p.diff, 4, signed=True) + _interval(p.diff_ci_low, p.diff_ci_high) + one
 
 
-HEADERS = ("workload", "policy", "metric", "n", "mean ± CI", "sd", "median",
-           "Δ vs baseline % [CI]", "p(t)", "p(W)", "p(Holm)", "d_z", "")
-_ALIGN = ("left", "left", "left", "right", "right", "right", "right", "right", "right",
-          "right", "right", "right", "left")
+# ---------------------------------------------------------------- the text table
+
+@dataclass(frozen=True)
+class Column:
+    """A column of the rendered table: header, alignment, and the cell of a row."""
+
+    header: str
+    align: str
+    cell: Callable[[Row], str]
 
 
-def _cells(table: ComparisonTable) -> list[list[str]]:
-    out = []
-    previous: tuple[str, str] | None = None
+def _tested(text: Callable[[Paired], str]) -> Callable[[Row], str]:
+    """A cell shown only for a comparison that was tested."""
+    return lambda r: text(r.vs_baseline) if r.tested else ""
+
+
+COLUMNS = {
+    "policy": Column("policy", "left", lambda r: r.policy),
+    "n": Column("n", "right", lambda r: str(r.summary.n)),
+    "mean": Column("mean ± CI", "right", lambda r: _mean_cell(r.summary)),
+    "sd": Column("sd", "right", lambda r: _num(r.summary.sd, 3)),
+    "median": Column("median", "right", lambda r: _num(r.summary.median)),
+    "delta": Column("Δ vs baseline [CI]", "right", delta_cell),
+    "p_t": Column("p(t)", "right", _tested(lambda p: _p(p.t_p))),
+    "p_w": Column("p(W)", "right", _tested(lambda p: _p(p.wilcoxon_p))),
+    "p_holm": Column("p(Holm)", "right", lambda r: _p(r.p_holm) if r.tested else ""),
+    "d_z": Column("d_z", "right", _tested(lambda p: _num(p.effect_size, 3))),
+    "mark": Column("", "left", lambda r: "*" if r.significant else ""),
+}
+NARROW = ("policy", "n", "mean", "delta", "p_holm", "mark")
+WIDE = ("policy", "n", "mean", "sd", "median", "delta", "p_t", "p_w", "p_holm", "d_z", "mark")
+
+
+def columns(table: ComparisonTable, wide: bool = False) -> list[Column]:
+    """The columns shown: :data:`NARROW` (what decides a comparison) or :data:`WIDE`
+    (every statistic), without p(W) when no row has enough pairs for it."""
+    names = WIDE if wide else NARROW
+    return [COLUMNS[c] for c in names if c != "p_w" or table.wilcoxon_shown]
+
+
+def blocks(table: ComparisonTable) -> list[tuple[str, str, list[Row]]]:
+    """The rows by (workload, metric), in order: (workload, heading, rows)."""
+    out: list[tuple[str, str, list[Row]]] = []
     for r in table.rows:
-        p = r.vs_baseline
-        key = (r.workload, r.metric)
-        same_block = key == previous
-        previous = key
-        out.append([
-            "" if same_block else r.workload,
-            r.policy,
-            "" if same_block else r.metric,
-            str(r.summary.n),
-            _mean_cell(r.summary),
-            _num(r.summary.sd, 3),
-            _num(r.summary.median),
-            _delta_cell(r),
-            _p(p.t_p) if p and not r.constant else "",
-            _p(p.wilcoxon_p) if p and not r.constant else "",
-            _p(r.p_holm) if r.tested else "",
-            _num(p.effect_size, 3) if p and not r.constant else "",
-            "*" if r.significant else "",
-        ])
+        if not out or (out[-1][2][0].workload, out[-1][2][0].metric) != (r.workload, r.metric):
+            unit = f" [{r.unit}]" if r.unit else ""
+            out.append((r.workload, f"{r.metric}{unit}", []))
+        out[-1][2].append(r)
     return out
+
+
+def _plain(table: ComparisonTable, cols: list[Column]) -> list[str]:
+    """Aligned text: a workload line, a metric line, then the policies indented.
+
+    The headings take no column width, so the table is as wide as its numbers."""
+    indent = "    "
+    cells = [[c.header for c in cols]] + [[c.cell(r) for c in cols] for r in table.rows]
+    cells[0][0] = indent + cells[0][0]
+    for row in cells[1:]:
+        row[0] = indent + row[0]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(cols))]
+
+    def line(row: list[str]) -> str:
+        parts = [cell.ljust(w) if c.align == "left" else cell.rjust(w)
+                 for cell, w, c in zip(row, widths, cols)]
+        return "  ".join(parts).rstrip()
+
+    out = [line(cells[0])]
+    i = 1
+    workload = None
+    for name, heading, rows in blocks(table):
+        if name != workload:
+            out.append(name)
+            workload = name
+        out.append("  " + heading)
+        for _ in rows:
+            out.append(line(cells[i]))
+            i += 1
+    return out
+
+
+def _wrap(lines: list[str], width: int) -> list[str]:
+    """Footer lines wrapped to ``width``, continuation lines indented."""
+    out = []
+    for text in lines:
+        out += textwrap.wrap(text, width=width, subsequent_indent="  ",
+                             break_long_words=False, break_on_hyphens=False) or [""]
+    return out
+
+
+#: The width footer lines are wrapped to: an 80-column terminal.
+FOOTER_WIDTH = 80
+
+
+def _md(text: str) -> str:
+    """``text`` with the characters GitHub markdown would take for markup escaped."""
+    return "".join("\\" + c if c in "*_|<>[]`\\" else c for c in text)
+
+
+def _github(table: ComparisonTable, cols: list[Column]) -> str:
+    rows = []
+    workload = None
+    for name, heading, block in blocks(table):
+        title = _md(heading) if name == workload else f"{_md(name)}: {_md(heading)}"
+        workload = name
+        rows.append([f"**{title}**"] + [""] * (len(cols) - 1))
+        rows += [[_md(c.cell(r)) for c in cols] for r in block]
+    return tabulate(rows, headers=[c.header for c in cols], tablefmt="github",
+                    disable_numparse=True, colalign=[c.align for c in cols])
+
+
+def html_table(table: ComparisonTable, wide: bool = False) -> str:
+    """The table as an HTML ``<table>``: a heading row per workload and metric,
+    the footer as the caption; every text escaped."""
+    cols = columns(table, wide)
+    esc = html.escape
+    out = ['<table class="comparison">',
+           '<caption style="caption-side: bottom; text-align: left">'
+           + "<br>\n".join(esc(line) for line in table.footer(wide)) + "</caption>",
+           "<thead><tr>" + "".join(f"<th>{esc(c.header)}</th>" for c in cols)
+           + "</tr></thead>", "<tbody>"]
+    workload = None
+    for name, heading, rows in blocks(table):
+        title = esc(heading) if name == workload else f"{esc(name)}: {esc(heading)}"
+        workload = name
+        out.append(f'<tr class="metric"><th colspan="{len(cols)}" style="text-align: left">'
+                   f"{title}</th></tr>")
+        for r in rows:
+            cls = ' class="significant"' if r.significant else ""
+            out.append(f"<tr{cls}>" + "".join(
+                f'<td style="text-align: {c.align}">{esc(c.cell(r))}</td>' for c in cols)
+                + "</tr>")
+    out += ["</tbody>", "</table>"]
+    return "\n".join(out) + "\n"
 
 
 _LATEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
@@ -474,10 +641,29 @@ def _latex(text: str) -> str:
     return escaped.replace("±", r"$\pm$").replace("Δ", r"$\Delta$")
 
 
-def _jnum(x: Any) -> Any:
-    """A number for JSON: non-finite floats become null (JSON has no nan or inf)."""
+def _latex_table(table: ComparisonTable, cols: list[Column], wide: bool) -> str:
+    spec = "".join(c.align[0] for c in cols)
+    lines = ["\\begin{table}", "\\centering", f"\\begin{{tabular}}{{{spec}}}", "\\hline",
+             " & ".join(_latex(c.header) for c in cols) + " \\\\", "\\hline"]
+    workload = None
+    for name, heading, rows in blocks(table):
+        title = heading if name == workload else f"{name}: {heading}"
+        workload = name
+        lines.append(f"\\multicolumn{{{len(cols)}}}{{l}}{{\\textbf{{{_latex(title)}}}}} \\\\")
+        lines += [" & ".join(_latex(c.cell(r)) for c in cols) + " \\\\" for r in rows]
+    caption = " ".join(_latex(line if line.endswith(".") else line + ".")
+                       for line in table.footer(wide))
+    lines += ["\\hline", "\\end{tabular}", f"\\caption{{{caption}}}", "\\end{table}"]
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------- csv and json
+
+def jnum(x: Any) -> Any:
+    """A number for JSON: nan (undefined, missing) becomes null; an infinity, which
+    JSON lacks, the string ``"inf"`` or ``"-inf"``, as CSV writes it."""
     if isinstance(x, float) and not math.isfinite(x):
-        return None
+        return None if math.isnan(x) else ("inf" if x > 0 else "-inf")
     return x
 
 
@@ -486,74 +672,95 @@ def _paired_dict(r: Row, baseline: str) -> dict[str, Any] | None:
     if p is None:
         return None
     return {"baseline": baseline, "n": p.n, "seeds": list(r.paired_seeds),
-            "baseline_mean": _jnum(p.baseline_mean), "mean": _jnum(p.mean),
-            "rel_diff": _jnum(p.rel_diff), "rel_ci_low": _jnum(p.rel_ci_low),
-            "rel_ci_high": _jnum(p.rel_ci_high), "t_p": _jnum(p.t_p),
-            "wilcoxon_p": _jnum(p.wilcoxon_p), "effect_size": _jnum(p.effect_size),
-            "tested": r.tested, "p_holm": _jnum(r.p_holm), "significant": r.significant}
+            "baseline_mean": jnum(p.baseline_mean), "mean": jnum(p.mean),
+            "diff": jnum(p.diff), "diff_sd": jnum(p.diff_sd),
+            "diff_ci_low": jnum(p.diff_ci_low), "diff_ci_high": jnum(p.diff_ci_high),
+            "rel_diff": jnum(p.rel_diff), "rel_ci_low": jnum(p.rel_ci_low),
+            "rel_ci_high": jnum(p.rel_ci_high), "rel_method": p.rel_method,
+            "exact": p.exact, "t_p": jnum(p.t_p), "wilcoxon_p": jnum(p.wilcoxon_p),
+            "effect_size": jnum(p.effect_size), "tested": r.tested,
+            "p_holm": jnum(r.p_holm), "significant": r.significant,
+            "seeds_needed": r.seeds_needed}
 
 
 def to_json_doc(table: ComparisonTable) -> dict[str, Any]:
-    """The ``json`` format as a Python object (``slabpolicy.comparison/1``)."""
+    """The ``json`` format as a Python object (``slabpolicy.comparison/2``)."""
     rows = []
     for r in table.rows:
         s = r.summary
-        vs = _paired_dict(r, table.baseline)
         rows.append({"workload": r.workload, "policy": r.policy, "metric": r.metric,
-                     "n": s.n, "mean": _jnum(s.mean), "sd": _jnum(s.sd),
-                     "ci_low": _jnum(s.ci_low), "ci_high": _jnum(s.ci_high),
-                     "median": _jnum(s.median), "seeds": list(r.seeds),
-                     "values": [_jnum(v) for v in r.values], "vs_baseline": vs})
+                     "unit": r.unit, "n": s.n, "mean": jnum(s.mean), "sd": jnum(s.sd),
+                     "ci_low": jnum(s.ci_low), "ci_high": jnum(s.ci_high),
+                     "ci_clipped": s.clipped, "median": jnum(s.median),
+                     "seeds": list(r.seeds), "values": [jnum(v) for v in r.values],
+                     "vs_baseline": _paired_dict(r, table.baseline)})
     return {"schema": SCHEMA, "alpha": table.alpha, "confidence": table.confidence,
             "correction": "holm", "comparisons": table.n_comparisons,
             "baseline": table.baseline, "workloads": list(table.workloads),
             "policies": list(table.policies), "metrics": list(table.metrics),
-            "rows": rows, "warnings": list(table.warnings)}
+            "rows": rows, "notes": list(table.notes), "warnings": list(table.warnings)}
 
 
-CSV_FIELDS = ("workload", "policy", "metric", "n", "mean", "sd", "ci_low", "ci_high", "median",
-              "seeds", "baseline", "n_pairs", "baseline_mean", "rel_diff", "rel_ci_low",
-              "rel_ci_high", "t_p", "wilcoxon_p", "effect_size", "tested", "p_holm",
-              "significant")
+#: The CSV columns: ``kind`` is ``row`` for a (workload, policy, metric), ``note``
+#: or ``warning`` for a footer line (its text in ``message``, the rest empty).
+CSV_FIELDS = ("kind", "workload", "policy", "metric", "unit", "n", "mean", "sd", "ci_low",
+              "ci_high", "ci_clipped", "median", "seeds", "values", "baseline", "n_pairs",
+              "baseline_mean", "diff", "diff_sd", "diff_ci_low", "diff_ci_high", "rel_diff",
+              "rel_ci_low", "rel_ci_high", "rel_method", "exact", "t_p", "wilcoxon_p",
+              "effect_size", "tested", "p_holm", "significant", "seeds_needed", "message")
 
 
-def _csv_num(x: Any) -> Any:
-    if isinstance(x, float) and math.isnan(x):
-        return ""
-    return repr(x) if isinstance(x, float) else x
+def csv_value(x: Any) -> Any:
+    """A value for CSV: nan empty, infinities ``inf``/``-inf``, floats exact (repr),
+    booleans 1/0, lists space-separated."""
+    if isinstance(x, bool):
+        return int(x)
+    if isinstance(x, float):
+        return "" if math.isnan(x) else repr(x)
+    if isinstance(x, list):
+        return " ".join(str(csv_value(v)) for v in x)
+    return "" if x is None else x
 
 
 def _render_csv(table: ComparisonTable) -> str:
+    """The JSON document's content, flat: a line per row, then the notes and warnings."""
+    doc = to_json_doc(table)
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS, lineterminator="\n")
     writer.writeheader()
-    for r in table.rows:
-        s, p = r.summary, r.vs_baseline
-        row: dict[str, Any] = {"workload": r.workload, "policy": r.policy, "metric": r.metric,
-                               "n": s.n, "mean": s.mean, "sd": s.sd, "ci_low": s.ci_low,
-                               "ci_high": s.ci_high, "median": s.median,
-                               "seeds": " ".join(map(str, r.seeds)),
-                               "baseline": table.baseline}
+    for r, row in zip(table.rows, doc["rows"]):
+        flat = {k: v for k, v in row.items() if k != "vs_baseline"}
+        flat.update(kind="row", ci_clipped=r.summary.clipped, values=r.values,
+                    mean=r.summary.mean, sd=r.summary.sd, ci_low=r.summary.ci_low,
+                    ci_high=r.summary.ci_high, median=r.summary.median)
+        p = r.vs_baseline
         if p is not None:
-            row.update(n_pairs=p.n, baseline_mean=p.baseline_mean, rel_diff=p.rel_diff,
-                       rel_ci_low=p.rel_ci_low, rel_ci_high=p.rel_ci_high, t_p=p.t_p,
-                       wilcoxon_p=p.wilcoxon_p, effect_size=p.effect_size,
-                       tested=int(r.tested), p_holm=r.p_holm, significant=int(r.significant))
-        writer.writerow({k: _csv_num(v) for k, v in row.items()})
+            flat.update({k: getattr(p, k) for k in (
+                "baseline_mean", "diff", "diff_sd", "diff_ci_low", "diff_ci_high", "rel_diff",
+                "rel_ci_low", "rel_ci_high", "rel_method", "exact", "t_p", "wilcoxon_p",
+                "effect_size")})
+            flat.update(baseline=table.baseline, n_pairs=p.n, tested=r.tested,
+                        p_holm=r.p_holm, significant=r.significant,
+                        seeds_needed=r.seeds_needed)
+        writer.writerow({k: csv_value(v) for k, v in flat.items()})
+    for kind, lines in (("note", table.notes), ("warning", table.warnings)):
+        for line in lines:
+            writer.writerow({"kind": kind, "message": line})
     return buf.getvalue()
 
 
-def render(table: ComparisonTable, fmt: str) -> str:
+def render(table: ComparisonTable, fmt: str, wide: bool = False) -> str:
     """``table`` as text in ``fmt``, one of :data:`FORMATS`.
 
-    ``plain`` and ``github``: the tabulate table, a blank line and the footer
-    (legend and warnings).  ``latex``: a ``table`` environment holding the
-    tabular and the footer as its caption (every cell escaped; ``±`` and ``Δ``
-    in math mode).  ``html``: the tabulate table with the footer as its
-    ``<caption>`` (lines separated by ``<br>``).  ``csv``: :data:`CSV_FIELDS`,
-    one row per (workload, policy, metric), floats written exactly (``repr``),
-    seeds space-separated, empty for nan and for the comparison columns of the
-    baseline; the footer is not in it.  ``json``: :func:`to_json_doc`, indented.
+    ``plain``: aligned columns under a heading line per workload and metric,
+    then the footer (legend, notes, warnings) wrapped to :data:`FOOTER_WIDTH`;
+    the :data:`NARROW` columns fit an 80-column terminal, ``wide`` gives
+    :data:`WIDE`.  ``github``: a GitHub markdown table (a bold heading row per
+    metric) and the footer as a list.  ``latex``: a ``table`` environment with
+    the footer as its caption.  ``html``: :func:`html_table`.  ``csv`` and
+    ``json`` carry the same content whatever ``wide`` says: every statistic of
+    every row, the notes and the warnings; nan is empty in CSV and null in
+    JSON, an infinity ``inf``/``-inf`` in both.
     """
     if fmt not in FORMATS:
         raise ComparisonError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
@@ -561,23 +768,13 @@ def render(table: ComparisonTable, fmt: str) -> str:
         return _render_csv(table)
     if fmt == "json":
         return json.dumps(to_json_doc(table), indent=2, allow_nan=False) + "\n"
-    cells = _cells(table)
-    footer = table.footer()
-    if fmt in ("plain", "github"):
-        body = tabulate(cells, headers=HEADERS, tablefmt=fmt, disable_numparse=True,
-                        colalign=_ALIGN)
-        return body + "\n\n" + "\n".join(footer) + "\n"
     if fmt == "html":
-        body = tabulate(cells, headers=HEADERS, tablefmt="html", disable_numparse=True,
-                        colalign=_ALIGN)
-        caption = "<br>\n".join(html.escape(line) for line in footer)
-        body = body.replace("<table>", f"<table>\n<caption style=\"caption-side: bottom; "
-                                       f"text-align: left\">\n{caption}\n</caption>", 1)
-        return body + "\n"
-    # latex
-    body = tabulate([[_latex(c) for c in row] for row in cells],
-                    headers=[_latex(h) for h in HEADERS], tablefmt="latex_raw",
-                    disable_numparse=True, colalign=_ALIGN)
-    caption = " ".join(_latex(line if line.endswith(".") else line + ".") for line in footer)
-    return ("\\begin{table}\n\\centering\n" + body + "\n\\caption{" + caption + "}\n"
-            "\\end{table}\n")
+        return html_table(table, wide)
+    cols = columns(table, wide)
+    if fmt == "latex":
+        return _latex_table(table, cols, wide)
+    if fmt == "github":
+        footer = "\n".join(f"- {_md(line)}" for line in table.footer(wide))
+        return _github(table, cols) + "\n\n" + footer + "\n"
+    return ("\n".join(_plain(table, cols)) + "\n\n"
+            + "\n".join(_wrap(table.footer(wide), FOOTER_WIDTH)) + "\n")

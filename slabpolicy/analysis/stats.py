@@ -7,20 +7,25 @@ Everything here therefore works on plain sequences of floats, one per seed, and
 returns frozen dataclasses; nothing reads result documents (that is
 :mod:`slabpolicy.analysis.report`).
 
+The rule throughout is that a number never claims more than the seeds show:
+
 * :func:`summarize` - mean, sample sd, Student-t confidence interval of the mean
-  and median of one sample.
-* :func:`paired` - one policy against the baseline, paired by seed: relative
-  difference of the means with a CI, paired t-test, Wilcoxon signed-rank test and
-  Cohen's d_z.
+  (cut to the metric's bounds: a count's interval never goes below 0) and median.
+* :func:`paired` - one policy against the baseline, paired by seed.  A
+  difference that is the same in every seed (zero spread, or the same ratio in
+  every seed) is *exact*: it is reported as such and never tested.  Otherwise
+  the relative difference of the means gets Fieller's interval, which agrees
+  with the paired t-test and is cut at the metric's bounds, and a
+  paired t-test, a Wilcoxon signed-rank test and Cohen's d_z are given only
+  where the number of pairs allows the test to say anything.
 * :func:`holm` - Holm-Bonferroni step-down adjustment of a family of p-values, so
   that a table of many comparisons does not "find" differences by chance.
-* :func:`warnings_for` - the warnings pyperf's ``check`` would print for a sample:
-  too few values for a test, too few for Wilcoxon to ever be significant, and a
-  standard deviation that is large relative to the mean.
+* :func:`seeds_needed` - how many seeds a paired t-test needs to detect an
+  effect of the size seen, at a given level and power (noncentral t).
 
 Degenerate inputs (one value, identical values, zero baseline) never raise and
-never let a numpy/scipy ``RuntimeWarning`` escape; they give ``nan`` (undefined),
-or the limit value when there is an obvious one, as each docstring says.
+never let a numpy/scipy ``RuntimeWarning`` escape; they give ``nan`` (undefined)
+as each docstring says.
 """
 from __future__ import annotations
 
@@ -34,20 +39,44 @@ from scipy import stats as _st
 
 NAN = float("nan")
 
-#: Fewest values for which a test (and a sample standard deviation worth the name)
-#: is reported without a warning.
+#: Fewest pairs for which the paired t-test is run.  With 2 pairs the test has one
+#: degree of freedom and its one sd is a single difference: no evidence worth a p.
 MIN_N_TEST = 3
-#: Fewest pairs for which the two-sided exact Wilcoxon signed-rank test can reach
-#: p < 0.05 at all: its smallest p-value is 2 / 2**n, i.e. 0.0625 for n = 5 and
-#: 0.03125 for n = 6.
-MIN_N_WILCOXON = 6
-#: A standard deviation above this fraction of |mean| is reported as large spread.
-MAX_REL_SD = 0.10
+#: Power asked of :func:`seeds_needed` (the conventional 80 %).
+POWER = 0.8
+#: :func:`seeds_needed` gives up above this many seeds.
+MAX_SEEDS_NEEDED = 1000
+
+#: How a relative difference's interval was computed (:attr:`Paired.rel_method`).
+REL_FIELLER = "fieller"
+REL_SCALED = "scaled"
+#: What is exact about a difference (:attr:`Paired.exact`).
+EXACT_ABS = "abs"
+EXACT_REL = "rel"
+
+
+def wilcoxon_min_p(n: int) -> float:
+    """The smallest two-sided p-value the exact Wilcoxon signed-rank test can give
+    on ``n`` pairs: all differences of one sign, ``2 / 2**n`` (0.0625 for n = 5)."""
+    return 2.0 / 2.0 ** n if n >= 1 else 1.0
+
+
+def wilcoxon_min_n(alpha: float) -> int:
+    """Fewest pairs for which the Wilcoxon signed-rank test can reach ``p < alpha``
+    (6 for alpha = 0.05: 2 / 64 = 0.031)."""
+    n = 1
+    while wilcoxon_min_p(n) >= alpha:
+        n += 1
+    return n
 
 
 @dataclass(frozen=True)
 class Summary:
-    """One sample (one value per seed): size, mean, sample sd, CI of the mean, median."""
+    """One sample (one value per seed): size, mean, sample sd, CI of the mean, median.
+
+    ``clipped`` says that the Student-t interval reached past a bound of the
+    metric (below 0 for a count) and was cut there.
+    """
 
     n: int
     mean: float
@@ -55,24 +84,36 @@ class Summary:
     ci_low: float
     ci_high: float
     median: float
+    clipped: bool = False
 
 
 @dataclass(frozen=True)
 class Paired:
     """One sample against a baseline sample, paired by seed.
 
-    ``baseline_mean`` and ``mean`` are the means of the two paired samples;
-    ``rel_diff`` and its CI are fractions of ``|baseline_mean|`` (0.1 is +10 %);
-    ``t_p`` and ``wilcoxon_p`` are two-sided p-values (unadjusted);
-    ``effect_size`` is Cohen's d_z of the differences.
+    ``baseline_mean`` and ``mean`` are the means of the two samples; ``diff`` is
+    the mean of the per-seed differences (other - baseline), ``diff_sd`` their
+    sd and ``diff_ci_low``/``diff_ci_high`` its Student-t CI.  ``rel_diff`` and
+    its CI are fractions of ``|baseline_mean|`` (0.1 is +10 %), computed as
+    ``rel_method`` says.  ``exact`` is ``"abs"`` when every seed has the same
+    difference, ``"rel"`` when every seed has the same ratio, else ``""``; an
+    exact difference is not tested.  ``t_p`` and ``wilcoxon_p`` are two-sided
+    p-values (unadjusted), ``nan`` where the test was not run; ``effect_size``
+    is Cohen's d_z of the differences.
     """
 
     n: int
     baseline_mean: float
     mean: float
+    diff: float
+    diff_sd: float
+    diff_ci_low: float
+    diff_ci_high: float
     rel_diff: float
     rel_ci_low: float
     rel_ci_high: float
+    rel_method: str
+    exact: str
     t_p: float
     wilcoxon_p: float
     effect_size: float
@@ -81,6 +122,11 @@ class Paired:
 def _check_confidence(confidence: float) -> None:
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must be between 0 and 1 (exclusive), got {confidence!r}")
+
+
+def _t_quantile(n: int, confidence: float) -> float:
+    """t_{(1+c)/2, n-1}: the multiplier of a two-sided Student-t interval on n values."""
+    return float(_st.t.ppf(0.5 + confidence / 2.0, n - 1))
 
 
 def _t_half_width(sd: float, n: int, confidence: float) -> float:
@@ -94,7 +140,7 @@ def _t_half_width(sd: float, n: int, confidence: float) -> float:
         return NAN
     if sd == 0.0:
         return 0.0
-    return float(_st.t.ppf(0.5 + confidence / 2.0, n - 1)) * sd / math.sqrt(n)
+    return _t_quantile(n, confidence) * sd / math.sqrt(n)
 
 
 def _mean_sd(x: np.ndarray) -> tuple[float, float]:
@@ -113,11 +159,26 @@ def _mean_sd(x: np.ndarray) -> tuple[float, float]:
         return float(np.mean(x)), (float(np.std(x, ddof=1)) if n >= 2 else NAN)
 
 
-def summarize(values: Sequence[float], confidence: float = 0.95) -> Summary:
+def _clip(low: float, high: float, lower: float | None, upper: float | None
+          ) -> tuple[float, float, bool]:
+    """``[low, high]`` cut to ``[lower, upper]`` (``None``: unbounded), and whether it was."""
+    clipped = False
+    if lower is not None and low < lower:
+        low, clipped = lower, True
+    if upper is not None and high > upper:
+        high, clipped = upper, True
+    return low, high, clipped
+
+
+def summarize(values: Sequence[float], confidence: float = 0.95, *,
+              lower: float | None = None, upper: float | None = None) -> Summary:
     """Summarize one sample: n, mean, sample sd (ddof=1), Student-t CI of the mean, median.
 
     The CI is ``mean +/- t.ppf((1 + confidence) / 2, n - 1) * sd / sqrt(n)``: the
-    seeds are few, so the normal approximation would be too narrow.
+    seeds are few, so the normal approximation would be too narrow.  It is then
+    cut to the metric's bounds ``[lower, upper]`` (``None``: none): the true mean
+    of a count is not negative, so the part of the interval below 0 holds no
+    possible value, and dropping it keeps the coverage (``clipped`` says so).
 
     Edge cases: ``n == 1`` gives ``sd``, ``ci_low`` and ``ci_high`` ``nan`` (there
     is no spread to estimate); identical values give ``sd == 0`` and a CI that
@@ -132,8 +193,12 @@ def summarize(values: Sequence[float], confidence: float = 0.95) -> Summary:
         return Summary(0, NAN, NAN, NAN, NAN, NAN)
     mean, sd = _mean_sd(x)
     half = _t_half_width(sd, n, confidence)
+    low, high, clipped = (mean - half, mean + half, False)
+    if not math.isnan(half):
+        low, high, clipped = _clip(low, high, lower, upper)
     median = float(x[0]) if np.all(x == x[0]) else float(np.median(x))
-    return Summary(n=n, mean=mean, sd=sd, ci_low=mean - half, ci_high=mean + half, median=median)
+    return Summary(n=n, mean=mean, sd=sd, ci_low=low, ci_high=high, median=median,
+                   clipped=clipped)
 
 
 def _rel(value: float, base: float) -> float:
@@ -143,37 +208,85 @@ def _rel(value: float, base: float) -> float:
     return value / abs(base)
 
 
-def paired(baseline: Sequence[float], other: Sequence[float], confidence: float = 0.95) -> Paired:
+def _exact(b: np.ndarray, o: np.ndarray, d_sd: float) -> str:
+    """``"abs"`` if every pair has the same difference, ``"rel"`` if every pair has
+    the same ratio (every baseline value positive), else ``""``; n >= 2 only."""
+    if b.size < 2 or math.isnan(d_sd):
+        return ""
+    if d_sd == 0.0:
+        return EXACT_ABS
+    if np.all(b > 0.0):
+        ratio = o / b
+        if np.all(ratio == ratio[0]):
+            return EXACT_REL
+    return ""
+
+
+def _fieller_interval(b: np.ndarray, o: np.ndarray, confidence: float
+                      ) -> tuple[float, float] | None:
+    """Fieller's CI of ``mean(o) / mean(b) - 1`` for paired samples, or ``None`` when
+    it is unbounded (the baseline mean itself not clearly away from 0).
+
+    The ratio R of the true means is in the interval exactly when a paired t-test
+    of ``o - R * b`` does not reject at ``1 - confidence``:
+    ``(m_o - R m_b)^2 <= q (s_o^2 - 2 R s_ob + R^2 s_b^2)`` with ``q = t_{n-1}^2 / n``
+    and s_ob the covariance of the pairs, a quadratic in R.  At R = 1 that test
+    is the paired t-test of the differences, so the interval leaves out 0 %
+    exactly when the paired t-test finds a difference: the Δ interval and the
+    significance never disagree, and the baseline's own spread is counted.
+    """
+    n = b.size
+    m_b, m_o = float(np.mean(b)), float(np.mean(o))
+    (var_o, cov_ob), (_, var_b) = np.cov(o, b, ddof=1).tolist()
+    q = _t_quantile(n, confidence) ** 2 / n
+    a = m_b ** 2 - q * var_b
+    if a <= 0.0:
+        return None
+    half_b = m_o * m_b - q * cov_ob
+    c = m_o ** 2 - q * var_o
+    root = math.sqrt(max(half_b ** 2 - a * c, 0.0))
+    return (half_b - root) / a - 1.0, (half_b + root) / a - 1.0
+
+
+def paired(baseline: Sequence[float], other: Sequence[float], confidence: float = 0.95, *,
+           lower: float | None = None, alpha: float | None = None) -> Paired:
     """Compare ``other`` with ``baseline``, the two paired element by element (by seed).
 
     ``baseline[i]`` and ``other[i]`` must come from the same seed; the caller lines
-    them up (the lengths must be equal).  With ``d = other - baseline``:
+    them up (the lengths must be equal).  ``lower`` is the metric's lower bound
+    (0 for every count, size and time; ``None`` if it has none); ``alpha`` is
+    the level at which a test must be able to reach significance to be run
+    (default ``1 - confidence``).  With ``d = other - baseline``:
 
+    * ``diff``, ``diff_sd``, ``diff_ci_*``: mean, sd and Student-t CI of ``d``.
+    * ``exact``: ``"abs"`` when every d is the same (sd(d) == 0, n >= 2): the
+      difference is known exactly for these seeds and no test is run (a t-test
+      would say p = 0 and d_z = inf: a claim about noise that is not there).
+      ``"rel"`` when every pair has the same ratio ``other / baseline`` (all
+      baseline values positive), e.g. a policy that brings a count to 0 in every
+      seed: -100 % exactly, again not a test.  ``""`` otherwise.
     * ``rel_diff = (mean(other) - mean(baseline)) / |mean(baseline)|``; ``nan``
-      when the baseline mean is 0 (or there are no pairs).
-    * ``rel_ci_low``/``rel_ci_high``: the Student-t CI of ``mean(d)`` (at
-      ``confidence``) divided by ``|mean(baseline)|``.  The baseline mean is
-      treated as a fixed constant: its own uncertainty is *not* propagated, so
-      this interval is somewhat narrower than a ratio-of-means interval would be
-      (Fieller's), most so when the baseline's spread is large.  ``nan`` for
-      fewer than 2 pairs or a zero baseline mean.
-    * ``t_p``: two-sided paired t-test (``scipy.stats.ttest_rel``).  When every
-      difference is the same (sd(d) == 0) the test statistic is 0/0 or +/-inf,
-      and the limits are returned instead of scipy's nan and warning: 1.0 if all
-      differences are 0 (no difference at all), 0.0 if they are all the same
-      non-zero shift.  ``nan`` for fewer than 2 pairs.
-    * ``wilcoxon_p``: two-sided Wilcoxon signed-rank test
-      (``scipy.stats.wilcoxon``, default ``zero_method="wilcox"``: zero
-      differences are dropped).  All differences zero gives 1.0; fewer than 2
-      pairs gives ``nan`` (with n pairs its p-value can never go below 2 / 2**n:
-      see :data:`MIN_N_WILCOXON`).
-    * ``effect_size``: Cohen's d_z = mean(d) / sd(d) (sd with ddof=1).  When
-      sd(d) == 0 it is 0.0 if mean(d) == 0 (no effect) and +/-inf otherwise (a
-      shift with no spread at all); ``nan`` for fewer than 2 pairs.
+      when the baseline mean is 0.  Its CI (``rel_method``): ``"fieller"``,
+      Fieller's interval of the ratio of the paired means (see
+      :func:`_fieller_interval`), a point when the difference or the ratio is
+      exact and the baseline constant; ``"scaled"`` where Fieller's is unbounded
+      or the baseline mean is negative: the CI of ``mean(d)`` divided by
+      ``|mean(baseline)|``.  Either contains 0 exactly when the paired t-test
+      does not reject, and either is cut at -100 % for a non-negative metric
+      (``lower >= 0``): a count cannot fall by more than all of it.  ``nan``
+      for fewer than 2 pairs.
+    * ``t_p``: two-sided paired t-test (``scipy.stats.ttest_rel``), run only on
+      at least :data:`MIN_N_TEST` pairs and not for an exact difference.
+    * ``wilcoxon_p``: two-sided Wilcoxon signed-rank test (``scipy.stats.wilcoxon``),
+      run only when n pairs can reach ``p < alpha`` at all
+      (:func:`wilcoxon_min_n`: 6 for 0.05) and the difference is not exact.
+    * ``effect_size``: Cohen's d_z = mean(d) / sd(d) (sd with ddof=1), for n >= 2
+      pairs and a difference that is not exact (sd(d) = 0 would make it infinite).
 
     A ``nan`` among the values makes every statistic ``nan``.
     """
     _check_confidence(confidence)
+    alpha = 1.0 - confidence if alpha is None else alpha
     b = np.asarray(baseline, dtype=float).ravel()
     o = np.asarray(other, dtype=float).ravel()
     if b.size != o.size:
@@ -181,41 +294,52 @@ def paired(baseline: Sequence[float], other: Sequence[float], confidence: float 
                          f"{b.size} baseline values, {o.size} others")
     n = int(b.size)
     if n == 0:
-        return Paired(0, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN)
+        return Paired(0, *([NAN] * 9), "", "", NAN, NAN, NAN)
     base_mean, _ = _mean_sd(b)
     other_mean, _ = _mean_sd(o)
     d = o - b
     d_mean, d_sd = _mean_sd(d)
-    rel_diff = _rel(other_mean - base_mean, base_mean)
     half = _t_half_width(d_sd, n, confidence)
-    rel_low = _rel(d_mean - half, base_mean)
-    rel_high = _rel(d_mean + half, base_mean)
+    undefined = any(math.isnan(v) for v in (base_mean, other_mean, d_mean))
+    exact = "" if undefined else _exact(b, o, d_sd)
 
-    if n < 2 or math.isnan(d_sd):
-        t_p = w_p = effect = NAN
-    elif d_sd == 0.0:
-        # Every difference is the same: sd(d) is exactly 0.
-        if d_mean == 0.0:
-            t_p, w_p, effect = 1.0, 1.0, 0.0
+    rel_diff = _rel(other_mean - base_mean, base_mean)
+    rel_low = rel_high = NAN
+    method = ""
+    if not math.isnan(rel_diff) and n >= 2:
+        if exact == EXACT_REL or (exact == EXACT_ABS and np.all(b == b[0])):
+            rel_low = rel_high = rel_diff
+            method = REL_FIELLER
         else:
-            t_p = 0.0
-            w_p = _wilcoxon_p(d)
-            effect = math.copysign(math.inf, d_mean)
-    else:
-        with warnings.catch_warnings():
-            # Nearly identical differences make scipy warn about precision loss;
-            # the p-value it returns is still the right limit (about 0).
-            warnings.simplefilter("ignore", RuntimeWarning)
-            t_p = float(_st.ttest_rel(o, b).pvalue)
-        w_p = _wilcoxon_p(d)
+            fieller = _fieller_interval(b, o, confidence) if base_mean > 0 else None
+            if fieller is not None:
+                (rel_low, rel_high), method = fieller, REL_FIELLER
+            else:
+                rel_low, rel_high = (_rel(d_mean - half, base_mean),
+                                     _rel(d_mean + half, base_mean))
+                method = REL_SCALED
+            if lower is not None and lower >= 0:
+                rel_low = max(rel_low, -1.0)
+
+    t_p = w_p = effect = NAN
+    if not exact and not undefined and n >= 2:
         effect = d_mean / d_sd
-    return Paired(n=n, baseline_mean=base_mean, mean=other_mean, rel_diff=rel_diff,
-                  rel_ci_low=rel_low, rel_ci_high=rel_high, t_p=t_p, wilcoxon_p=w_p,
-                  effect_size=effect)
+        if n >= MIN_N_TEST:
+            with warnings.catch_warnings():
+                # Nearly identical differences make scipy warn about precision loss;
+                # the p-value it returns is still the right limit (about 0).
+                warnings.simplefilter("ignore", RuntimeWarning)
+                t_p = float(_st.ttest_rel(o, b).pvalue)
+        if n >= wilcoxon_min_n(alpha):
+            w_p = _wilcoxon_p(d)
+    return Paired(n=n, baseline_mean=base_mean, mean=other_mean, diff=d_mean, diff_sd=d_sd,
+                  diff_ci_low=d_mean - half, diff_ci_high=d_mean + half, rel_diff=rel_diff,
+                  rel_ci_low=rel_low, rel_ci_high=rel_high, rel_method=method, exact=exact,
+                  t_p=t_p, wilcoxon_p=w_p, effect_size=effect)
 
 
 def _wilcoxon_p(d: np.ndarray) -> float:
-    """Two-sided Wilcoxon signed-rank p-value of the differences ``d`` (n >= 2)."""
+    """Two-sided Wilcoxon signed-rank p-value of the differences ``d`` (not all equal)."""
     if np.all(d == 0.0):
         return 1.0
     with warnings.catch_warnings():
@@ -225,6 +349,39 @@ def _wilcoxon_p(d: np.ndarray) -> float:
             return float(_st.wilcoxon(d).pvalue)
         except ValueError:  # pragma: no cover - scipy versions that refuse tiny samples
             return NAN
+
+
+def seeds_needed(effect_size: float, alpha: float, power: float = POWER) -> int | None:
+    """Fewest pairs for a two-sided paired t-test at level ``alpha`` to detect a
+    true effect of Cohen's d_z ``effect_size`` with probability ``power``.
+
+    The power on n pairs is ``P(|T| > t_{1 - alpha/2, n-1})`` with T noncentral t
+    on n - 1 degrees of freedom and noncentrality ``d_z * sqrt(n)``.  ``None``
+    when the effect is 0 or undefined, or when more than
+    :data:`MAX_SEEDS_NEEDED` pairs would be needed.
+    """
+    if not math.isfinite(effect_size) or effect_size == 0.0:
+        return None
+    es = abs(effect_size)
+
+    def power_at(n: int) -> float:
+        crit = float(_st.t.ppf(1.0 - alpha / 2.0, n - 1))
+        nc = es * math.sqrt(n)
+        # P(T < -crit) = P(T' > crit) with T' of noncentrality -nc; scipy gives nan
+        # for a tail too thin for its series, which is 0 to any precision that matters
+        tails = _st.nct.sf(crit, n - 1, [nc, -nc])
+        return float(np.nansum(tails))
+
+    if power_at(MAX_SEEDS_NEEDED) < power:
+        return None
+    low, high = MIN_N_TEST - 1, MAX_SEEDS_NEEDED     # power_at(high) >= power; low is short
+    while high - low > 1:                           # the power grows with n: bisect
+        mid = (low + high) // 2
+        if power_at(mid) >= power:
+            high = mid
+        else:
+            low = mid
+    return high
 
 
 def holm(pvalues: Sequence[float]) -> list[float]:
@@ -253,31 +410,4 @@ def holm(pvalues: Sequence[float]) -> list[float]:
     for rank, i in enumerate(order):
         running = max(running, min(1.0, (m - rank) * p[i]))
         out[i] = running
-    return out
-
-
-def warnings_for(summary: Summary, name: str) -> list[str]:
-    """What pyperf's ``check`` would warn about for one sample, each line naming ``name``.
-
-    * n < :data:`MIN_N_TEST` (3): too few values for a test (with n == 2 the
-      t-test has one degree of freedom, with n == 1 none).
-    * n < :data:`MIN_N_WILCOXON` (6): the two-sided Wilcoxon signed-rank test
-      cannot reach p < 0.05 at all, whatever the data.
-    * sd > :data:`MAX_REL_SD` (10 %) of |mean|: the seeds disagree a lot, so the
-      mean is uncertain (also when the mean is 0 and the sd is not).
-    """
-    out: list[str] = []
-    n = summary.n
-    if n < MIN_N_TEST:
-        out.append(f"{name}: n={n} is too small for a test (need at least {MIN_N_TEST})")
-    elif n < MIN_N_WILCOXON:
-        out.append(f"{name}: n={n} is too small for the Wilcoxon test to reach p < 0.05 "
-                   f"(need at least {MIN_N_WILCOXON})")
-    sd, mean = summary.sd, summary.mean
-    if not (math.isnan(sd) or math.isnan(mean)) and sd > 0.0:
-        if mean == 0.0:
-            out.append(f"{name}: the standard deviation ({sd:.3g}) is large: the mean is 0")
-        elif sd / abs(mean) > MAX_REL_SD:
-            out.append(f"{name}: the standard deviation is {100.0 * sd / abs(mean):.1f}% of "
-                       f"the mean (sd {sd:.3g}, mean {mean:.3g})")
     return out

@@ -102,6 +102,12 @@ class PolicySpec:
     (:data:`PLUGIN_API_VERSION`); write the number itself (``api_version=1``), so
     that a slabpolicy with another contract refuses the policy instead of running
     it wrongly.
+
+    ``kernel`` names the kernel behaviour the policy models, with its version
+    range and commit ("Linux 5.3-5.8, fb2f2b0adb98 ..."), or "none" for a design
+    no kernel ran: a string, or a function of the parsed options for a policy
+    whose options pick the era.  It is written to every result document
+    (``policy.kernel``); :meth:`kernel_for` fills in a plugin that leaves it out.
     """
 
     name: str
@@ -110,6 +116,7 @@ class PolicySpec:
     factory: Callable[[dict[str, Any]], object]
     options: tuple[Option, ...] = field(default=())
     api_version: int = PLUGIN_API_VERSION
+    kernel: str | Callable[[dict[str, Any]], str] = ""
 
     def __post_init__(self) -> None:
         if isinstance(self.api_version, bool) or not isinstance(self.api_version, int):
@@ -120,6 +127,11 @@ class PolicySpec:
         for name in names:
             if names.count(name) > 1:
                 raise ValueError(f"policy {self.name!r}: option {name!r} declared twice")
+
+    def kernel_for(self, options: dict[str, Any]) -> str:
+        """The kernel behaviour this policy models with ``options`` (never empty)."""
+        kernel = self.kernel(options) if callable(self.kernel) else self.kernel
+        return kernel or "not stated by the plugin"
 
     def parse_options(self, raw: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         """Check ``raw`` against the declared options.

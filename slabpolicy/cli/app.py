@@ -229,13 +229,17 @@ def _check_metrics(metrics: list[str], results: list[dict]) -> None:
                 raise _usage(f"--metric {metric}: {message}") from None
 
 
-def _render(results: list[dict], baseline: Optional[str], metrics: list[str], fmt: str) -> str:
+def _render(results: list[dict], baseline: Optional[str], metrics: list[str], fmt: str,
+            wide: bool = False) -> str:
     report = _report()
     labels = list(dict.fromkeys(r["policy"]["label"] for r in results))
     _check_baseline(baseline, labels)
     _check_metrics(metrics, results)
     table = report.comparison_table(results, baseline=baseline, metrics=metrics or None)
-    return report.render(table, fmt)
+    return report.render(table, fmt, wide=wide)
+
+
+WIDE_HELP = "every statistic: sd, median, p(t), p(W) where it can reach significance, d_z"
 
 
 @app.command()
@@ -261,6 +265,7 @@ def compare(
     fmt: Annotated[str, typer.Option("--format", help="plain, github, latex, html, csv or json")] = "plain",
     plugin: Annotated[Optional[list[Path]], typer.Option(help="load a local plugin module")] = None,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="override dotted.key=value")] = None,
+    wide: Annotated[bool, typer.Option(help=WIDE_HELP)] = False,
 ) -> None:
     """Run workloads under several policies and seeds, in parallel; print a comparison.
 
@@ -299,7 +304,7 @@ def compare(
     typer.echo(f"{directory}: {len(plan.runs)} runs ({outcome.ran} new, "
                f"{outcome.reused} reused); `slabpolicy report {directory}` shows them again",
                err=True)
-    _echo(_guarded(lambda: _render(outcome.results, baseline, metrics, fmt)))
+    _echo(_guarded(lambda: _render(outcome.results, baseline, metrics, fmt, wide)))
 
 
 @app.command()
@@ -310,6 +315,7 @@ def report(
     metric: Annotated[Optional[list[str]], typer.Option(
         help="a figure to compare, as a dotted path into the result (repeatable)")] = None,
     fmt: Annotated[str, typer.Option("--format", help="plain, github, latex, html, csv or json")] = "plain",
+    wide: Annotated[bool, typer.Option(help=WIDE_HELP)] = False,
 ) -> None:
     """Render the comparison of a results directory again, without running anything."""
     report_mod = _guarded(lambda: _report())
@@ -318,7 +324,7 @@ def report(
     def go():
         results = matrix.load_results(
             directory, warn=lambda message: typer.echo(message, err=True))
-        return _render(results, baseline, list(metric or ()), fmt)
+        return _render(results, baseline, list(metric or ()), fmt, wide)
 
     _echo(_guarded(go))
 
@@ -352,10 +358,11 @@ def policies(
     fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
     plugin: Annotated[Optional[list[Path]], typer.Option(help="load a local plugin module")] = None,
 ) -> None:
-    """List the installed policies: name, version, source and description."""
+    """List the installed policies: name, version, source, kernel and description."""
     _check_format(fmt, FORMATS_TABLE_JSON)
     registry = _guarded(lambda: policy_registry(make_plugin_manager(tuple(map(str, plugin or ())))))
     rows = [{"name": name, "version": e.spec.version, "source": e.source,
+             "kernel": e.spec.kernel_for(e.spec.parse_options({})[0]),
              "description": e.spec.description,
              "options": {o.name: {"type": o.type, "default": o.default, "help": o.help}
                          for o in e.spec.options}}
@@ -363,8 +370,9 @@ def policies(
     if fmt == "json":
         typer.echo(_dump(rows))
     else:
-        typer.echo(tabulate([[r["name"], r["version"], r["source"], r["description"]] for r in rows],
-                            headers=["name", "version", "source", "description"],
+        typer.echo(tabulate([[r["name"], r["version"], r["source"], r["kernel"], r["description"]]
+                             for r in rows],
+                            headers=["name", "version", "source", "kernel", "description"],
                             disable_numparse=True))
 
 

@@ -62,6 +62,10 @@ _STEPS = (
              "assumed: reading one object's state during a scan; no published figure"),
     CostStep("flush_cpu", 1000,
              "assumed: one IPI round trip of flush_all() per cpu; no published figure"),
+    CostStep("kick_all_cpus", 1000,
+             "assumed: kick_all_cpus_sync() (Linux 4.0-4.6) IPIs every other cpu at once "
+             "and waits for all, so one IPI round trip, the flush_cpu figure; "
+             "no published figure"),
     CostStep("cache_create", 10000,
              "assumed: kmem_cache_dup() (name, kmem_cache_cpu, nodes); no published figure"),
     CostStep("cache_destroy", 10000,

@@ -683,10 +683,13 @@ class Allocator:
             slab.where = NOWHERE
 
     def flush_all(self, s: KmemCache) -> None:
-        """flush_all(): on every cpu (an IPI each), deactivate the cpu slab and unfreeze
-        the cpu partial list."""
+        """flush_all(): on every cpu that has a cpu slab or a cpu partial list (an IPI
+        each: on_each_cpu_cond(has_cpu_slab), a8364d5555b2, Linux 3.3), deactivate the
+        cpu slab and unfreeze the cpu partial list."""
         ipi = self.costs["flush_cpu"]
         for c in s.cpu:
+            if c.slab is None and not c.partial:
+                continue
             self.now += ipi
             if c.slab is not None:
                 self.deactivate_slab(s, c)
@@ -694,15 +697,27 @@ class Allocator:
                 self.unfreeze_partials(s, c)
 
     def kmem_cache_shrink(self, s: KmemCache) -> int:
-        """kmem_cache_shrink(): flush the cpu slabs, then discard every empty slab on the
-        node partial lists under list_lock.  Returns the slabs discarded."""
+        """kmem_cache_shrink(): flush the cpu slabs, then, under each node's list_lock,
+        take every empty slab off the partial list and sort the others by fullness,
+        the fullest at the head, so that allocations fill them and the emptiest
+        slabs get the chance to empty.  The empty slabs are discarded after the lock
+        is dropped.  Returns the slabs discarded.
+
+        3.4 sorts every slab by ``inuse`` (``slabs_by_inuse``); 4.0 and later
+        promote only slabs with at most SHRINK_PROMOTE_MAX (32) free objects.  The
+        two orders agree for caches of at most 32 objects a slab, and the sort is
+        stable, as list_splice() of the per-count lists is.
+        """
         self.flush_all(s)
         discarded = 0
         for n in s.node:
             self.lock(n.list_lock)
-            empty = [slab for slab in n.partial if not slab.inuse]
-            for slab in empty:
+            slabs = list(n.partial)
+            empty = [slab for slab in slabs if not slab.inuse]
+            for slab in slabs:
                 self.remove_partial(n, slab)
+            for slab in sorted((sl for sl in slabs if sl.inuse), key=lambda sl: -sl.inuse):
+                self.add_partial(n, slab, DEACTIVATE_TO_TAIL)
             self.unlock(n.list_lock)
             for slab in empty:
                 self.discard_slab(s, slab)

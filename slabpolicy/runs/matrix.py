@@ -42,7 +42,7 @@ from slabpolicy.workloads.spec import Workload, load_workload
 
 MANIFEST = "manifest.json"
 MANIFEST_SCHEMA = "slabpolicy.manifest/1"
-DEFAULT_SEEDS = 5
+DEFAULT_SEEDS = 6
 DEFAULT_EXPERIMENT = "default.yaml"
 #: Exit status of a compare stopped by Ctrl-C (128 + SIGINT), as a shell reports it.
 EXIT_INTERRUPTED = 130

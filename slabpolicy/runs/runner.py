@@ -2,7 +2,7 @@
 
 The result document is the unit everything else stores, compares and renders:
 ``schema``, ``workload`` {name, sha256}, ``policy`` {name, label, version,
-options, source}, ``seed``, ``ops``, ``wall_seconds`` (the simulation loop
+options, source, kernel}, ``seed``, ``ops``, ``wall_seconds`` (the simulation loop
 alone), ``memory`` (each figure's peak, time-weighted mean and final value),
 ``latency_ns`` (count and percentiles from bounded histograms) and
 ``latency_hist`` (those histograms: ``[[ns, count], ...]``), ``locks`` (per
@@ -184,7 +184,8 @@ def build_result(sim: Simulation, entry: PolicyEntry, policy: PolicyRun,
         "schema": SCHEMA,
         "workload": {"name": wl.name, "sha256": wl.sha256, "path": wl.path},
         "policy": {"name": entry.spec.name, "label": policy.label, "version": entry.spec.version,
-                   "options": policy.options, "source": entry.source},
+                   "options": policy.options, "source": entry.source,
+                   "kernel": entry.spec.kernel_for(policy.options)},
         "seed": sim.seed,
         "duration_ns": wl.duration_ns,
         "ops": {"alloc": slub.n_alloc_fast + slub.n_alloc_slow,
