@@ -25,12 +25,12 @@ cgroups:
     memory: {limits}
     streams:
       - cache: dentry
-        rate: 10/s
+        rate: {rate}
         lifetime: 5ms
         unused_lifetime: {unused}
 reclaim: {reclaim}
 """
-GOOD = dict(memory="64MiB", rcu="call_rcu", limits="{high: 1MiB, limit_in_bytes: 2MiB}",
+GOOD = dict(memory="64MiB", rcu="call_rcu", rate="10/s", limits="{high: 1MiB, limit_in_bytes: 2MiB}",
             unused="{dist: exponential, mean: 1s}",
             reclaim="{vfs_cache_pressure: 200, small_cache_pressure: true, memcg_aware_lru: false}")
 
@@ -71,3 +71,27 @@ def test_a_mistake_is_one_line_naming_file_line_and_field(tmp_path, changes, lin
         load(tmp_path, **changes)
     [problem] = [str(p) for p in info.value.problems]
     assert problem.startswith(f"{tmp_path / 'w.yaml'}:{line}: {message}"), problem
+
+
+def test_reclaim_and_rcu_figures_are_metric_paths(tmp_path):
+    """A small run under pressure: its ``reclaim`` and ``rcu`` objects hold numbers that
+    ``compare --metric`` reads by their dotted paths."""
+    from slabpolicy.analysis.report import metric_value
+    from slabpolicy.api.plugin_manager import make_plugin_manager, policy_registry
+    from slabpolicy.runs.runner import resolve_policies, run_one
+
+    wl, _ = load(tmp_path, memory="256KiB", limits="{high: 64KiB}", rate="20000/s")
+    [run] = resolve_policies(wl, [], policy_registry(make_plugin_manager()))
+    result = run_one(wl, run, 1, strict=True)
+    for metric in ("reclaim.scanned.dying", "reclaim.freed.live", "reclaim.freed.total",
+                   "reclaim.time_ns.direct", "reclaim.time_ns.background",
+                   "reclaim.direct.stalls", "reclaim.direct.latency_ns.p99",
+                   "rcu.callbacks", "rcu.batches", "rcu.batch_size.p99", "rcu.batch_size.max"):
+        assert metric_value(result, metric) == float(_dig(result, metric))
+    assert result["rcu"]["callbacks"] > 0 and result["reclaim"]["freed"]["total"] > 0
+
+
+def _dig(doc, path):
+    for part in path.split("."):
+        doc = doc[part]
+    return doc

@@ -204,7 +204,10 @@ class Rcu:
 
     def rcu_free_slab(self, s: KmemCache, slab: Slab, uncharge: bool) -> None:
         """free_slab() of a SLAB_TYPESAFE_BY_RCU cache: call_rcu(rcu_free_slab); the pages
-        stay allocated and charged, and hold the memcg, until the grace period ends."""
+        stay allocated and charged, and hold the memcg, until the grace period ends.
+        The callback is queued on the cpu of the operation that last took a slow path
+        or a kernel-model event (``slub.cpu``): a policy's offline work discarding a
+        slab runs on a cpu the allocator is not told of."""
         slub = self.slub
         self.sim.memcgs.get(s.memcg)
         self.pending_pages += s.pages
