@@ -43,7 +43,7 @@ destroy work is a call scheduled on cpu 0 at once (a no-op while pending).
 """
 from __future__ import annotations
 
-from slabpolicy import Option, PolicySpec, hookimpl
+from slabpolicy import Metric, Option, PolicySpec, hookimpl
 from slabpolicy.kernel.slub import DEACTIVATE_TO_TAIL, SLAB_CHAINED
 
 VERSION = "1.0"
@@ -255,6 +255,18 @@ class Chaining:
             "chained_frees": self.chained_frees,
             "chained_frees_locked": self.chained_frees_locked,
         })
+
+
+@hookimpl
+def slabpolicy_metrics():
+    """The figures slabpolicy_run_end() adds under policy_stats."""
+    return [
+        Metric("policy_stats.chained_frees", "frees",
+               "chaining: frees into a dead chained cache that took the chained path "
+               "(slab_free_chained())"),
+        Metric("policy_stats.chained_frees_locked", "frees",
+               "chaining: chained frees that took the parent's list_lock"),
+    ]
 
 
 @hookimpl

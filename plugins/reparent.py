@@ -28,7 +28,7 @@ parent's cache; 5.3 moves the cache's owner.
 """
 from __future__ import annotations
 
-from slabpolicy import PolicySpec, hookimpl
+from slabpolicy import Metric, PolicySpec, hookimpl
 from slabpolicy.kernel.memcg_kmem import (kmemcg_cache_deactivate, queue_cache_destroy,
                                           reparent_kmem_cache)
 
@@ -82,6 +82,14 @@ class Reparent:
         result.setdefault("policy_stats", {}).update({
             "caches_reparented": self.caches_reparented,
         })
+
+
+@hookimpl
+def slabpolicy_metrics():
+    """The figure slabpolicy_run_end() adds under policy_stats."""
+    return [Metric("policy_stats.caches_reparented", "caches",
+                   "reparent: caches handed to a parent at an offline (reparent_kmem_cache()), "
+                   "summed over the run")]
 
 
 @hookimpl

@@ -7,4 +7,7 @@ from slabpolicy.api.hookspecs import hookimpl
 from slabpolicy.api.policy import PLUGIN_API_VERSION, Option, PolicySpec
 
 __version__ = "0.1.0"
-__all__ = ["hookimpl", "PolicySpec", "Option", "PLUGIN_API_VERSION", "__version__"]
+
+from slabpolicy.analysis.metrics import Metric  # noqa: E402  (after __version__: it imports the kernel)
+
+__all__ = ["hookimpl", "PolicySpec", "Option", "Metric", "PLUGIN_API_VERSION", "__version__"]

@@ -333,7 +333,8 @@ def test_out_that_is_a_file_fails_before_running(small, tmp_path):
 def test_validate_good_file(small):
     out = ok(invoke("validate", small))
     assert out == (f"{small}: ok: small, 1 caches, 1 cgroup groups, policies "
-                   f"leave-in-place, leave-in-place-4.0\n")
+                   f"leave-in-place, leave-in-place-4.0\n"
+                   f"estimate: about 830 events, 32.09MiB of memory and 1s per run\n")
 
 
 def test_validate_bad_file_runs_nothing(tmp_path):

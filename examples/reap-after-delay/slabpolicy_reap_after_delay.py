@@ -16,7 +16,7 @@ could not, without the offline itself paying for it.
 """
 from __future__ import annotations
 
-from slabpolicy import Option, PolicySpec, hookimpl
+from slabpolicy import Metric, Option, PolicySpec, hookimpl
 
 VERSION = "0.1.0"
 
@@ -63,6 +63,16 @@ class ReapAfterDelay:
             "caches_reaped": self.reaped,
             "caches_destroyed_at_reap": self.destroyed_at_reap,
         })
+
+
+@hookimpl
+def slabpolicy_metrics():
+    """What slabpolicy_run_end() adds, for `slabpolicy metrics` and --metric."""
+    return [
+        Metric("policy_stats.caches_reaped", "caches", "reap-after-delay: dead caches reaped"),
+        Metric("policy_stats.caches_destroyed_at_reap", "caches",
+               "reap-after-delay: reaped caches that were empty, destroyed at the reap"),
+    ]
 
 
 @hookimpl

@@ -7,8 +7,8 @@ take (``lower``/``upper``: a count is never negative, a utilization is at most
 1), which the statistics use so that no interval leaves those bounds.
 
 A segment written ``<name>`` stands for any name of a family:
-``locks.<lock class>.contentions`` covers ``locks.list_lock.contentions`` and every
-other lock class, ``slub_stats.<ITEM>`` every SLUB statistics counter.
+``locks.<class>.contentions`` covers ``locks.list_lock.contentions`` and every
+other lock class.
 
 The catalogue is the single place a new result field is described.  Whoever adds
 a figure to the result document (``slabpolicy/runs/runner.py``'s
@@ -26,9 +26,23 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Iterator
 
+from slabpolicy.errors import PluginError
 from slabpolicy.kernel.engine import MEMORY_FIGURES
 from slabpolicy.kernel.histogram import PERCENTILES
 from slabpolicy.kernel.locks import LockClass
+
+#: What ``compare`` and ``report`` show when no ``--metric`` is given.
+DEFAULT_METRICS: tuple[str, ...] = (
+    "memory.slab_pages.mean",
+    "memory.slab_pages.peak",
+    "memory.dead_cache_pages.mean",
+    "memory.dying_memcgs.final",
+    "latency_ns.alloc.p99",
+    "latency_ns.free.p99",
+    "latency_ns.offline.p99",
+    "locks.list_lock.contentions",
+    "accounting.violations",
+)
 
 
 @dataclass(frozen=True)
@@ -152,7 +166,7 @@ def _latency() -> Iterator[Metric]:
 def _locks() -> Iterator[Metric]:
     for field in LockClass("").as_dict():
         unit, what = LOCK_FIELD_MEANINGS[field]
-        yield Metric(f"locks.<lock class>.{field}", unit,
+        yield Metric(f"locks.<class>.{field}", unit,
                      f"{what} (as /proc/lock_stat); a class no lock of the run belonged to "
                      f"reads 0")
 
@@ -187,10 +201,75 @@ def _memcgs() -> Iterator[Metric]:
 
 
 def _slub_stats() -> Iterator[Metric]:
-    yield Metric("slub_stats.<ITEM>", "events",
-                 "SLUB statistics counter ITEM, summed over every cache (as "
-                 "/sys/kernel/slab/CACHE/ITEM with CONFIG_SLUB_STATS); absent when 0: "
-                 + "; ".join(f"{k}: {v}" for k, v in SLUB_STATS.items()))
+    for item, what in SLUB_STATS.items():
+        yield Metric(f"slub_stats.{item}", "events",
+                     f"{what}; summed over every cache, as /sys/kernel/slab/CACHE/{item} "
+                     f"with CONFIG_SLUB_STATS (absent from a result when 0)")
+
+
+def _reclaim() -> Iterator[Metric]:
+    """The result's ``reclaim`` (slabpolicy/kernel/reclaim.py ``Reclaim.summary``)."""
+    for key, what in (("scanned", "unused objects the shrinkers walked on list_lrus"),
+                      ("freed", "unused objects reclaim freed")):
+        for state, whose in (("live", "charged to an online memcg"),
+                             ("dying", "charged to a dying memcg (they pinned it)"),
+                             ("total", "all")):
+            yield Metric(f"reclaim.{key}.{state}", "objects", f"{what}: {whose}")
+    yield Metric("reclaim.slabs_scanned", "objects",
+                 "the sum of the shrinkers' nr_to_scan (vmstat slabs_scanned)")
+    yield Metric("reclaim.expired", "objects",
+                 "unused objects freed at the end of their unused_lifetime, not by reclaim")
+    yield Metric("reclaim.reparented", "objects",
+                 "unused objects moved to the parent's list at offline "
+                 "(memcg_drain_all_list_lrus())")
+    yield Metric("reclaim.lru_items", "objects", "unused objects on list_lrus at the end")
+    for kind, what in (("background", "kswapd"), ("direct", "allocations (memory.high, "
+                       "memory.max, the min watermark)"), ("total", "both")):
+        yield Metric(f"reclaim.pages_reclaimed.{kind}", "pages",
+                     f"pages the reclaim of {what} got back while it ran (RCU frees come "
+                     f"back later and are not counted)")
+        yield Metric(f"reclaim.time_ns.{kind}", "ns", f"simulated time spent in the reclaim "
+                     f"of {what}")
+    yield Metric("reclaim.background.kswapd_runs", "runs", "kswapd wake-ups (balance_pgdat())")
+    yield Metric("reclaim.direct.stalls", "stalls",
+                 "direct reclaims an allocation ran before returning")
+    yield Metric("reclaim.direct.latency_ns.count", "stalls", "direct reclaim stalls recorded")
+    for name, q in PERCENTILES:
+        yield Metric(f"reclaim.direct.latency_ns.{name}", "ns",
+                     f"{q:g}th percentile of a direct reclaim stall's duration")
+    yield Metric("reclaim.direct.latency_ns.max", "ns", "longest direct reclaim stall")
+    for event, what in (
+            ("watermark_low", "free memory under the low watermark woke kswapd"),
+            ("watermark_min", "free memory under the min watermark: direct reclaim"),
+            ("watermark_min_failed", "direct reclaim left free memory under the min watermark "
+             "(the kernel would fail the allocation or OOM)"),
+            ("memcg_high", "a memcg over memory.high reclaimed"),
+            ("memcg_max", "a memcg over memory.max reclaimed"),
+            ("memcg_max_failed", "a memcg stayed over memory.max after 5 reclaims (the "
+             "kernel would fail the charge or OOM-kill)")):
+        yield Metric(f"reclaim.events.{event}", "events", what)
+
+
+def _rcu() -> Iterator[Metric]:
+    """The result's ``rcu`` (slabpolicy/kernel/rcu.py ``Rcu.summary``)."""
+    for key, unit, what in (
+            ("callbacks", "callbacks", "call_rcu() calls (RCU frees, SLAB_TYPESAFE_BY_RCU "
+             "slab pages, kfree_rcu() batches)"),
+            ("invoked", "callbacks", "callbacks run at the end of their grace period"),
+            ("pending", "callbacks", "callbacks still waiting at the end of the run"),
+            ("grace_periods", "grace periods", "grace periods started"),
+            ("batches", "batches", "rcu_do_batch() runs: one cpu's ready callbacks"),
+            ("typesafe_slabs", "slabs", "SLAB_TYPESAFE_BY_RCU slabs whose pages waited for "
+             "a grace period"),
+            ("typesafe_pages_pending", "pages", "such pages still waiting at the end"),
+            ("kfree_rcu.objects", "objects", "objects freed through kfree_rcu()"),
+            ("kfree_rcu.batches", "batches", "kfree_rcu() batches drained")):
+        yield Metric(f"rcu.{key}", unit, what)
+    yield Metric("rcu.batch_size.count", "batches", "batches recorded")
+    for name, q in PERCENTILES:
+        yield Metric(f"rcu.batch_size.{name}", "callbacks",
+                     f"{q:g}th percentile of the callbacks in one batch")
+    yield Metric("rcu.batch_size.max", "callbacks", "the largest batch")
 
 
 def core_metrics() -> list[Metric]:
@@ -199,26 +278,38 @@ def core_metrics() -> list[Metric]:
     Add a new result field's entry here, in the function of its section.
     """
     return [*_run(), *_memory(), *_latency(), *_locks(), *_accounting(), *_memcgs(),
-            *_slub_stats()]
+            *_reclaim(), *_rcu(), *_slub_stats()]
 
 
 def catalogue(pm=None) -> list[Metric]:
-    """The core metrics, then those the plugins of ``pm`` declare (``slabpolicy_metrics``).
+    """The core metrics, then those the plugins of ``pm`` declare (``slabpolicy_metrics``),
+    each credited to its plugin's source (``bundled``, an entry point, a file).
 
-    A plugin's entry that has no ``source`` of its own is credited to the plugin.
+    A plugin whose ``slabpolicy_metrics()`` raises, returns something not a
+    :class:`Metric`, or declares a path the catalogue already has is a
+    :class:`~slabpolicy.errors.PluginError` naming it.
     """
+    from slabpolicy.api.plugin_manager import describe_plugin, plugin_source
+
     out = core_metrics()
-    if pm is not None:
-        for plugin_name, declared in _declared(pm):
-            for m in declared:
-                out.append(m if m.source != "slabpolicy" else
-                           Metric(**{**m.as_dict(), "source": plugin_name}))
-    return out
-
-
-def _declared(pm) -> Iterable[tuple[str, list[Metric]]]:
+    if pm is None:
+        return out
     for impl in pm.hook.slabpolicy_metrics.get_hookimpls():
-        yield impl.plugin_name, list(impl.function() or ())
+        where = describe_plugin(pm, impl.plugin_name)
+        try:
+            declared = list(impl.function() or ())
+        except Exception as exc:
+            raise PluginError(f"{where}: slabpolicy_metrics() raised {type(exc).__name__}: "
+                              f"{exc}") from exc
+        for m in declared:
+            if not isinstance(m, Metric):
+                raise PluginError(f"{where}: slabpolicy_metrics() returned {m!r}, not a "
+                                  f"slabpolicy.analysis.metrics.Metric")
+            if any(known.path == m.path for known in out):
+                raise PluginError(f"{where}: slabpolicy_metrics() declares {m.path!r}, "
+                                  f"which the catalogue already has")
+            out.append(Metric(**{**m.as_dict(), "source": plugin_source(pm, impl.plugin)}))
+    return out
 
 
 def lookup(path: str, metrics: Iterable[Metric] | None = None) -> Metric | None:

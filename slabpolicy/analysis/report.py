@@ -31,7 +31,7 @@ from tabulate import tabulate
 
 from slabpolicy.errors import SlabpolicyError
 from slabpolicy.kernel.locks import LockClass
-from slabpolicy.analysis.metrics import lookup
+from slabpolicy.analysis.metrics import DEFAULT_METRICS, lookup, metric_paths, suggest
 from slabpolicy.analysis.stats import (EXACT_ABS, EXACT_REL, MIN_N_TEST, Paired,
                                        Summary, holm, paired, seeds_needed, summarize,
                                        wilcoxon_min_n, wilcoxon_min_p)
@@ -40,17 +40,6 @@ SCHEMA = "slabpolicy.comparison/2"
 
 FORMATS = ("plain", "github", "latex", "html", "csv", "json")
 
-DEFAULT_METRICS: tuple[str, ...] = (
-    "memory.slab_pages.mean",
-    "memory.slab_pages.peak",
-    "memory.dead_cache_pages.mean",
-    "memory.dying_memcgs.final",
-    "latency_ns.alloc.p99",
-    "latency_ns.free.p99",
-    "latency_ns.offline.p99",
-    "locks.list_lock.contentions",
-    "accounting.violations",
-)
 
 #: The statistics of a lock class (as /proc/lock_stat); a class no lock of a run
 #: belonged to is absent from the run's ``locks`` and reads as 0.
@@ -90,7 +79,10 @@ def metric_value(result: dict, metric: str) -> float:
     top = ", ".join(k for k in result if isinstance(result.get(k), dict))
 
     def fail(why: str) -> MetricError:
-        return MetricError(f"unknown metric {metric!r}: {why}; valid top-level keys: {top}")
+        close = suggest(metric, metric_paths(result))
+        hint = f" (did you mean {close!r}?)" if close else ""
+        return MetricError(f"unknown metric {metric!r}{hint}: {why}; valid top-level keys: "
+                           f"{top}; `slabpolicy metrics` lists every metric")
 
     if not metric or any(not p for p in parts):
         raise fail("use a dotted path such as memory.slab_pages.mean")

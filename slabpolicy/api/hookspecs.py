@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any, Generator
 import pluggy
 
 if TYPE_CHECKING:
+    from slabpolicy.analysis.metrics import Metric
     from slabpolicy.kernel.engine import Simulation
     from slabpolicy.kernel.memcg import MemCgroup
     from slabpolicy.api.policy import PolicySpec
@@ -158,3 +159,15 @@ def slabpolicy_run_start(sim: Simulation) -> None:
 def slabpolicy_run_end(sim: Simulation, result: dict[str, Any]) -> None:
     """The run has ended; ``result`` is the result document, which an observer may
     extend under a key of its own (never change the core's figures)."""
+
+
+@hookspec
+def slabpolicy_metrics() -> list[Metric]:
+    """Describe the figures this plugin adds to result documents (in
+    :func:`slabpolicy_run_end`), for the metric catalogue (``slabpolicy metrics``).
+
+    Return a list of :class:`slabpolicy.analysis.metrics.Metric`: the dotted path
+    (a ``<name>`` segment for a family), the unit, what it means and its bounds.
+    A module-level function, called when the catalogue is listed, never during
+    a run; results of all plugins are concatenated.
+    """

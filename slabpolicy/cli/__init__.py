@@ -5,6 +5,8 @@ policies, geometry); each further module of this package adds the commands of
 one area to the same ``app`` when imported below.
 """
 from slabpolicy.cli.app import app
+from slabpolicy.cli import sweep  # noqa: F401  (adds the sweep command)
 from slabpolicy.cli import traces  # noqa: F401  (record, trace stats, replay-check)
+from slabpolicy.cli import metrics  # noqa: F401  (metrics)
 
 __all__ = ["app"]

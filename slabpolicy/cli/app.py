@@ -18,10 +18,12 @@ from typing import Annotated, Any, Callable, Optional
 import typer
 from tabulate import tabulate
 
+from slabpolicy.analysis.metrics import DEFAULT_METRICS
 from slabpolicy.runs import matrix
 from slabpolicy.kernel import geometry as geometry_mod
 from slabpolicy.errors import SlabpolicyError
 from slabpolicy.api.plugin_manager import make_plugin_manager, policy_registry
+from slabpolicy.runs.budget import Budget, check_budget, estimate
 from slabpolicy.runs.results import result_filename, write_json_atomic
 from slabpolicy.runs.runner import resolve_policies, run_one
 from slabpolicy.workloads.units import UnitError, format_size, parse_size
@@ -31,6 +33,16 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Simulate SLUB with per-memcg kmem caches and compare dead-cache policies.")
 
 FORMATS_TABLE_JSON = ("table", "json")
+
+#: ``--budget`` and ``--yes`` of run and compare (see slabpolicy/runs/budget.py).
+BudgetOption = Annotated[Optional[float], typer.Option(
+    "--budget", min=1, help="the most events one run may process (default 1e8); a run estimated "
+                            "past it is refused", show_default=False)]
+YesOption = Annotated[bool, typer.Option("--yes", help="run even past the budget")]
+
+
+def _budget(events: Optional[float], yes: bool) -> Budget:
+    return Budget(unlimited=True) if yes else Budget() if events is None else Budget(events=events)
 
 
 def _fail(error: SlabpolicyError) -> None:
@@ -70,6 +82,7 @@ def validate(
         typer.echo(f"{file}: ok: {workload.name}, {len(workload.caches)} caches, "
                    f"{len(workload.groups)} cgroup groups, policies "
                    f"{', '.join(r.label for r in runs)}")
+        typer.echo(f"estimate: {estimate(workload).describe()}")
     _guarded(go)
 
 
@@ -85,6 +98,8 @@ def run(
     fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
     plugin: Annotated[Optional[list[Path]], typer.Option(help="load a local plugin module")] = None,
     strict: Annotated[bool, typer.Option(help="stop at the first accounting violation")] = False,
+    budget: BudgetOption = None,
+    yes: YesOption = False,
 ) -> None:
     """Run a workload under one or more policies and seeds; print a summary."""
     _check_format(fmt, FORMATS_TABLE_JSON)
@@ -94,6 +109,7 @@ def run(
         workload = load_workload(file, set_ or ())
         pm = make_plugin_manager(plugin_paths + workload.plugins)
         runs = resolve_policies(workload, list(policy or ()), policy_registry(pm))
+        check_budget(workload, _budget(budget, yes), len(runs) * len(seed or [0]))
         if out is not None:
             _prepare_out(out)   # an unusable --out fails before anything runs
         return workload, runs
@@ -235,11 +251,17 @@ def _render(results: list[dict], baseline: Optional[str], metrics: list[str], fm
     labels = list(dict.fromkeys(r["policy"]["label"] for r in results))
     _check_baseline(baseline, labels)
     _check_metrics(metrics, results)
+    from slabpolicy.analysis import sweep_report      # a sweep's results: by grid point
+    if sweep_report.is_sweep(results):
+        return sweep_report.render(sweep_report.sweep_table(
+            results, baseline=baseline, metrics=metrics or None), fmt)
     table = report.comparison_table(results, baseline=baseline, metrics=metrics or None)
     return report.render(table, fmt, wide=wide)
 
 
 WIDE_HELP = "every statistic: sd, median, p(t), p(W) where it can reach significance, d_z"
+METRIC_HELP = ("a figure to compare, as a dotted path into the result (repeatable; "
+               "`slabpolicy metrics` lists them all); default: " + ", ".join(DEFAULT_METRICS))
 
 
 @app.command()
@@ -253,9 +275,7 @@ def compare(
         min=1, help="seeds per workload: the workload's seed and the next N-1")] = matrix.DEFAULT_SEEDS,
     baseline: Annotated[Optional[str], typer.Option(
         help="the policy the others are compared with (default: the first)")] = None,
-    metric: Annotated[Optional[list[str]], typer.Option(
-        help="a figure to compare, as a dotted path into the result, e.g. latency_ns.alloc.p99 "
-             "(repeatable; default: the headline figures)")] = None,
+    metric: Annotated[Optional[list[str]], typer.Option(help=METRIC_HELP)] = None,
     jobs: Annotated[Optional[int], typer.Option(
         min=1, help="worker processes (default: one per cpu; 1 runs in this process)",
         show_default=False)] = None,
@@ -266,6 +286,8 @@ def compare(
     plugin: Annotated[Optional[list[Path]], typer.Option(help="load a local plugin module")] = None,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="override dotted.key=value")] = None,
     wide: Annotated[bool, typer.Option(help=WIDE_HELP)] = False,
+    budget: BudgetOption = None,
+    yes: YesOption = False,
 ) -> None:
     """Run workloads under several policies and seeds, in parallel; print a comparison.
 
@@ -282,6 +304,9 @@ def compare(
             list(files or ()), policies=list(policy or ()), seeds=seeds,
             overrides=list(set_ or ()), plugin_paths=list(plugin or ()))
         _check_baseline(baseline, plan.labels)
+        for workload in plan.workloads:
+            check_budget(workload, _budget(budget, yes),
+                         sum(1 for r in plan.runs if r.workload is workload))
         directory = out if out is not None else matrix.default_out(plan)
         # a bad --metric fails before anything runs when a finished result can show it
         if metrics and directory.is_dir():
@@ -312,8 +337,7 @@ def report(
     directory: Annotated[Path, typer.Argument(help="a results directory written by compare")],
     baseline: Annotated[Optional[str], typer.Option(
         help="the policy the others are compared with (default: the first)")] = None,
-    metric: Annotated[Optional[list[str]], typer.Option(
-        help="a figure to compare, as a dotted path into the result (repeatable)")] = None,
+    metric: Annotated[Optional[list[str]], typer.Option(help=METRIC_HELP)] = None,
     fmt: Annotated[str, typer.Option("--format", help="plain, github, latex, html, csv or json")] = "plain",
     wide: Annotated[bool, typer.Option(help=WIDE_HELP)] = False,
 ) -> None:
@@ -343,6 +367,9 @@ def plot(
     def go():
         results = matrix.load_results(
             directory, warn=lambda message: typer.echo(message, err=True))
+        from slabpolicy.analysis import sweep_plot, sweep_report     # a sweep: by parameter
+        if sweep_report.is_sweep(results):
+            return sweep_plot.plot_sweep(results, out or directory)
         return plot_results(results, out or directory)
 
     for path in _guarded(go):

@@ -93,7 +93,9 @@ def calculate_order(
     parameters (0 objects means "derive from the cpu count").
 
     Raises ValueError when even one object does not fit in ``MAX_PAGE_ORDER``
-    (where the kernel returns -ENOSYS and fails cache creation).
+    (where the kernel returns -ENOSYS and fails cache creation), and when the
+    smallest slab holds over ``MAX_OBJS_PER_PAGE`` objects so that the order
+    would be negative (calculate_sizes() fails the cache then too).
     """
     _validate(size, nr_cpus, page_size, max_order, min_objects, min_order)
     if not min_objects:
@@ -102,7 +104,12 @@ def calculate_order(
     min_objects = min(min_objects, max_objects)
     start = max(min_order, get_order(min_objects * size, page_size))
     if order_objects(start, size, page_size) > MAX_OBJS_PER_PAGE:
-        return get_order(size * MAX_OBJS_PER_PAGE, page_size) - 1
+        order = get_order(size * MAX_OBJS_PER_PAGE, page_size) - 1
+        if order < 0:
+            # the kernel's calculate_sizes() fails the cache on a negative order
+            raise ValueError(f"slot size {size}: an order-{start} slab of {page_size} bytes "
+                             f"holds over MAX_OBJS_PER_PAGE ({MAX_OBJS_PER_PAGE}) objects")
+        return order
     for fraction in (16, 8, 4, 2):
         order = calc_slab_order(size, start, max_order, fraction, page_size)
         if order <= max_order:

@@ -340,8 +340,6 @@ class Reclaim:
         freed = dict(self.freed, total=sum(self.freed.values()))
         time_ns = dict(self.time_ns, total=sum(self.time_ns.values()))
         return {
-            "memory_pages": self.memory_pages,
-            "watermarks": dict(zip(("min", "low", "high"), self.wmark)),
             "scanned": scanned,
             "freed": freed,
             "slabs_scanned": self.slabs_scanned,

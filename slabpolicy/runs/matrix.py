@@ -23,19 +23,19 @@ from __future__ import annotations
 import json
 import os
 import platform
-import signal
 import sys
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, ContextManager, Sequence
+from typing import Any, Callable, ContextManager, Protocol, Sequence
 
 from slabpolicy import __version__
 from slabpolicy.errors import SlabpolicyError
 from slabpolicy.api.plugin_manager import make_plugin_manager, policy_registry
+from slabpolicy.runs.dirlock import hold_directory, is_held
+from slabpolicy.runs.pool import Terminated, run_in_pool, terminating
 from slabpolicy.runs.results import result_filename, write_json_atomic
 from slabpolicy.runs.runner import SCHEMA, PolicyRun, resolve_policies, run_one
 from slabpolicy.workloads.spec import Workload, load_workload
@@ -95,6 +95,9 @@ class Task:
     label: str
     seed: int
     sha256: str        # the workload the parent checked; a worker that reads another fails
+    #: a sweep's grid point ((path, value), ...), also among ``overrides``; the
+    #: result records it as ``parameters``
+    parameters: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -244,15 +247,12 @@ def execute(task: Task) -> tuple[str, Any]:
                                   f"running; run compare again")
         pm = make_plugin_manager(task.plugin_paths + workload.plugins)
         [policy] = resolve_policies(workload, [task.label], policy_registry(pm))
-        return "ok", run_one(workload, policy, task.seed, plugin_paths=task.plugin_paths)
+        result = run_one(workload, policy, task.seed, plugin_paths=task.plugin_paths)
+        if task.parameters:
+            result["parameters"] = dict(task.parameters)
+        return "ok", result
     except SlabpolicyError as exc:
         return "error", str(exc)
-
-
-def _worker_init() -> None:
-    # Ctrl-C is the parent's to handle: it stops the workers itself.  A worker that
-    # saw SIGINT too would print a traceback of its own.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def default_jobs() -> int:
@@ -291,13 +291,33 @@ class Outcome:
 
 
 Progress = Callable[[int], ContextManager[Callable[[], None]]]
+Finished = Callable[[PlannedRun, tuple[str, Any]], None]
+
+
+class Executor(Protocol):
+    """What runs the missing runs of an experiment (see :mod:`slabpolicy.runs.executors`).
+
+    ``run`` calls ``finished(run, execute(run.task))`` for each run as its result
+    arrives, advancing the progress bar; it raises KeyboardInterrupt when
+    interrupted, after stopping the work it started.  ``describe`` is the
+    manifest's ``executor`` entry.
+    """
+
+    def run(self, todo: list[PlannedRun], progress: Progress | None,
+            finished: Finished) -> None: ...
+
+    def describe(self) -> dict[str, Any]: ...
 
 
 def run_experiment(plan: Plan, out: Path, *, jobs: int | None = None,
                    progress: Progress | None = None,
                    on_result: Callable[[PlannedRun], None] | None = None,
-                   argv: Sequence[str] | None = None) -> Outcome:
+                   argv: Sequence[str] | None = None, executor: Executor | None = None,
+                   extra: dict[str, Any] | None = None) -> Outcome:
     """Run what is missing of ``plan`` into ``out``; return the outcome.
+
+    ``executor`` runs the missing runs (default: local worker processes, ``jobs``
+    of them); ``extra`` is added to the manifest (a sweep's grid).
 
     Raises :class:`ExperimentStopped` (after writing every finished result and the
     manifest) when interrupted, when a worker process dies, or when runs failed;
@@ -309,13 +329,24 @@ def run_experiment(plan: Plan, out: Path, *, jobs: int | None = None,
     except OSError as exc:
         raise SlabpolicyError(f"--out {out}: cannot create the directory: "
                               f"{exc.strerror or exc}") from exc
+    with hold_directory(out), terminating():
+        return _run_locked(plan, out, jobs, progress, on_result, argv, executor, extra)
+
+
+def _run_locked(plan: Plan, out: Path, jobs: int | None, progress: Progress | None,
+                on_result: Callable[[PlannedRun], None] | None, argv: Sequence[str] | None,
+                executor: Executor | None, extra: dict[str, Any] | None) -> Outcome:
+    """run_experiment, with the directory locked and SIGTERM/SIGHUP raising Terminated."""
     jobs = default_jobs() if jobs is None else jobs
     started = _now()
     argv = list(sys.argv if argv is None else argv)
     reused = find_reusable(plan, out)
     todo = [r for r in plan.runs if r.result is None]
     state = {"ran": 0}
-    _write_manifest(plan, out, started, None, "running", argv, jobs)
+    extra = dict(extra or {})
+    if executor is not None:
+        extra["executor"] = executor.describe()
+    _write_manifest(plan, out, started, None, "running", argv, jobs, extra)
 
     def finished(run: PlannedRun, outcome: tuple[str, Any]) -> None:
         kind, value = outcome
@@ -331,11 +362,18 @@ def run_experiment(plan: Plan, out: Path, *, jobs: int | None = None,
     status = "complete"
     stopped: ExperimentStopped | None = None
     try:
-        if todo:
+        if todo and executor is not None:
+            executor.run(todo, progress, finished)
+        elif todo:
             if jobs <= 1 or len(todo) == 1:
                 _run_here(todo, progress, finished)
             else:
                 _run_pool(todo, min(jobs, len(todo)), progress, finished)
+    except Terminated as exc:
+        status = "terminated"
+        stopped = ExperimentStopped(
+            f"terminated by {exc}: {_tally(plan)}; run the same command "
+            f"again{_with_out(argv, out)} to run the rest", 128 + exc.signum, status)
     except KeyboardInterrupt:
         status = "interrupted"
         stopped = ExperimentStopped(
@@ -347,10 +385,10 @@ def run_experiment(plan: Plan, out: Path, *, jobs: int | None = None,
             f"a worker process died (killed, or out of memory?): {_tally(plan)}; run the same "
             f"command again{_with_out(argv, out)} to run the rest", 1, status)
     except SlabpolicyError:             # e.g. a result could not be written
-        _write_manifest(plan, out, started, _now(), "stopped", argv, jobs)
+        _write_manifest(plan, out, started, _now(), "stopped", argv, jobs, extra)
         raise
     except BaseException:
-        _write_manifest(plan, out, started, _now(), "crashed", argv, jobs)
+        _write_manifest(plan, out, started, _now(), "crashed", argv, jobs, extra)
         raise
     failed = [r for r in plan.runs if r.error is not None]
     if stopped is None and failed:
@@ -359,7 +397,7 @@ def run_experiment(plan: Plan, out: Path, *, jobs: int | None = None,
         lines.append(f"{len(failed)} run(s) failed: {_tally(plan)}; fix the problem and run the "
                      f"same command again{_with_out(argv, out)} to run the rest")
         stopped = ExperimentStopped("\n".join(lines), 1, status)
-    _write_manifest(plan, out, started, _now(), status, argv, jobs)
+    _write_manifest(plan, out, started, _now(), status, argv, jobs, extra)
     if stopped is not None:
         raise stopped
     return Outcome(plan, out, reused, state["ran"], status)
@@ -401,37 +439,9 @@ def _run_here(todo: list[PlannedRun], progress: Progress | None,
 
 def _run_pool(todo: list[PlannedRun], jobs: int, progress: Progress | None,
               finished: Callable[[PlannedRun, tuple[str, Any]], None]) -> None:
-    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_worker_init)
-    pending: dict[Future, PlannedRun] = {}
-    try:
-        # every task is submitted (and, with fork, every worker started) before a
-        # progress bar starts its thread
-        for run in todo:
-            pending[pool.submit(execute, run.task)] = run
-        with (progress(len(todo)) if progress else nullcontext(lambda: None)) as advance:
-            while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    run = pending.pop(future)
-                    finished(run, future.result())
-                    advance()
-    except BaseException:
-        for future in pending:
-            future.cancel()
-        _stop_workers(pool)
-        raise
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _stop_workers(pool: ProcessPoolExecutor) -> None:
-    """Stop the workers now: a run in progress is lost, a finished one is not."""
-    for process in list((getattr(pool, "_processes", None) or {}).values()):
-        try:
-            if process.is_alive():
-                process.terminate()
-        except (OSError, ValueError):
-            pass
+    run_in_pool(execute, [r.task for r in todo], jobs,
+                lambda i, outcome: finished(todo[i], outcome),
+                progress(len(todo)) if progress else None)
 
 
 def _write_result(out: Path, run: PlannedRun, result: dict) -> None:
@@ -455,12 +465,13 @@ def _run_entry(run: PlannedRun) -> dict[str, Any]:
             "workload_sha256": run.workload.sha256, "policy": run.policy.label,
             "policy_name": run.policy.entry.spec.name,
             "policy_version": run.policy.entry.spec.version, "seed": run.task.seed,
-            "reused": run.reused}
+            "reused": run.reused,
+            **({"parameters": dict(run.task.parameters)} if run.task.parameters else {})}
 
 
 def manifest(plan: Plan, started: str, finished: str | None, status: str,
              argv: Sequence[str], jobs: int, previous: dict | None = None,
-             out: Path | None = None) -> dict[str, Any]:
+             out: Path | None = None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """The provenance of a results directory and the list of its finished runs.
 
     Runs listed by an earlier manifest of the directory that this plan does not
@@ -489,6 +500,7 @@ def manifest(plan: Plan, started: str, finished: str | None, status: str,
     return {
         "schema": MANIFEST_SCHEMA,
         "status": status,
+        "pid": os.getpid(),
         "slabpolicy": __version__,
         "python": sys.version.split()[0],
         "implementation": platform.python_implementation(),
@@ -512,6 +524,7 @@ def manifest(plan: Plan, started: str, finished: str | None, status: str,
         "missing": [{"file": r.filename, "workload": r.workload.name, "policy": r.policy.label,
                      "seed": r.task.seed, **({"error": r.error} if r.error else {})}
                     for r in plan.runs if r.result is None],
+        **(extra or {}),
     }
 
 
@@ -525,8 +538,8 @@ def read_manifest(out: Path) -> dict | None:
 
 
 def _write_manifest(plan: Plan, out: Path, started: str, finished: str | None, status: str,
-                    argv: Sequence[str], jobs: int) -> None:
-    doc = manifest(plan, started, finished, status, argv, jobs, read_manifest(out), out)
+                    argv: Sequence[str], jobs: int, extra: dict[str, Any] | None = None) -> None:
+    doc = manifest(plan, started, finished, status, argv, jobs, read_manifest(out), out, extra)
     try:
         write_json_atomic(out / MANIFEST, doc)
     except OSError as exc:
@@ -563,6 +576,10 @@ def load_results(directory: str | os.PathLike[str],
         raise SlabpolicyError(f"{directory}: no result files")
     order: dict[str, int] = {}
     previous = read_manifest(directory)
+    if warn is not None and previous is not None:
+        ended = how_it_ended(directory, previous)
+        if ended:
+            warn(f"{directory / MANIFEST}: {ended}")
     for entry in (previous or {}).get("runs", []) or []:
         if isinstance(entry, dict) and isinstance(entry.get("file"), str):
             order.setdefault(entry["file"], len(order))
@@ -571,6 +588,34 @@ def load_results(directory: str | os.PathLike[str],
                                  docs[n]["seed"]))
     ordered = sorted((n for n in docs if n in order), key=order.__getitem__) + rest
     return [docs[n] for n in ordered]
+
+
+#: A manifest's status -> how a reader says the compare ended (complete: nothing).
+ENDINGS = {
+    "interrupted": "the compare was interrupted (Ctrl-C)",
+    "terminated": "the compare was terminated (SIGTERM or SIGHUP)",
+    "broken": "a worker process of the compare died",
+    "failed": "runs of the compare failed",
+    "stopped": "the compare stopped on an error",
+    "crashed": "the compare crashed",
+}
+
+
+def how_it_ended(directory: Path, doc: dict) -> str | None:
+    """Why the results of ``directory`` may be incomplete, from its manifest; None if
+    its compare completed.  A manifest still "running" while no compare holds the
+    directory's lock was left by a compare killed with no chance to write (kill -9)."""
+    status = doc.get("status")
+    if status == "complete":
+        return None
+    planned, done = doc.get("planned"), doc.get("finished_runs")
+    tally = f" ({done} of {planned} runs finished)" if planned is not None else ""
+    if status == "running":
+        if is_held(directory):
+            return f"a compare (pid {doc.get('pid', '?')}) is still running into this directory{tally}"
+        return (f"the compare (pid {doc.get('pid', '?')}) ended without a word: killed "
+                f"(kill -9, out of memory?){tally}; run it again to finish")
+    return f"{ENDINGS.get(status, f'the compare ended as {status!r}')}{tally}; run it again to finish"
 
 
 def default_out(plan: Plan) -> Path:

@@ -39,6 +39,9 @@ from slabpolicy.workloads.distributions import (
     Pareto,
 )
 from slabpolicy.errors import Problem, WorkloadError
+from slabpolicy.kernel.geometry import geometry
+from slabpolicy.workloads import limits
+from slabpolicy.workloads.reader import check_node_count, read_workload_bytes
 from slabpolicy.workloads.units import UnitError, format_size, parse_duration, parse_rate, parse_size
 
 __all__ = [
@@ -49,6 +52,7 @@ __all__ = [
     "Arrival",
     "CgroupGroup",
     "PolicyChoice",
+    "SweepAxis",
     "Workload",
     "load_workload",
     "parse_distribution",
@@ -107,6 +111,8 @@ reclaim:                          # [{}] how reclaim scans (kernel/reclaim.py)
 policies: [leave-in-place]        # [[leave-in-place]] names or {name, label, options}
 plugins: []                       # [] paths, relative to this file
 costs: {alloc_fast: 6ns}          # [{}] step -> duration
+sweep:                            # [{}] `slabpolicy sweep` only: --set path -> list of values
+  cgroups[0].arrival.rate: [1/s, 4/s, 16/s]
 """
 
 #: Distribution names accepted under ``dist:``.
@@ -200,6 +206,19 @@ class ReclaimOptions:
     memcg_aware_lru: bool = True
 
 
+@dataclass(frozen=True, slots=True)
+class SweepAxis:
+    """One parameter of a sweep: a ``--set`` path and the values it takes, each as
+    the YAML text ``--set`` would be given; where it was written (``file`` and
+    ``line`` of the path, ``value_lines`` of each value; 0 for ``--grid``)."""
+
+    path: str
+    values: tuple[str, ...]
+    file: str
+    line: int
+    value_lines: tuple[int, ...]
+
+
 @dataclass(frozen=True)
 class Workload:
     name: str
@@ -218,6 +237,7 @@ class Workload:
     plugins: tuple[str, ...]
     costs: dict[str, int]
     lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+    sweep: tuple[SweepAxis, ...] = ()
     reclaim: ReclaimOptions = ReclaimOptions()
 
     def locate(self, field_path: str) -> int:
@@ -278,6 +298,8 @@ def _join(path: str, key: str) -> str:
 
 
 def _quote(text: str) -> str:
+    if len(text) > 40:                  # a 5000-digit number is not repeated whole
+        text = text[:40] + "..."
     return repr(text) if "'" not in text else '"' + text + '"'
 
 
@@ -294,7 +316,10 @@ def _got(node: Node) -> str:
 
 def _shown(node: Node) -> str:
     """A scalar's text as written, unquoted (for 'must be at least 1, got 0')."""
-    return str(node.value) if isinstance(node, ScalarNode) else _got(node)
+    if isinstance(node, ScalarNode):
+        text = str(node.value)
+        return text if len(text) <= 40 else text[:40] + "..."
+    return _got(node)
 
 
 def _did_you_mean(word: str, choices: Sequence[str]) -> str | None:
@@ -444,18 +469,26 @@ class _Checker:
         except ConstructorError as e:
             self.add(node, path, f"expected {expected}, got {_got(node)}: {e.problem}")
             return BAD
+        except (ValueError, OverflowError):     # Python refuses ints of over 4300 digits
+            self.add(node, path, f"expected {expected}, got a number of {len(str(node.value))} "
+                                 f"characters: out of range")
+            return BAD
 
-    def integer(self, node: Node, path: str, lo: int | None = None, hi: int | None = None) -> Any:
+    def integer(self, node: Node, path: str, lo: int | None = None,
+                hi: int = limits.MAX_INT) -> Any:
+        """An integer in ``lo..hi`` (every integer field is at most MAX_INT)."""
         v = self.scalar(node, path, "an integer")
         if v is BAD:
             return BAD
         if isinstance(v, bool) or not isinstance(v, int):
             self.add(node, path, f"expected an integer, got {_got(node)}")
             return BAD
-        return self.in_range(node, path, v, lo, hi)
+        return self.in_range(node, path, v, lo, min(hi, limits.MAX_INT))
 
     def number(self, node: Node, path: str, lo: float | None = None, hi: float | None = None,
                positive: bool = False) -> Any:
+        """A finite number; every one within +-MAX_NUMBER, a positive one at least
+        MIN_POSITIVE_NUMBER (weights, sigma, alpha stay far from float overflow)."""
         v = self.scalar(node, path, "a number")
         if v is BAD:
             return BAD
@@ -464,6 +497,11 @@ class _Checker:
             return BAD
         if positive and not v > 0:
             self.add(node, path, f"must be greater than 0, got {_shown(node)}")
+            return BAD
+        if abs(v) > limits.MAX_NUMBER or (positive and v < limits.MIN_POSITIVE_NUMBER):
+            low = limits.MIN_POSITIVE_NUMBER if positive else -limits.MAX_NUMBER
+            self.add(node, path, f"must be between {low:g} and {limits.MAX_NUMBER:g} (what the "
+                                 f"model represents), got {_shown(node)}")
             return BAD
         return self.in_range(node, path, float(v), lo, hi)
 
@@ -527,24 +565,43 @@ class _Checker:
             return BAD
 
     def duration(self, node: Node, path: str, positive: bool = True) -> Any:
+        """Integer ns, at most MAX_DURATION_NS (an int64 of ns, about 292 years)."""
         v = self.quantity(node, path, parse_duration, "duration", "5ms")
         if v is not BAD and positive and v <= 0:
             self.add(node, path, f"must be greater than 0, got {_shown(node)}")
             return BAD
+        if v is not BAD and v > limits.MAX_DURATION_NS:
+            self.add(node, path, f"must be at most {limits.MAX_DURATION_TEXT} (what the model "
+                                 f"represents), got {_shown(node)}")
+            return BAD
         return v
 
     def size(self, node: Node, path: str) -> Any:
-        return self.quantity(node, path, parse_size, "size", "64KiB")
+        """Bytes, at most MAX_SIZE."""
+        v = self.quantity(node, path, parse_size, "size", "64KiB")
+        if v is not BAD and v > limits.MAX_SIZE:
+            self.add(node, path, f"must be at most {format_size(limits.MAX_SIZE)}, "
+                                 f"got {_shown(node)}")
+            return BAD
+        return v
 
     def rate(self, node: Node, path: str) -> Any:
+        """Events per second in MIN_RATE_PER_S..MAX_RATE_PER_S (at most one per ns, at
+        least one per MAX_DURATION_NS)."""
         v = self.quantity(node, path, parse_rate, "rate", "2000/s")
         if v is not BAD and not v > 0:
             self.add(node, path, f"must be greater than 0, got {_shown(node)}")
+            return BAD
+        if v is not BAD and not limits.MIN_RATE_PER_S <= v <= limits.MAX_RATE_PER_S:
+            self.add(node, path, f"must be between 1 per {limits.MAX_DURATION_TEXT} and 1/ns "
+                                 f"(what the model represents), got {_shown(node)}")
             return BAD
         return v
 
     def free_form(self, node: Node, path: str) -> Any:
         """Any safe YAML value (policy options); lines recorded for every field."""
+        if not self.unique_keys(node, path):
+            return BAD
         try:
             value = self.constructor.construct_object(node, deep=True)
         except ConstructorError as e:
@@ -553,8 +610,38 @@ class _Checker:
         except TypeError as e:  # an unhashable key, e.g. a list used as a mapping key
             self.add(node, path, f"cannot read this value: {e}")
             return BAD
+        except (ValueError, OverflowError):     # an int of over 4300 digits
+            self.add(node, path, "cannot read this value: a number out of range")
+            return BAD
         self.record_tree(node, path)
         return value
+
+    def unique_keys(self, node: Node, path: str) -> bool:
+        """Report every duplicate key in the mappings under ``node`` (safe_load would
+        silently keep the last: ``{shrink: true, shrink: false}`` means false)."""
+        ok = True
+        stack, seen = [(node, path)], set()
+        while stack:
+            n, p = stack.pop()
+            if id(n) in seen:
+                continue
+            seen.add(id(n))
+            if isinstance(n, MappingNode):
+                first: dict[str, Node] = {}
+                for k, v in n.value:
+                    if isinstance(k, ScalarNode) and k.tag != _MERGE_TAG:
+                        key = str(k.value)
+                        if key in first:
+                            line = self.line(first[key])
+                            self.add(k, _join(p, key), f"duplicate key {_quote(key)}"
+                                     + (f" (first on line {line})" if line else ""))
+                            ok = False
+                        else:
+                            first[key] = k
+                        stack.append((v, _join(p, key)))
+            elif isinstance(n, SequenceNode):
+                stack.extend((item, f"{p}[{i}]") for i, item in enumerate(n.value))
+        return ok
 
     # -- distributions ------------------------------------------------------ #
     _DIST_FIELDS: dict[str, tuple[str, ...]] = {
@@ -664,8 +751,17 @@ def _parse_override_key(key: str) -> list[tuple[str, Any]] | None:
             return None
         steps.append(("key", m.group(1)))
         for idx in re.findall(r"\[(-?\d+)\]", m.group(2)):
+            if len(idx) > 18:         # no list is that long (and int() stops at 4300 digits)
+                return None
             steps.append(("index", int(idx)))
     return steps
+
+
+def set_path(key: str) -> str | None:
+    """``key`` as the canonical ``--set`` path (``machine.cpus``, ``cgroups[0].count``),
+    or None if it is not one."""
+    steps = _parse_override_key(key.strip()) if key.strip() else None
+    return _steps_path(steps) if steps else None
 
 
 def _steps_path(steps: list[tuple[str, Any]]) -> str:
@@ -706,7 +802,7 @@ def _apply_override(chk: _Checker, root: MappingNode, text: str) -> None:
     key, value_text = (s.strip() for s in text.split("=", 1))
     steps = _parse_override_key(key) if key else None
     if not steps:
-        chk.problems.append(Problem(OVERRIDE_FILE, 0, key,
+        chk.problems.append(Problem(OVERRIDE_FILE, 0, key if len(key) <= 40 else key[:40] + "...",
                                     f"bad override {_quote(text)}: expected dotted.key=value with "
                                     "a key like machine.cpus or cgroups[0].count"))
         return
@@ -776,7 +872,8 @@ def _apply_override(chk: _Checker, root: MappingNode, text: str) -> None:
 # --------------------------------------------------------------------------- #
 
 _TOP = ("name", "description", "seed", "duration", "sample_interval", "tick_interval",
-        "machine", "caches", "memcg", "cgroups", "reclaim", "policies", "plugins", "costs")
+        "machine", "caches", "memcg", "cgroups", "reclaim", "policies", "plugins", "costs",
+        "sweep")
 _TOP_REQUIRED = ("name", "duration", "machine", "caches", "cgroups")
 _MACHINE = ("cpus", "nodes", "page_size", "slub_max_order", "slub_min_objects", "slub_min_order",
             "memory")
@@ -881,6 +978,11 @@ def _validate(chk: _Checker, root: Node, path_text: str, sha: str) -> Workload |
                 if ns is not BAD:
                     costs[step] = ns
 
+    sweep = _sweep(chk, top["sweep"]) if "sweep" in top else ()
+
+    if chk.problems:
+        return None
+    _check_geometry(chk, machine, caches)
     if chk.problems:
         return None
     return Workload(
@@ -888,15 +990,33 @@ def _validate(chk: _Checker, root: Node, path_text: str, sha: str) -> Workload |
         duration_ns=duration, sample_interval_ns=sample, tick_interval_ns=tick,
         machine=machine, caches=tuple(caches), cache_creation=cache_creation,
         groups=tuple(groups), policies=tuple(policies), plugins=tuple(plugins),
-        costs=costs, lines=dict(chk.lines), reclaim=reclaim,
+        costs=costs, lines=dict(chk.lines), reclaim=reclaim, sweep=sweep,
     )
+
+
+def _check_geometry(chk: _Checker, machine: Machine, caches: list[CacheKind]) -> None:
+    """Each cache must have a slab layout on this machine, as kmem_cache_create()
+    needs (calculate_order() in mm/slub.c fails for a slot too big for
+    MAX_PAGE_ORDER, or a page holding over MAX_OBJS_PER_PAGE slots)."""
+    for i, cache in enumerate(caches):
+        try:
+            geometry(cache.slot_size, nr_cpus=machine.cpus, page_size=machine.page_size,
+                     max_order=machine.slub_max_order, min_objects=machine.slub_min_objects,
+                     min_order=machine.slub_min_order)
+        except ValueError as exc:
+            path = f"caches[{i}].slot_size"
+            if path not in chk.lines:
+                path = f"caches[{i}].object_size"
+            line = chk.lines.get(path, 0)
+            chk.problems.append(Problem(chk.file if line else OVERRIDE_FILE, line, path,
+                                        f"SLUB cannot lay out this cache on the machine: {exc}"))
 
 
 def _machine(chk: _Checker, node: Node) -> Any:
     f = chk.mapping(node, "machine", _MACHINE, ("cpus",))
     if f is None:
         return BAD
-    cpus = chk.integer(f["cpus"], "machine.cpus", lo=1) if "cpus" in f else BAD
+    cpus = chk.integer(f["cpus"], "machine.cpus", lo=1, hi=limits.MAX_CPUS) if "cpus" in f else BAD
     nodes = chk.integer(f["nodes"], "machine.nodes", lo=1) if "nodes" in f else 1
     if nodes is not BAD and cpus is not BAD and nodes > cpus:
         chk.add(f["nodes"], "machine.nodes", f"must be at most cpus ({cpus}), got {nodes}")
@@ -907,6 +1027,11 @@ def _machine(chk: _Checker, node: Node) -> Any:
         if page_size is not BAD and (page_size < 1024 or page_size & (page_size - 1)):
             chk.add(f["page_size"], "machine.page_size",
                     f"must be a power of two of at least 1KiB, got {format_size(page_size)}")
+            page_size = BAD
+        elif page_size is not BAD and page_size > limits.MAX_PAGE_SIZE:
+            chk.add(f["page_size"], "machine.page_size",
+                    f"must be at most {format_size(limits.MAX_PAGE_SIZE)} (the largest Linux "
+                    f"page size), got {format_size(page_size)}")
             page_size = BAD
     max_order = chk.integer(f["slub_max_order"], "machine.slub_max_order", 0, 10) \
         if "slub_max_order" in f else 3
@@ -1180,6 +1305,65 @@ def _policies(chk: _Checker, node: Node) -> Any:
     return out
 
 
+def _sweep(chk: _Checker, node: Node) -> tuple[SweepAxis, ...]:
+    """The ``sweep:`` section: ``--set`` paths, each with a non-empty list of distinct
+    values.  Whether a value suits its field is checked by ``slabpolicy sweep``,
+    which loads the workload at every point of the grid before running any."""
+    if not chk.tag_ok(node, "sweep"):
+        return ()
+    if isinstance(node, ScalarNode) and node.tag == _NULL_TAG:
+        return ()
+    if not isinstance(node, MappingNode):
+        chk.add(node, "sweep", f"expected a mapping of --set paths to lists of values, "
+                               f"got {_got(node)}")
+        return ()
+    axes: list[SweepAxis] = []
+    seen: dict[str, int] = {}
+    for key, value in node.value:
+        path = set_path(str(key.value)) if isinstance(key, ScalarNode) else None
+        if path is None:
+            chk.add(key, "sweep", f"expected a --set path such as machine.cpus or "
+                                  f"cgroups[0].arrival.rate, got {_got(key)}")
+            continue
+        where = f"sweep.{path}"
+        chk.record(where, key, value)
+        if path in seen:
+            chk.add(key, where, f"duplicate sweep parameter (first on line {seen[path]})")
+            continue
+        seen[path] = chk.line(key)
+        items = chk.sequence(value, where)
+        if items is None:
+            continue
+        if not items:
+            chk.add(value, where, "must list at least one value")
+            continue
+        texts = [yaml_text(item) for item in items]
+        for i, text in enumerate(texts):
+            if text in texts[:i]:
+                chk.add(items[i], f"{where}[{i}]",
+                        f"duplicate value {text} (also {where}[{texts.index(text)}])")
+        axes.append(SweepAxis(path, tuple(texts), chk.file, chk.line(key),
+                              tuple(chk.line(item) for item in items)))
+    return tuple(axes)
+
+
+def yaml_text(node: Node) -> str:
+    """A YAML node written back as one line of flow YAML (what ``--set`` takes)."""
+    node = copy.deepcopy(node)
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, MappingNode):
+            n.flow_style = True
+            for k, v in n.value:
+                stack.extend((k, v))
+        elif isinstance(n, SequenceNode):
+            n.flow_style = True
+            stack.extend(n.value)
+    text = yaml.serialize(node, Dumper=yaml.SafeDumper, width=1 << 30)
+    return text.removesuffix("\n...\n").strip()
+
+
 def _sort_problems(problems: list[Problem], file: str) -> list[Problem]:
     seen: set[Problem] = set()
     unique = [p for p in problems if not (p in seen or seen.add(p))]
@@ -1190,14 +1374,7 @@ def load_workload(path: str | os.PathLike[str], overrides: Sequence[str] = ()) -
     """Read, override and validate a workload file; raise WorkloadError with every problem."""
     path_text = os.fspath(path)
     overrides = [str(o) for o in overrides]
-    try:
-        with open(path_text, "rb") as fh:
-            data = fh.read()
-    except FileNotFoundError:
-        raise WorkloadError([Problem(path_text, 0, "", "no such workload file")]) from None
-    except OSError as e:
-        raise WorkloadError([Problem(path_text, 0, "", f"cannot read the workload file: "
-                                                        f"{e.strerror or e}")]) from None
+    data = read_workload_bytes(path_text)
     digest = hashlib.sha256(data)
     if overrides:
         digest.update("".join("\n--set " + o for o in overrides).encode("utf-8"))
@@ -1234,6 +1411,7 @@ def load_workload(path: str | os.PathLike[str], overrides: Sequence[str] = ()) -
                                      "the file is empty; a workload needs at least "
                                      + ", ".join(_TOP_REQUIRED))])
 
+    check_node_count(root, path_text)
     chk = _Checker(path_text, os.path.dirname(os.path.abspath(path_text)))
     if not isinstance(root, MappingNode):
         chk.add(root, "", f"expected a mapping of workload fields at the top level, got {_got(root)}")
@@ -1241,6 +1419,8 @@ def load_workload(path: str | os.PathLike[str], overrides: Sequence[str] = ()) -
 
     for text_ in overrides:
         _apply_override(chk, root, text_)
+    if overrides:
+        check_node_count(root, OVERRIDE_FILE)
     try:
         workload = _validate(chk, root, path_text, sha)
     except RecursionError:

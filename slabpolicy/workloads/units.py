@@ -81,16 +81,43 @@ _RATE_RE = re.compile(rf"^\s*({_NUMBER})\s*/\s*([^\W\d_]+)\s*$")
 
 
 def _show(value: object) -> str:
-    """How a rejected input is quoted in a message."""
+    """How a rejected input is quoted in a message (a long one cut to 40 characters)."""
     if isinstance(value, bool):
         return "'true'" if value else "'false'"
+    if isinstance(value, int) and not -10**40 < value < 10**40:
+        value = str(value)
     if isinstance(value, str):
+        if len(value) > 40:
+            value = value[:40] + "..."
         return repr(value) if ("'" not in value) else '"' + value + '"'
     return f"'{value}'"
 
 
+#: Longest number text and largest exponent read: past them a number is refused
+#: before it is built (``1e999999999`` as a Fraction would take minutes and
+#: gigabytes; Python refuses integers of over 4300 digits).  Every value the
+#: model can represent is written well within them.
+MAX_NUMBER_CHARS = 100
+MAX_EXPONENT = 400
+
+
 def _number(text: str) -> Fraction:
-    return Fraction(text.replace("_", ""))
+    """The exact value of a decimal number; ValueError if past the limits above."""
+    text = text.replace("_", "")
+    if len(text) > MAX_NUMBER_CHARS:
+        raise ValueError(f"more than {MAX_NUMBER_CHARS} characters")
+    mantissa, e, exponent = text.lower().partition("e")
+    if e and abs(int(exponent)) > MAX_EXPONENT:
+        raise ValueError(f"exponent past {MAX_EXPONENT}")
+    return Fraction(text)
+
+
+def _why(exc: Exception, help_text: str) -> str:
+    """Why a number was refused: past a limit of :func:`_number`, or not a number."""
+    text = str(exc)
+    if text.startswith(("more than", "exponent past")):
+        return f"the number is out of range ({text})"
+    return help_text
 
 
 def _split(value: object, kind: str, help_text: str) -> tuple[Fraction, str]:
@@ -109,8 +136,8 @@ def _split(value: object, kind: str, help_text: str) -> tuple[Fraction, str]:
             raise UnitError(f"bad {kind} {_show(value)}: {help_text}")
         try:
             number = _number(m.group(1))
-        except (ValueError, ZeroDivisionError):
-            raise UnitError(f"bad {kind} {_show(value)}: {help_text}") from None
+        except (ValueError, ZeroDivisionError) as exc:
+            raise UnitError(f"bad {kind} {_show(value)}: {_why(exc, help_text)}") from None
         unit = m.group(2)
     else:
         raise UnitError(f"bad {kind} {_show(value)}: {help_text}")
@@ -159,8 +186,8 @@ def parse_rate(value: object) -> float:
             if scale is not None:
                 try:
                     number = _number(m.group(1))
-                except (ValueError, ZeroDivisionError):
-                    raise UnitError(f"bad rate {_show(value)}: {_RATE_HELP}") from None
+                except (ValueError, ZeroDivisionError) as exc:
+                    raise UnitError(f"bad rate {_show(value)}: {_why(exc, _RATE_HELP)}") from None
                 if number < 0:
                     raise UnitError(f"bad rate {_show(value)}: must not be negative")
                 return float(number * NS_PER_S / scale)

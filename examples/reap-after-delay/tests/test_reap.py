@@ -16,6 +16,7 @@ import pytest
 
 from slabpolicy.errors import SlabpolicyError
 from slabpolicy.kernel.memcg import OFFLINE, RELEASED
+from slabpolicy.analysis.metrics import catalogue, lookup, metric_paths
 from slabpolicy.api.plugin_manager import make_plugin_manager, policy_registry
 from slabpolicy.kernel.slub import CPU_PARTIAL, CPU_SLAB, NOWHERE
 from slabpolicy.api.testing import Kit
@@ -163,3 +164,8 @@ def test_compared_with_the_bundled_policies():
     assert reaped["memory"]["dead_cache_pages"]["mean"] < left["memory"]["dead_cache_pages"]["mean"]
     assert reaped["latency_ns"]["offline"]["max"] == 0 < shrunk["latency_ns"]["offline"]["max"]
     assert reaped["policy_stats"]["caches_reaped"] == workload.groups[0].count
+    # what run_end adds is declared to the metric catalogue, with its source
+    metrics = catalogue(make_plugin_manager())
+    for path in metric_paths(reaped):
+        assert lookup(path, metrics) is not None, path
+    assert lookup("policy_stats.caches_reaped", metrics).source == reaped["policy"]["source"]
