@@ -50,7 +50,8 @@ def test_every_field_is_read(tmp_path):
     assert group.streams[0].unused_lifetime == Exponential(1_000_000_000)
     assert (wl.reclaim.vfs_cache_pressure, wl.reclaim.small_cache_pressure,
             wl.reclaim.memcg_aware_lru) == (200, True, False)
-    wl, _ = load(tmp_path, unused="forever", limits="{max: 3MiB}")
+    wl, _ = load(tmp_path, unused="forever", limits="{max: 3MiB}", memory="unlimited")
+    assert wl.machine.memory is None
     assert wl.groups[0].streams[0].unused_lifetime == Forever()
     assert (wl.groups[0].memory_high, wl.groups[0].memory_max) == (None, 3 << 20)
 

@@ -77,7 +77,7 @@ machine:                          # required
   slub_max_order: 3               # [3] 0..10
   slub_min_objects: 0             # [0] >= 0
   slub_min_order: 0               # [0] 0..slub_max_order
-  memory: 64MiB                   # [unlimited] memory for slab pages; reclaim below the watermarks
+  memory: 64MiB                   # [unlimited] size or unlimited: memory for slab pages (reclaim)
 caches:                           # required, non-empty list, unique names
   - name: dentry                  # required str
     object_size: 192              # required size >= 8
@@ -1045,7 +1045,9 @@ def _machine(chk: _Checker, node: Node) -> Any:
                     f"must be at most slub_max_order ({max_order}), got {min_order}")
             min_order = BAD
     memory = None
-    if "memory" in f:
+    unlimited = "memory" in f and isinstance(f["memory"], ScalarNode) \
+        and f["memory"].value == "unlimited"
+    if "memory" in f and not unlimited:
         memory = chk.size(f["memory"], "machine.memory")
         if memory is not BAD and page_size is not BAD and memory < page_size:
             chk.add(f["memory"], "machine.memory",
