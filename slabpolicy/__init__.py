@@ -5,9 +5,11 @@ dead-cache policies (plugins) on the same workloads.
 """
 from slabpolicy.api.hookspecs import hookimpl
 from slabpolicy.api.policy import PLUGIN_API_VERSION, Option, PolicySpec
+from slabpolicy.errors import SlabpolicyError
 
 __version__ = "0.1.0"
 
 from slabpolicy.analysis.metrics import Metric  # noqa: E402  (after __version__: it imports the kernel)
 
-__all__ = ["hookimpl", "PolicySpec", "Option", "Metric", "PLUGIN_API_VERSION", "__version__"]
+__all__ = ["hookimpl", "PolicySpec", "Option", "Metric", "PLUGIN_API_VERSION", "SlabpolicyError",
+           "__version__"]

@@ -1,5 +1,5 @@
 """``python -m slabpolicy``: the command line, as the ``slabpolicy`` script runs it."""
-from slabpolicy.cli import app
+from slabpolicy.cli.main import main
 
 if __name__ == "__main__":
-    app(prog_name="slabpolicy")
+    main()

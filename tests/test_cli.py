@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from slabpolicy.runs.results import checksum_of
 from slabpolicy.cli import app
 from slabpolicy.api.plugin_manager import make_plugin_manager, policy_registry
 
@@ -226,7 +227,7 @@ def test_run_out_writes_one_file_per_run(small, tmp_path):
     by_name = {p.name: json.loads(p.read_text()) for p in out_dir.iterdir()}
     for doc in printed:
         name = f"small--{doc['policy']['label']}--seed{doc['seed']}.json"
-        assert by_name[name] == doc
+        assert by_name[name] == {**doc, "checksum": checksum_of(doc)}     # the file is sealed
         check_result_doc(doc, label=doc["policy"]["label"], seed=doc["seed"])
 
 

@@ -103,7 +103,7 @@ def compare(small: Path, out: Path, *extra) -> object:
 
 def strip(doc: dict) -> dict:
     """A result without the fields allowed to vary between identical runs."""
-    return {k: v for k, v in doc.items() if k not in ("wall_seconds", "provenance")}
+    return {k: v for k, v in doc.items() if k not in ("wall_seconds", "provenance", "checksum")}
 
 
 def results_in(directory: Path) -> dict[str, dict]:

@@ -113,7 +113,7 @@ def test_every_option_type_is_documented():
     documented = re.findall(r"^\| `(\w+)` \| .* \| `?\w", GUIDE, flags=re.M)
     for kind in OPTION_TYPES:
         assert kind in documented, kind
-    assert "Option(name, type, default, help, choices=())" in GUIDE
+    assert "Option(name, type, default, help, choices=(), min=None, max=None, check=None)" in GUIDE
 
 
 def test_the_kit_calls_in_the_guide_exist_and_cover_the_kit():

@@ -211,7 +211,7 @@ def test_a_workload_plugins_key_loads_a_file_relative_to_the_workload(tmp_path):
     write(tmp_path / "w" / "policies" / "relative_policy.py", policy_module("relative"))
     workload = write(tmp_path / "w" / "rel.yaml", TINY.replace(
         "policies:\n", "plugins: [policies/relative_policy.py]\npolicies:\n  - relative\n"))
-    docs = json.loads(ok(invoke("run", workload, "--format", "json")))
+    docs = json.loads(ok(invoke("run", workload, "--format", "json", "--allow-workload-plugins")))
     assert [d["policy"]["label"] for d in docs] == ["relative", "leave-in-place-4.0"]
     assert docs[0]["policy"]["source"] == \
         f"file {(tmp_path / 'w' / 'policies' / 'relative_policy.py').resolve()}"
@@ -331,7 +331,7 @@ def test_a_file_that_fails_to_import(tmp_path):
     assert line == f"{plugin}: plugin failed to import: ImportError: needs libfoo"
     workload = write(tmp_path / "w.yaml", TINY.replace(
         "policies:\n", "plugins: [raises_on_import.py]\npolicies:\n"))
-    assert failure(invoke("run", workload)) == \
+    assert failure(invoke("run", workload, "--allow-workload-plugins")) == \
         f"{plugin.resolve()}: plugin failed to import: ImportError: needs libfoo"
     with pytest.raises(PluginError, match="plugin failed to import: ImportError: needs libfoo"):
         Kit(plugins=(str(plugin),))
@@ -347,7 +347,7 @@ def test_a_hook_with_an_argument_the_spec_does_not_have(tmp_path):
             pass
         """)
     line = failure(invoke("policies", "--plugin", plugin))
-    assert line == (f"plugin {plugin}:{line_of(plugin, '@hookimpl')}: slabpolicy_tick(sim, now_ns, "
+    assert line == (f"plugin {plugin}:{line_of(plugin, 'def slabpolicy_tick')}: slabpolicy_tick(sim, now_ns, "
                     f"cpu) takes argument 'cpu' that the hook does not pass; the hook is "
                     f"def slabpolicy_tick(sim, now_ns)")
 
@@ -358,7 +358,8 @@ def test_a_policy_method_with_a_wrong_signature_is_found_before_the_run(tmp_path
     def slabpolicy_memcg_offline(self, sim, memcg, when):
         pass
 """))
-    where = f"plugin {plugin}: policy 'bad-method' (Policy): {plugin}:{line_of(plugin, '@hookimpl')}"
+    where = (f"plugin {plugin}: policy 'bad-method' (Policy): "
+             f"{plugin}:{line_of(plugin, 'def slabpolicy_memcg_offline')}")
     expected = (f"{where}: slabpolicy_memcg_offline(sim, memcg, when) takes argument 'when' "
                 f"that the hook does not pass; the hook is def slabpolicy_memcg_offline(sim, memcg)")
     assert failure(invoke("policies", "--plugin", plugin)) == expected
@@ -386,7 +387,7 @@ def test_a_policy_object_from_a_function_factory_is_checked_when_registered(tmp_
         """)
     assert "hidden" in ok(invoke("policies", "--plugin", plugin))
     line = failure(invoke("run", tiny, "--plugin", plugin, "--policy", "hidden"))
-    assert line.startswith(f"policy hidden: {plugin}:{line_of(plugin, '@hookimpl')}: "
+    assert line.startswith(f"policy hidden: {plugin}:{line_of(plugin, 'def slabpolicy_dead')}: "
                            f"slabpolicy_dead_cache_emtpy() is not a slabpolicy hook; did you mean "
                            f"slabpolicy_dead_cache_empty?")
 
@@ -401,7 +402,7 @@ def test_an_unknown_hook_names_the_plugin_and_the_hook(tmp_path):
             pass
         """)
     line = failure(invoke("policies", "--plugin", plugin))
-    assert line == (f"plugin {plugin}:4: slabpolicy_memcg_ofline() is not a slabpolicy hook; "
+    assert line == (f"plugin {plugin}:5: slabpolicy_memcg_ofline() is not a slabpolicy hook; "
                     f"did you mean slabpolicy_memcg_offline? (the hooks are in "
                     f"slabpolicy/api/hookspecs.py and docs/plugins.md)")
 
@@ -478,7 +479,8 @@ def test_the_current_api_version_is_accepted(tmp_path):
 def test_an_api_version_that_is_not_an_integer(tmp_path):
     plugin = write(tmp_path / "string_version.py", policy_module("sv", spec_args=", api_version='1'"))
     assert failure(invoke("policies", "--plugin", plugin)) == (
-        f"plugin {plugin.resolve()}: slabpolicy_policies() raised TypeError: policy 'sv': "
+        f"plugin {plugin.resolve()}:{line_of(plugin, 'return [PolicySpec(')}: "
+        f"slabpolicy_policies() raised TypeError: policy 'sv': "
         f"api_version must be an integer, got '1'")
 
 
@@ -575,7 +577,8 @@ def test_a_bad_option_in_a_workload_points_at_its_line(tmp_path, monkeypatch):
         "    options:\n"
         "      delay: 100\n"
         "      dely: 1s\n"))
-    result = invoke("validate", workload, env={BLOCK_ENV: "reap-after-delay"})
+    result = invoke("validate", workload, "--allow-workload-plugins",
+                    env={BLOCK_ENV: "reap-after-delay"})
     assert result.exit_code == 2
     delay_line = line_of(workload, "delay: 100")
     assert result.stderr.splitlines() == [

@@ -208,7 +208,7 @@ def test_every_point_under_every_policy_and_seed(small, tmp_path, counted):
     # the points differ, and at a point both policies saw the same event stream
     a, b = (docs[f"small--rate={r}_s--leave-in-place--seed3.json"] for r in (20, 80))
     assert a["memcgs"]["created"] <= b["memcgs"]["created"] and a["ops"] != b["ops"]
-    shrink = docs["small--rate=80_s--leave-in-place+shrink--seed4.json"]
+    shrink = docs["small--rate=80_s--leave-in-place-4.0--seed4.json"]
     assert shrink["ops"]["alloc"] == doc["ops"]["alloc"]
 
 
@@ -292,8 +292,9 @@ def test_report_shows_each_metric_at_each_point(small, tmp_path):
 def test_csv_and_json_carry_the_parameters(small, tmp_path):
     out = tmp_path / "out"
     ok(sweep(small, out, "--grid", f"{RATE}=20/s,80/s", "--seeds", "2"))
-    rows = list(csv.DictReader(io.StringIO(ok(invoke("report", out, "--format", "csv",
-                                                     "--metric", "ops.alloc")))))
+    lines = list(csv.DictReader(io.StringIO(ok(invoke("report", out, "--format", "csv",
+                                                      "--metric", "ops.alloc")))))
+    rows = [line for line in lines if line["kind"] == "row"]     # then notes and warnings
     assert [(r["workload"], r[RATE], r["policy"]) for r in rows] == [
         ("small", rate, label) for rate in ("20/s", "80/s") for label in LABELS]
     assert rows[3]["baseline"] == LABELS[0] and rows[3]["n_pairs"] == "2"

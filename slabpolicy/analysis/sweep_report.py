@@ -93,7 +93,7 @@ def _cells(sweep: SweepTable, rows: list[report.Row]) -> list[list[str]]:
         first = r.workload != previous
         previous = r.workload
         out.append([parameters.get(p, "-") if first else "" for p in sweep.paths] + [
-            r.policy, str(r.summary.n), report._mean_cell(r.summary), report._delta_cell(r),
+            r.policy, str(r.summary.n), report._mean_cell(r.summary), report.delta_cell(r),
             report._p(r.p_holm) if r.tested else "", "*" if r.significant else ""])
     return out
 
@@ -124,8 +124,9 @@ def render(sweep: SweepTable, fmt: str) -> str:
         fields = ["workload", *sweep.paths, *(f for f in report.CSV_FIELDS if f != "workload")]
         writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
         writer.writeheader()
-        for row in rows:
-            writer.writerow({**row, **sweep.points[row["workload"]], "workload": sweep.workload})
+        for row in rows:           # a note or warning line has no workload, so no point
+            point = sweep.points[row["workload"]] if row["kind"] == "row" else {}
+            writer.writerow({**row, **point, "workload": sweep.workload})
         return buf.getvalue()
     if fmt not in FORMATS:
         raise report.ComparisonError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")

@@ -29,6 +29,7 @@ import inspect
 import os
 import re
 import sys
+import traceback
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,7 @@ import pluggy
 from slabpolicy import __version__
 from slabpolicy.api import hookspecs
 from slabpolicy.errors import PluginError
+from slabpolicy.interrupts import from_user
 from slabpolicy.api.policy import PLUGIN_API_VERSION, PolicySpec
 
 ENTRY_POINT_GROUP = "slabpolicy"
@@ -138,7 +140,9 @@ def _load_file(path: Path) -> ModuleType:
     sys.modules[name] = module        # before executing it: relative imports need it
     try:
         spec.loader.exec_module(module)
-    except Exception as exc:
+    except BaseException as exc:      # SystemExit, KeyboardInterrupt... from the plugin too
+        if from_user(exc):
+            raise
         if previous is None:
             sys.modules.pop(name, None)
         else:
@@ -202,7 +206,9 @@ def _load_entry_points(pm: pluggy.PluginManager) -> None:
         where = found.describe()
         try:
             plugin = found.entry_point.load()
-        except Exception as exc:
+        except BaseException as exc:  # SystemExit, KeyboardInterrupt... from the plugin too
+            if from_user(exc):
+                raise
             raise PluginError(f"{where} failed to import: {type(exc).__name__}: "
                               f"{_one_line(str(exc))}; set {BLOCK_ENV}={found.name} to skip it") from exc
         _SOURCES[pm][found.name] = (found.dist, found.version)
@@ -230,21 +236,106 @@ def _impl_arguments(owner: object, attr: str, function: object) -> list[str]:
         params = list(inspect.signature(function).parameters.values())
     except (TypeError, ValueError):
         return []
-    if inspect.isclass(owner) and params and not isinstance(
-            inspect.getattr_static(owner, attr, None), (staticmethod, classmethod)):
+    if _is_method(owner, attr) and inspect.isclass(owner) and params:
         params = params[1:]           # self, on a class not yet instantiated
     return [p.name for p in params
             if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty]
 
 
+def _is_method(owner: object, attr: str) -> bool:
+    """Whether ``owner.attr`` is a plain method: it gets ``self`` (``owner`` a policy
+    class or object, the function neither a staticmethod nor a classmethod)."""
+    if isinstance(owner, ModuleType):
+        return False
+    cls = owner if inspect.isclass(owner) else type(owner)
+    raw = inspect.getattr_static(cls, attr, None)
+    return inspect.isfunction(raw)
+
+
+def _misdeclared(owner: object, attr: str, function: object, spec: tuple[str, ...]) -> str | None:
+    """What is wrong with a hook's parameters that pluggy would only show at run time:
+    ``*args``/``**kwargs`` (pluggy passes arguments by name, so they receive nothing)
+    or, on a policy class or object, a method without ``self``."""
+    code_fn = inspect.unwrap(getattr(function, "__func__", function))
+    try:
+        params = list(inspect.signature(code_fn).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    method = _is_method(owner, attr)
+    shown = f"{attr}({', '.join(str(p) for p in params)})"
+    wanted = f"def {attr}({', '.join((('self',) if method else ()) + spec)})"
+    star = [str(p) for p in params if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    if star:
+        return (f"{shown} takes {' and '.join(star)}, which pluggy leaves empty: it passes a "
+                f"hook's arguments by name; name the ones you use, as in {wanted}")
+    if method and (not params or params[0].name in spec):
+        return (f"{shown} has no self: a hook on a policy class is a method, called on "
+                f"the policy object; write {wanted}")
+    return None
+
+
 def _at(where: str, function: object) -> str:
-    """``where: FILE:LINE`` of a hook function (``plugin FILE:LINE`` for a file plugin)."""
+    """``where: FILE:LINE`` of a hook function's ``def`` (``plugin FILE:LINE`` for a file plugin)."""
     code = getattr(inspect.unwrap(getattr(function, "__func__", function)), "__code__", None)
     if code is None:
         return where
-    if where.startswith("plugin ") and os.path.realpath(where[7:]) == os.path.realpath(code.co_filename):
-        return f"{where}:{code.co_firstlineno}"
-    return f"{where}: {code.co_filename}:{code.co_firstlineno}"
+    return _at_line(where, code.co_filename, _def_line(code))
+
+
+def _def_line(code) -> int:
+    """The line of the ``def`` itself, below any decorator (``co_firstlineno`` is the
+    first decorator's)."""
+    try:
+        lines, start = inspect.getsourcelines(code)
+    except (OSError, TypeError):
+        return code.co_firstlineno
+    for offset, text in enumerate(lines):
+        if text.lstrip().startswith(("def ", "async def ")):
+            return start + offset
+    return code.co_firstlineno
+
+
+def _at_line(where: str, filename: str, line: int) -> str:
+    """``where`` followed by ``FILE:LINE``, the file written once if ``where`` names it."""
+    if where.startswith("plugin ") and os.path.realpath(where[7:]) == os.path.realpath(filename):
+        return f"{where}:{line}"
+    return f"{where}: {filename}:{line}"
+
+
+# -- where in a plugin an exception came from ------------------------------------------
+
+def _raised_at(exc: BaseException, filename: str) -> int | None:
+    """The line of the innermost frame of ``exc``'s traceback that runs in ``filename``."""
+    target = os.path.realpath(filename)
+    line = None
+    for frame, lineno in traceback.walk_tb(exc.__traceback__):
+        if os.path.realpath(frame.f_code.co_filename) == target:
+            line = lineno
+    return line
+
+
+def build_policy(entry: PolicyEntry, options: dict, label: str) -> object:
+    """``entry.spec.factory(options)``: the policy object of one run.
+
+    A factory that raises is a :class:`PluginError` naming the policy, the plugin
+    file and the line that raised (the factory's own ``def`` if the exception
+    came from deeper).
+    """
+    factory = entry.spec.factory
+    try:
+        return factory(dict(options))
+    except BaseException as exc:      # SystemExit, KeyboardInterrupt... from the plugin too
+        if from_user(exc):
+            raise
+        module = sys.modules.get(getattr(factory, "__module__", ""), None)
+        filename = getattr(module, "__file__", None)
+        where = f"policy {label} ({entry.plugin})"
+        if filename:
+            code = getattr(getattr(factory, "__init__", factory), "__code__", None)
+            line = _raised_at(exc, filename) or (code.co_firstlineno if code else 0)
+            where = f"policy {label} ({filename}:{line})"
+        raise PluginError(f"{where}: building it raised {type(exc).__name__}: "
+                          f"{_one_line(str(exc))}") from exc
 
 
 def check_hooks(pm: pluggy.PluginManager, plugin: object, where: str) -> None:
@@ -252,8 +343,9 @@ def check_hooks(pm: pluggy.PluginManager, plugin: object, where: str) -> None:
     or a policy class) against the contract, before pluggy sees it.
 
     Raises :class:`PluginError` for a hook that does not exist (with a did-you-mean),
-    an argument the hook does not pass, or a hook function not marked ``@hookimpl``
-    (pluggy would silently never call it).
+    an argument the hook does not pass, ``*args``/``**kwargs``, a method without
+    ``self``, or a hook function not marked ``@hookimpl`` (pluggy would silently
+    never call it); each names the line of the ``def``.
     """
     specs = hook_arguments()
     for attr in dir(plugin):
@@ -282,6 +374,9 @@ def check_hooks(pm: pluggy.PluginManager, plugin: object, where: str) -> None:
             raise PluginError(f"{_at(where, function)}: {attr}() is not a slabpolicy "
                               f"hook{hint} (the hooks are in slabpolicy/api/hookspecs.py and "
                               f"docs/plugins.md)")
+        problem = _misdeclared(plugin, attr, function, specs[attr])
+        if problem:
+            raise PluginError(f"{_at(where, function)}: {problem}")
         args = _impl_arguments(plugin, attr, function)
         extra = [a for a in args if a not in specs[attr]]
         if extra:
@@ -354,8 +449,13 @@ def policy_registry(pm: pluggy.PluginManager) -> dict[str, PolicyEntry]:
         where = describe_plugin(pm, plugin_name)
         try:
             specs = impl.function()
-        except Exception as exc:
-            raise PluginError(f"{where}: slabpolicy_policies() raised "
+        except BaseException as exc:  # SystemExit, KeyboardInterrupt... from the plugin too
+            if from_user(exc):
+                raise
+            # the line in the plugin that raised: a bad Option default, say
+            filename = impl.function.__code__.co_filename
+            line = _raised_at(exc, filename) or impl.function.__code__.co_firstlineno
+            raise PluginError(f"{_at_line(where, filename, line)}: slabpolicy_policies() raised "
                               f"{type(exc).__name__}: {_one_line(str(exc))}") from exc
         for spec in specs or ():
             if not isinstance(spec, PolicySpec):

@@ -11,7 +11,9 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from slabpolicy.workloads.units import UnitError, parse_duration, parse_size
+from slabpolicy.errors import PluginError
+from slabpolicy.workloads.units import (UnitError, format_duration, format_size, parse_duration,
+                                       parse_size)
 
 #: The version of the plugin contract (the hooks of :mod:`slabpolicy.api.hookspecs`, their
 #: arguments and meaning, :class:`PolicySpec` and :class:`Option`).  It goes up when
@@ -58,11 +60,19 @@ OPTION_TYPES: tuple[str, ...] = tuple(_PARSERS)
 @dataclass(frozen=True)
 class Option:
     """One policy option: ``type`` is bool, int, float, str, duration (ns) or size
-    (bytes); ``choices`` restricts the value; ``default`` is used when absent.
+    (bytes); ``default`` is used when absent.
 
-    The default is checked like a value from a workload, and stored parsed: a
-    duration default may be written ``"1s"`` (the factory gets 1000000000).  A
-    ``None`` default is kept as is (an option that may be left unset).
+    Validators, run wherever a value is checked (``slabpolicy validate``, ``run``,
+    ``compare``, the kit), before the factory sees it: ``choices`` restricts the
+    value to a list; ``min`` and ``max`` bound it (inclusive, written like a value:
+    ``min="1ms"`` for a duration); ``check`` is a function of the parsed value
+    that raises ValueError (its message is the error) or returns a message for
+    a bad value, None for a good one.
+
+    The default is checked like a value from a workload, validators included,
+    and stored parsed: a duration default may be written ``"1s"`` (the factory
+    gets 1000000000).  A ``None`` default is kept as is (an option that may be
+    left unset).
     """
 
     name: str
@@ -70,12 +80,24 @@ class Option:
     default: Any
     help: str
     choices: tuple = ()
+    min: Any = None
+    max: Any = None
+    check: Callable[[Any], str | None] | None = None
 
     def __post_init__(self) -> None:
         if self.type not in _PARSERS:
             raise ValueError(f"option {self.name!r}: unknown type {self.type!r}; "
                              f"use one of {', '.join(_PARSERS)}")
         object.__setattr__(self, "choices", tuple(self.choices))
+        for bound in ("min", "max"):
+            value = getattr(self, bound)
+            if value is not None:
+                try:
+                    object.__setattr__(self, bound, _PARSERS[self.type](value))
+                except (ValueError, UnitError) as exc:
+                    raise ValueError(f"option {self.name!r}: bad {bound}: {exc}") from None
+        if self.check is not None and not callable(self.check):
+            raise ValueError(f"option {self.name!r}: check {self.check!r} is not callable")
         if self.default is not None:
             try:
                 object.__setattr__(self, "default", self.parse(self.default))
@@ -83,13 +105,38 @@ class Option:
                 raise ValueError(f"option {self.name!r}: bad default: {exc}") from None
 
     def parse(self, value: Any) -> Any:
+        """The value parsed to its type and validated; ValueError says what is wrong."""
         try:
             parsed = _PARSERS[self.type](value)
         except UnitError as exc:
             raise ValueError(str(exc)) from None
         if self.choices and parsed not in self.choices:
             raise ValueError(f"expected one of {', '.join(map(str, self.choices))}, got {value!r}")
+        if self.min is not None and parsed < self.min:
+            raise ValueError(f"{value!r} is below the minimum {self._show(self.min)}")
+        if self.max is not None and parsed > self.max:
+            raise ValueError(f"{value!r} is above the maximum {self._show(self.max)}")
+        if self.check is not None:
+            try:
+                problem = self.check(parsed)
+            except ValueError:
+                raise
+            except Exception as exc:
+                code = getattr(self.check, "__code__", None)
+                where = f" ({code.co_filename}:{code.co_firstlineno})" if code else ""
+                raise PluginError(f"option {self.name!r}: its check{where} raised "
+                                  f"{type(exc).__name__}: {exc}") from exc
+            if problem:
+                raise ValueError(str(problem))
         return parsed
+
+    def _show(self, bound: Any) -> str:
+        """A bound as a user writes it."""
+        if self.type == "duration":
+            return format_duration(bound)
+        if self.type == "size":
+            return format_size(bound)
+        return repr(bound)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,8 @@ from slabpolicy.kernel.list_lru import LruItem
 from slabpolicy.errors import SlabpolicyError
 from slabpolicy.kernel.memcg import MemCgroup
 from slabpolicy.kernel.objcg import ObjCgroup
-from slabpolicy.api.plugin_manager import make_plugin_manager, policy_registry, register_run_plugin
+from slabpolicy.api.plugin_manager import (build_policy, make_plugin_manager, policy_registry,
+                                          register_run_plugin)
 from slabpolicy.kernel.slub import PARTIAL, KmemCache, Slab
 from slabpolicy.kernel.costs import default_costs
 from slabpolicy.workloads.spec import CacheKind, Machine, Workload
@@ -77,7 +78,7 @@ class Kit:
         parsed, problems = entry.spec.parse_options(options or {})
         if problems:
             raise SlabpolicyError(f"kit: bad options for {policy}: {problems}")
-        self.policy = entry.spec.factory(parsed)
+        self.policy = build_policy(entry, parsed, policy)
         register_run_plugin(pm, self.policy, f"policy:{policy}")
         self.sim = Simulation(self.workload, seed=0, hook=pm.hook, policy_label=policy,
                               strict=strict)

@@ -22,14 +22,19 @@ from slabpolicy.analysis.metrics import DEFAULT_METRICS
 from slabpolicy.runs import matrix
 from slabpolicy.kernel import geometry as geometry_mod
 from slabpolicy.errors import SlabpolicyError
-from slabpolicy.api.plugin_manager import make_plugin_manager, policy_registry
+from slabpolicy.api.plugin_manager import build_policy, make_plugin_manager, policy_registry
+from slabpolicy.cli.progress import end_progress_line, run_progress
+from slabpolicy.interrupts import Terminated, user_stops
 from slabpolicy.runs.budget import Budget, check_budget, estimate
-from slabpolicy.runs.results import result_filename, write_json_atomic
+from slabpolicy.runs.monitor import DEFAULT_RUN_TIMEOUT
+from slabpolicy.runs.policy_args import with_options
+from slabpolicy.runs.results import result_filename, write_result
 from slabpolicy.runs.runner import resolve_policies, run_one
 from slabpolicy.workloads.units import UnitError, format_size, parse_size
 from slabpolicy.workloads.spec import load_workload
+from slabpolicy.workloads.trust import trusted_plugins
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_show_locals=False,
                   help="Simulate SLUB with per-memcg kmem caches and compare dead-cache policies.")
 
 FORMATS_TABLE_JSON = ("table", "json")
@@ -39,6 +44,13 @@ BudgetOption = Annotated[Optional[float], typer.Option(
     "--budget", min=1, help="the most events one run may process (default 1e8); a run estimated "
                             "past it is refused", show_default=False)]
 YesOption = Annotated[bool, typer.Option("--yes", help="run even past the budget")]
+#: ``--run-timeout`` of run and compare (see slabpolicy/runs/monitor.py).
+AllowPluginsOption = Annotated[bool, typer.Option(
+    "--allow-workload-plugins", help="load the plugin files a workload's plugins: lists "
+                                     "(they run code; see README, 'Trust')")]
+RunTimeoutOption = Annotated[float, typer.Option(
+    "--run-timeout", min=0, help="stop a run that does not advance simulated time for this many "
+                                 "seconds, naming the plugin running (0: never)")]
 
 
 def _budget(events: Optional[float], yes: bool) -> Budget:
@@ -73,12 +85,16 @@ def validate(
     file: Annotated[Path, typer.Argument(help="the workload YAML file")],
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="override dotted.key=value")] = None,
     plugin: Annotated[Optional[list[Path]], typer.Option(help="load a local plugin module")] = None,
+    allow_workload_plugins: AllowPluginsOption = False,
 ) -> None:
     """Check a workload file (and its policies' options) without running it."""
     def go():
         workload = load_workload(file, set_ or ())
-        pm = make_plugin_manager(tuple(map(str, plugin or ())) + workload.plugins)
+        pm = make_plugin_manager(tuple(map(str, plugin or ())) + trusted_plugins(
+            workload, allow_workload_plugins, plugin or ()))
         runs = resolve_policies(workload, [], policy_registry(pm))
+        for r in runs:           # a factory's own checks, before anything runs
+            build_policy(r.entry, r.options, r.label)
         typer.echo(f"{file}: ok: {workload.name}, {len(workload.caches)} caches, "
                    f"{len(workload.groups)} cgroup groups, policies "
                    f"{', '.join(r.label for r in runs)}")
@@ -90,7 +106,10 @@ def validate(
 def run(
     file: Annotated[Path, typer.Argument(help="the workload YAML file")],
     policy: Annotated[Optional[list[str]], typer.Option(
-        help="policy name or workload label to run (repeatable; default: the workload's list)")] = None,
+        help="policy name or workload label to run, optionally with options: "
+             "'NAME:key=value,...' (repeatable; default: the workload's list)")] = None,
+    option: Annotated[Optional[list[str]], typer.Option(
+        help="key=value: an option for every --policy (repeatable)")] = None,
     seed: Annotated[Optional[list[int]], typer.Option(
         min=0, help="seed (repeatable; default: the workload's)")] = None,
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="override dotted.key=value")] = None,
@@ -100,6 +119,8 @@ def run(
     strict: Annotated[bool, typer.Option(help="stop at the first accounting violation")] = False,
     budget: BudgetOption = None,
     yes: YesOption = False,
+    run_timeout: RunTimeoutOption = DEFAULT_RUN_TIMEOUT,
+    allow_workload_plugins: AllowPluginsOption = False,
 ) -> None:
     """Run a workload under one or more policies and seeds; print a summary."""
     _check_format(fmt, FORMATS_TABLE_JSON)
@@ -107,8 +128,10 @@ def run(
 
     def prepare():
         workload = load_workload(file, set_ or ())
-        pm = make_plugin_manager(plugin_paths + workload.plugins)
-        runs = resolve_policies(workload, list(policy or ()), policy_registry(pm))
+        pm = make_plugin_manager(plugin_paths + trusted_plugins(
+            workload, allow_workload_plugins, plugin_paths))
+        runs = resolve_policies(workload, with_options(list(policy or ()), list(option or ())),
+                                policy_registry(pm))
         check_budget(workload, _budget(budget, yes), len(runs) * len(seed or [0]))
         if out is not None:
             _prepare_out(out)   # an unusable --out fails before anything runs
@@ -119,17 +142,29 @@ def run(
     results: list[dict] = []
     jobs = [(r, s) for r in runs for s in seeds]
     try:
-        with _progress(len(jobs)) as advance:
+        with _progress(len(jobs)) as advance, user_stops():
             for policy_run, s in jobs:
-                result = run_one(workload, policy_run, s, plugin_paths=plugin_paths, strict=strict)
+                result = run_one(workload, policy_run, s, plugin_paths=plugin_paths, strict=strict,
+                                 run_timeout=run_timeout or None,
+                                 on_progress=run_progress() if len(jobs) == 1 else None)
                 results.append(result)
                 if out is not None:
                     _write_result(out, result)
                 advance()
     except SlabpolicyError as exc:
+        end_progress_line()
         if results:
             _emit(results, fmt, single=len(jobs) == 1)
         _fail(exc)
+    except KeyboardInterrupt as exc:          # Ctrl-C, SIGTERM, SIGHUP (see interrupts.py)
+        end_progress_line()
+        if results:
+            _emit(results, fmt, single=False)
+        figures = getattr(exc, "figures", None)
+        typer.echo(f"interrupted{f': {exc}' if isinstance(exc, Terminated) else ''}"
+                   f"{f'; {figures}' if figures else ''}", err=True)
+        raise typer.Exit(code=128 + getattr(exc, "signum", 2))
+    end_progress_line()
     _emit(results, fmt, single=len(jobs) == 1)
 
 
@@ -143,7 +178,7 @@ def _prepare_out(out: Path) -> None:
 
 def _write_result(out: Path, result: dict) -> None:
     try:
-        write_json_atomic(out / result_filename(result), result)
+        write_result(out / result_filename(result), result)
     except OSError as exc:
         raise SlabpolicyError(f"--out {out}: cannot write {result_filename(result)}: "
                               f"{exc.strerror or exc}") from exc
@@ -270,7 +305,10 @@ def compare(
         help="workload YAML files (default: the bundled default experiment)",
         show_default=False)] = None,
     policy: Annotated[Optional[list[str]], typer.Option(
-        help="policy name or workload label to run (repeatable; default: each workload's list)")] = None,
+        help="policy name or workload label to run, optionally with options: "
+             "'NAME:key=value,...' (repeatable; default: each workload's list)")] = None,
+    option: Annotated[Optional[list[str]], typer.Option(
+        help="key=value: an option for every --policy (repeatable)")] = None,
     seeds: Annotated[int, typer.Option(
         min=1, help="seeds per workload: the workload's seed and the next N-1")] = matrix.DEFAULT_SEEDS,
     baseline: Annotated[Optional[str], typer.Option(
@@ -288,6 +326,8 @@ def compare(
     wide: Annotated[bool, typer.Option(help=WIDE_HELP)] = False,
     budget: BudgetOption = None,
     yes: YesOption = False,
+    run_timeout: RunTimeoutOption = DEFAULT_RUN_TIMEOUT,
+    allow_workload_plugins: AllowPluginsOption = False,
 ) -> None:
     """Run workloads under several policies and seeds, in parallel; print a comparison.
 
@@ -301,8 +341,9 @@ def compare(
 
     def prepare():
         plan = matrix.plan_experiment(
-            list(files or ()), policies=list(policy or ()), seeds=seeds,
-            overrides=list(set_ or ()), plugin_paths=list(plugin or ()))
+            list(files or ()), policies=with_options(list(policy or ()), list(option or ())),
+            seeds=seeds, overrides=list(set_ or ()), plugin_paths=list(plugin or ()),
+            allow_workload_plugins=allow_workload_plugins)
         _check_baseline(baseline, plan.labels)
         for workload in plan.workloads:
             check_budget(workload, _budget(budget, yes),
@@ -325,7 +366,8 @@ def compare(
             _check_metrics(metrics, [run.result])
 
     outcome = _guarded(lambda: matrix.run_experiment(
-        plan, directory, jobs=jobs, progress=_progress, on_result=on_result))
+        plan, directory, jobs=jobs, progress=_progress, on_result=on_result,
+        run_timeout=run_timeout))
     typer.echo(f"{directory}: {len(plan.runs)} runs ({outcome.ran} new, "
                f"{outcome.reused} reused); `slabpolicy report {directory}` shows them again",
                err=True)
@@ -340,6 +382,9 @@ def report(
     metric: Annotated[Optional[list[str]], typer.Option(help=METRIC_HELP)] = None,
     fmt: Annotated[str, typer.Option("--format", help="plain, github, latex, html, csv or json")] = "plain",
     wide: Annotated[bool, typer.Option(help=WIDE_HELP)] = False,
+    html: Annotated[Optional[Path], typer.Option(
+        help="also write one self-contained HTML page here: the tables, a forest plot per "
+             "metric, the plots, the workload and the provenance", show_default=False)] = None,
 ) -> None:
     """Render the comparison of a results directory again, without running anything."""
     report_mod = _guarded(lambda: _report())
@@ -348,7 +393,13 @@ def report(
     def go():
         results = matrix.load_results(
             directory, warn=lambda message: typer.echo(message, err=True))
-        return _render(results, baseline, list(metric or ()), fmt, wide)
+        text = _render(results, baseline, list(metric or ()), fmt, wide)
+        if html is not None:
+            from slabpolicy.analysis.html import write_report_page
+            write_report_page(html, results, directory, baseline=baseline,
+                              metrics=list(metric or ()) or None)
+            typer.echo(f"{html}: the report page", err=True)
+        return text
 
     _echo(_guarded(go))
 

@@ -26,7 +26,7 @@ import platform
 import sys
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, ContextManager, Protocol, Sequence
@@ -35,10 +35,15 @@ from slabpolicy import __version__
 from slabpolicy.errors import SlabpolicyError
 from slabpolicy.api.plugin_manager import make_plugin_manager, policy_registry
 from slabpolicy.runs.dirlock import hold_directory, is_held
-from slabpolicy.runs.pool import Terminated, run_in_pool, terminating
-from slabpolicy.runs.results import result_filename, write_json_atomic
+from slabpolicy.interrupts import Terminated, raise_pending, user_stops
+from slabpolicy.runs.monitor import DEFAULT_RUN_TIMEOUT
+from slabpolicy.runs.pool import run_in_pool
+from slabpolicy.runs.results import (checksum_status, result_filename, write_json_atomic,
+                                     write_result)
 from slabpolicy.runs.runner import SCHEMA, PolicyRun, resolve_policies, run_one
+from slabpolicy.workloads.bundled import experiments_dirs
 from slabpolicy.workloads.spec import Workload, load_workload
+from slabpolicy.workloads.trust import trusted_plugins
 
 MANIFEST = "manifest.json"
 MANIFEST_SCHEMA = "slabpolicy.manifest/1"
@@ -51,17 +56,6 @@ EXIT_INTERRUPTED = 130
 # --------------------------------------------------------------------------- #
 # Where the bundled experiments are
 # --------------------------------------------------------------------------- #
-
-def experiments_dirs() -> list[Path]:
-    """Where bundled experiments may be, in order: package data, then the source tree.
-
-    ``slabpolicy/experiments/`` exists when the package was installed with its
-    package data; ``<repo>/experiments/`` when it runs from a checkout (or an
-    editable install), next to the ``slabpolicy`` package directory.
-    """
-    package = Path(__file__).resolve().parent.parent
-    return [package / "experiments", package.parent / "experiments"]
-
 
 def experiments_dir() -> Path | None:
     """The first directory of :func:`experiments_dirs` holding the default experiment."""
@@ -98,6 +92,8 @@ class Task:
     #: a sweep's grid point ((path, value), ...), also among ``overrides``; the
     #: result records it as ``parameters``
     parameters: tuple[tuple[str, str], ...] = ()
+    #: the watchdog's seconds without progress (--run-timeout; 0: none)
+    run_timeout: float = DEFAULT_RUN_TIMEOUT
 
 
 @dataclass
@@ -144,8 +140,12 @@ def _filename(workload: Workload, label: str, seed: int) -> str:
 
 def plan_experiment(files: Sequence[str | os.PathLike[str]] = (), *, policies: Sequence[str] = (),
                     seeds: int = DEFAULT_SEEDS, overrides: Sequence[str] = (),
-                    plugin_paths: Sequence[str | os.PathLike[str]] = ()) -> Plan:
-    """Load and check every workload and policy; list the runs.  Nothing runs."""
+                    plugin_paths: Sequence[str | os.PathLike[str]] = (),
+                    allow_workload_plugins: bool = False) -> Plan:
+    """Load and check every workload and policy; list the runs.  Nothing runs.
+
+    A workload's own ``plugins:`` are refused unless ``allow_workload_plugins``
+    (see :mod:`slabpolicy.workloads.trust`)."""
     if seeds < 1:
         raise SlabpolicyError(f"--seeds {seeds}: must be at least 1")
     paths = [os.fspath(f) for f in files] or [str(default_experiment())]
@@ -163,7 +163,8 @@ def plan_experiment(files: Sequence[str | os.PathLike[str]] = (), *, policies: S
                                   f"{by_name[workload.name]}; results are filed by name, so give "
                                   f"each workload its own")
         by_name[workload.name] = path
-        pm = make_plugin_manager(plugins + workload.plugins)
+        pm = make_plugin_manager(plugins + trusted_plugins(workload, allow_workload_plugins,
+                                                           plugins))
         runs = resolve_policies(workload, list(policies), policy_registry(pm))
         plan.workloads.append(workload)
         plan.policies[workload.name] = runs
@@ -224,7 +225,8 @@ def find_reusable(plan: Plan, out: Path) -> int:
     reused = 0
     for run in plan.runs:
         doc = read_result(out / run.filename)
-        if doc is not None and matches(doc, run):
+        # a file whose figures cannot be vouched for (changed, or no checksum) is run again
+        if doc is not None and matches(doc, run) and checksum_status(doc) == "ok":
             run.result, run.reused = doc, True
             reused += 1
     return reused
@@ -247,7 +249,8 @@ def execute(task: Task) -> tuple[str, Any]:
                                   f"running; run compare again")
         pm = make_plugin_manager(task.plugin_paths + workload.plugins)
         [policy] = resolve_policies(workload, [task.label], policy_registry(pm))
-        result = run_one(workload, policy, task.seed, plugin_paths=task.plugin_paths)
+        result = run_one(workload, policy, task.seed, plugin_paths=task.plugin_paths,
+                         run_timeout=task.run_timeout)
         if task.parameters:
             result["parameters"] = dict(task.parameters)
         return "ok", result
@@ -313,8 +316,11 @@ def run_experiment(plan: Plan, out: Path, *, jobs: int | None = None,
                    progress: Progress | None = None,
                    on_result: Callable[[PlannedRun], None] | None = None,
                    argv: Sequence[str] | None = None, executor: Executor | None = None,
-                   extra: dict[str, Any] | None = None) -> Outcome:
+                   extra: dict[str, Any] | None = None,
+                   run_timeout: float | None = None) -> Outcome:
     """Run what is missing of ``plan`` into ``out``; return the outcome.
+
+    ``run_timeout`` (seconds; 0 for none) replaces each task's watchdog setting.
 
     ``executor`` runs the missing runs (default: local worker processes, ``jobs``
     of them); ``extra`` is added to the manifest (a sweep's grid).
@@ -329,7 +335,10 @@ def run_experiment(plan: Plan, out: Path, *, jobs: int | None = None,
     except OSError as exc:
         raise SlabpolicyError(f"--out {out}: cannot create the directory: "
                               f"{exc.strerror or exc}") from exc
-    with hold_directory(out), terminating():
+    if run_timeout is not None:
+        for run in plan.runs:
+            run.task = replace(run.task, run_timeout=run_timeout)
+    with hold_directory(out), user_stops():
         return _run_locked(plan, out, jobs, progress, on_result, argv, executor, extra)
 
 
@@ -369,6 +378,7 @@ def _run_locked(plan: Plan, out: Path, jobs: int | None, progress: Progress | No
                 _run_here(todo, progress, finished)
             else:
                 _run_pool(todo, min(jobs, len(todo)), progress, finished)
+        raise_pending()                 # a stop that landed where Python ignored it
     except Terminated as exc:
         status = "terminated"
         stopped = ExperimentStopped(
@@ -433,6 +443,7 @@ def _run_here(todo: list[PlannedRun], progress: Progress | None,
               finished: Callable[[PlannedRun, tuple[str, Any]], None]) -> None:
     with (progress(len(todo)) if progress else nullcontext(lambda: None)) as advance:
         for run in todo:
+            raise_pending()
             finished(run, execute(run.task))
             advance()
 
@@ -446,7 +457,7 @@ def _run_pool(todo: list[PlannedRun], jobs: int, progress: Progress | None,
 
 def _write_result(out: Path, run: PlannedRun, result: dict) -> None:
     try:
-        write_json_atomic(out / run.filename, result)
+        write_result(out / run.filename, result)
     except OSError as exc:
         raise SlabpolicyError(f"--out {out}: cannot write {run.filename}: "
                               f"{exc.strerror or exc}") from exc
@@ -571,6 +582,9 @@ def load_results(directory: str | os.PathLike[str],
             if warn is not None:
                 warn(f"{path}: not a result document (partial or corrupt?); skipped")
             continue
+        if warn is not None and checksum_status(doc) == "mismatch":
+            warn(f"{path}: its figures do not match its checksum (changed after it was "
+                 f"written?); shown anyway, and compare into this directory runs it again")
         docs[path.name] = doc
     if not docs:
         raise SlabpolicyError(f"{directory}: no result files")

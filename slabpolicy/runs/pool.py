@@ -5,8 +5,8 @@ Every way the ``slabpolicy compare`` process can end takes its workers with it:
 * it returns or raises (Ctrl-C, a worker that died, an error): the pool's workers
   still running are terminated, then the pool is shut down;
 * SIGTERM or SIGHUP (what ``timeout``, a CI cancel or a closed terminal send):
-  :func:`terminating` turns them into :class:`Terminated`, which unwinds like
-  Ctrl-C, so the finished results and the manifest are written and the workers
+  :func:`~slabpolicy.interrupts.user_stops` turns them into ``Terminated``,
+  which unwinds like Ctrl-C, so the finished results and the manifest are written and the workers
   stopped on the way out;
 * kill -9 (nothing runs in the parent): each worker asked the kernel at start
   for SIGKILL when its parent dies (``prctl(PR_SET_PDEATHSIG)``, Linux), and a
@@ -17,44 +17,16 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
-import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from contextlib import contextmanager, nullcontext
-from typing import Any, Callable, ContextManager, Iterator, Sequence
+from contextlib import nullcontext
+from typing import Any, Callable, ContextManager, Sequence
 
-__all__ = ["Terminated", "terminating", "run_in_pool", "worker_pids"]
+from slabpolicy.interrupts import STOP_SIGNALS, raise_pending
+
+__all__ = ["run_in_pool", "worker_pids"]
 
 #: prctl(2) option: the signal a process gets when its parent dies.
 PR_SET_PDEATHSIG = 1
-#: Signals that stop compare as Ctrl-C does, and the exit status of each (128 + N).
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
-
-
-class Terminated(KeyboardInterrupt):
-    """compare got SIGTERM or SIGHUP: it stops as on Ctrl-C, with status 128 + signal."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-
-@contextmanager
-def terminating() -> Iterator[None]:
-    """Within the block, SIGTERM and SIGHUP raise :class:`Terminated` in this thread."""
-    if threading.current_thread() is not threading.main_thread():
-        yield                             # only the main thread may set handlers
-        return
-
-    def stop(signum: int, frame: Any) -> None:
-        raise Terminated(signum)
-    previous = {s: signal.signal(s, stop) for s in STOP_SIGNALS}
-    try:
-        yield
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-
-
 def _die_with_parent(parent: int) -> None:
     """Ask for SIGKILL when the parent dies; exit now if it already has."""
     try:
@@ -100,7 +72,7 @@ def run_in_pool(function: Callable[[Any], Any], tasks: Sequence[Any], jobs: int,
     in this process as each one returns, in completion order.
 
     Whatever ends it (an exception from ``function`` or ``finished``, Ctrl-C,
-    :class:`Terminated`), the workers are stopped before this returns or raises.
+    ``Terminated``), the workers are stopped before this returns or raises.
     ``on_start`` gets the workers' pids once all tasks are submitted.
     """
     pool = ProcessPoolExecutor(max_workers=jobs, initializer=_worker_init,
@@ -115,7 +87,8 @@ def run_in_pool(function: Callable[[Any], Any], tasks: Sequence[Any], jobs: int,
             on_start(worker_pids(pool))
         with progress if progress is not None else nullcontext(lambda: None) as advance:
             while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                raise_pending()           # a SIGTERM that landed where Python ignored it
+                done, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
                 for future in done:
                     finished(pending.pop(future), future.result())
                     advance()

@@ -22,16 +22,20 @@ import time
 import traceback
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
+from typing import Any, Callable
 
 import pluggy
 
 from slabpolicy import __version__
 from slabpolicy.kernel.engine import MEMORY_FIGURES, Simulation
-from slabpolicy.errors import PluginError, SlabpolicyError, WorkloadError
+from slabpolicy.errors import PluginError, Problem, SlabpolicyError, WorkloadError
+from slabpolicy.interrupts import from_user
 from slabpolicy.kernel.histogram import Histogram
-from slabpolicy.api.plugin_manager import (PolicyEntry, make_plugin_manager, policy_registry,
-                             register_run_plugin)
+from slabpolicy.runs.monitor import DEFAULT_RUN_TIMEOUT, Progress, RunStalled, progress_of, watch
+from slabpolicy.runs.policy_args import policy_arg, split_policy_arg
+from slabpolicy.workloads.units import format_duration
+from slabpolicy.api.plugin_manager import (PolicyEntry, build_policy, make_plugin_manager,
+                                          policy_registry, register_run_plugin)
 
 SCHEMA = "slabpolicy.result/1"
 
@@ -50,6 +54,8 @@ def resolve_policies(workload, names: list[str], registry: dict[str, PolicyEntry
 
     A name matches a workload policy's label first (so ``leave-in-place+shrink``
     picks up its options), then any installed policy, run with its defaults.
+    A name may carry options, ``NAME:key=value,...`` (:mod:`slabpolicy.runs.policy_args`),
+    which override the workload's; the run's label is then that text, canonical.
     Options are checked against the policy's declared options; a bad one is a
     :class:`WorkloadError` pointing at its line in the workload file.
     """
@@ -57,7 +63,14 @@ def resolve_policies(workload, names: list[str], registry: dict[str, PolicyEntry
     problems = []
     runs: list[PolicyRun] = []
     wanted = names or [c.label for c in workload.policies]
-    for name in wanted:
+    for text in wanted:
+        name, given = split_policy_arg(text)      # 'NAME:key=value,...' from the command line
+        label = policy_arg(name, given)
+
+        def given_problems(option_problems, index=None):
+            return [Problem(f"--policy {text}", 0, f"options.{key}", msg) if key in given
+                    else workload.problem(f"policies[{index}].options.{key}", msg)
+                    for key, msg in option_problems]
         if name in choices:
             index, choice = choices[name]
             entry = registry.get(choice.name)
@@ -65,14 +78,14 @@ def resolve_policies(workload, names: list[str], registry: dict[str, PolicyEntry
                 problems.append(workload.problem(f"policies[{index}]",
                                                  _unknown_policy(choice.name, registry)))
                 continue
-            options, option_problems = entry.spec.parse_options(choice.options)
-            problems += [workload.problem(f"policies[{index}].options.{key}", msg)
-                         for key, msg in option_problems]
-            runs.append(PolicyRun(entry, choice.label, options))
+            options, option_problems = entry.spec.parse_options({**choice.options, **given})
+            problems += given_problems(option_problems, index)
+            runs.append(PolicyRun(entry, label, options))
         elif name in registry:
             entry = registry[name]
-            options, _ = entry.spec.parse_options({})
-            runs.append(PolicyRun(entry, name, options))
+            options, option_problems = entry.spec.parse_options(given)
+            problems += given_problems(option_problems)
+            runs.append(PolicyRun(entry, label, options))
         else:
             raise SlabpolicyError(f"--policy {name}: " + _unknown_policy(name, registry))
     if problems:
@@ -87,38 +100,66 @@ def _unknown_policy(name: str, registry: dict[str, PolicyEntry]) -> str:
 
 
 def run_one(workload, policy: PolicyRun, seed: int, *, plugin_paths: tuple[str, ...] = (),
-            strict: bool = False) -> dict[str, Any]:
+            strict: bool = False, run_timeout: float | None = DEFAULT_RUN_TIMEOUT,
+            on_progress: Callable[[Progress], None] | None = None) -> dict[str, Any]:
     """Simulate ``workload`` under ``policy`` with ``seed``; return the result document.
 
     A fresh plugin manager is built for the run, and the policy object is registered
-    in it alone.  An exception raised by plugin code becomes a :class:`PluginError`
-    naming the plugin, the place and the simulated time.
+    in it alone.  Anything plugin code raises (any BaseException: SystemExit, a
+    KeyboardInterrupt nobody pressed, its own BaseException subclasses) becomes a
+    :class:`PluginError` naming the plugin, the place and the simulated time; so
+    does a run that stops advancing for ``run_timeout`` seconds (the watchdog of
+    :mod:`slabpolicy.runs.monitor`, which also feeds ``on_progress``).  A stop
+    sent by the user (:mod:`slabpolicy.interrupts`) goes through, carrying the
+    run's figures so far as ``figures``.
     """
     pm = make_plugin_manager(tuple(plugin_paths) + tuple(workload.plugins))
     entry = policy_registry(pm).get(policy.entry.spec.name, policy.entry)
-    try:
-        policy_obj = entry.spec.factory(dict(policy.options))
-    except Exception as exc:
-        raise PluginError(f"policy {policy.label} ({entry.plugin}): building it raised "
-                          f"{type(exc).__name__}: {exc}") from exc
+    policy_obj = build_policy(entry, policy.options, policy.label)
     register_run_plugin(pm, policy_obj, f"policy:{policy.label}")
     sim = Simulation(workload, seed=seed, hook=pm.hook, policy_label=policy.label, strict=strict)
     try:
-        started = time.perf_counter()
-        sim.run()
-        wall = time.perf_counter() - started
-        sim.finish()
-        result = build_result(sim, entry, policy, wall)
-        pm.hook.slabpolicy_run_end(sim=sim, result=result)
+        with watch(sim, run_timeout, on_progress):
+            started = time.perf_counter()
+            sim.run()
+            wall = time.perf_counter() - started
+            sim.finish()
+            result = build_result(sim, entry, policy, wall)
+            pm.hook.slabpolicy_run_end(sim=sim, result=result)
     except SlabpolicyError:
         raise
-    except Exception as exc:
-        culprit = _blame(exc, pm)
-        if culprit is None:
+    except BaseException as exc:
+        if from_user(exc):
+            exc.figures = figures_so_far(sim)       # type: ignore[attr-defined]
             raise
-        raise PluginError(f"{culprit} raised {type(exc).__name__}: {exc} "
-                          f"(policy {policy.label}, seed {seed}, t={sim.slub.now}ns)") from exc
+        raise _escape(exc, pm, policy, seed, sim, run_timeout) from exc
     return result
+
+
+def _escape(exc: BaseException, pm: pluggy.PluginManager, policy: PolicyRun, seed: int,
+            sim: Simulation, run_timeout: float | None) -> BaseException:
+    """What to raise for ``exc`` escaping a run: a PluginError naming the plugin whose
+    code raised it (or was running when the watchdog fired); ``exc`` itself when no
+    plugin code is involved (an internal error)."""
+    culprit = _blame(exc, pm)
+    where = f"(policy {policy.label}, seed {seed}, t={sim.slub.now}ns)"
+    if isinstance(exc, RunStalled):
+        what = (f"the run stopped advancing simulated time for {run_timeout:g}s and was stopped "
+                f"(--run-timeout) {where}")
+        return PluginError(f"{culprit}: {what}" if culprit else what[0].upper() + what[1:])
+    if culprit is None:
+        return exc
+    return PluginError(f"{culprit} raised {type(exc).__name__}: {exc} {where}")
+
+
+def figures_so_far(sim: Simulation) -> str:
+    """A line of what an interrupted run had done (the CLI prints it)."""
+    p = progress_of(sim, 0.0)
+    slub = sim.slub
+    return (f"stopped at t={format_duration(p.now_ns)} of {format_duration(p.end_ns)} "
+            f"({p.fraction:.0%}): {slub.n_alloc_fast + slub.n_alloc_slow} allocations, "
+            f"{slub.n_free_fast + slub.n_free_slow} frees, {slub.total_pages} slab pages, "
+            f"{len(slub.dead_caches)} dead caches, {sim.memcgs.nr_dying} dying memcgs")
 
 
 def _blame(exc: BaseException, pm: pluggy.PluginManager) -> str | None:

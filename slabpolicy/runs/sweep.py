@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from slabpolicy.api.plugin_manager import make_plugin_manager, policy_registry
+from slabpolicy.workloads.trust import trusted_plugins
 from slabpolicy.errors import SlabpolicyError
 from slabpolicy.runs.grid import Point, grid_axes, grid_points, load_points, point_tags
 from slabpolicy.runs.matrix import DEFAULT_SEEDS, Plan, PlannedRun, Task
@@ -50,7 +51,8 @@ class Sweep:
 def plan_sweep(file: str | os.PathLike[str], grid: Sequence[str] = (), *,
                policies: Sequence[str] = (), seeds: int = DEFAULT_SEEDS,
                overrides: Sequence[str] = (),
-               plugin_paths: Sequence[str | os.PathLike[str]] = ()) -> Sweep:
+               plugin_paths: Sequence[str | os.PathLike[str]] = (),
+               allow_workload_plugins: bool = False) -> Sweep:
     """Load and check the workload at every grid point and every policy; list the
     runs (point, then policy, then seed).  Nothing runs."""
     if seeds < 1:
@@ -62,7 +64,8 @@ def plan_sweep(file: str | os.PathLike[str], grid: Sequence[str] = (), *,
     axes = grid_axes(base, grid, overrides)
     points = grid_points(axes)
     workloads = load_points(path, overrides, axes, points)
-    registry = policy_registry(make_plugin_manager(plugins + base.plugins))
+    registry = policy_registry(make_plugin_manager(plugins + trusted_plugins(
+        base, allow_workload_plugins, plugins)))
     base_policies = resolve_policies(base, list(policies), registry)
     seed_list = [base.seed + i for i in range(seeds)]
     plan = Plan([base], {base.name: base_policies}, {base.name: seed_list}, overrides, plugins)

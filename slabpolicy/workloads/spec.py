@@ -40,7 +40,7 @@ from slabpolicy.workloads.distributions import (
 )
 from slabpolicy.errors import Problem, WorkloadError
 from slabpolicy.kernel.geometry import geometry
-from slabpolicy.workloads import limits
+from slabpolicy.workloads import bundled, limits
 from slabpolicy.workloads.reader import check_node_count, read_workload_bytes
 from slabpolicy.workloads.units import UnitError, format_size, parse_duration, parse_rate, parse_size
 
@@ -1373,8 +1373,11 @@ def _sort_problems(problems: list[Problem], file: str) -> list[Problem]:
 
 
 def load_workload(path: str | os.PathLike[str], overrides: Sequence[str] = ()) -> Workload:
-    """Read, override and validate a workload file; raise WorkloadError with every problem."""
-    path_text = os.fspath(path)
+    """Read, override and validate a workload file; raise WorkloadError with every problem.
+
+    ``path`` may also name a bundled experiment (:func:`slabpolicy.workloads.bundled.resolve`).
+    """
+    path_text = bundled.resolve(path)
     overrides = [str(o) for o in overrides]
     data = read_workload_bytes(path_text)
     digest = hashlib.sha256(data)
