@@ -57,3 +57,17 @@ def test_a_tampered_result_is_run_again_and_reported(tmp_path):
     assert "2 runs (1 new, 1 reused)" in again.stderr
     rerun = json.loads(tampered.read_text())
     assert rerun["memory"]["slab_pages"]["peak"] == honest and checksum_status(rerun) == "ok"
+
+
+def test_report_skips_a_fifo_named_like_a_result(tmp_path):
+    """A FIFO among the results would block report forever on open()."""
+    import os
+    path = tmp_path / "w.yaml"
+    path.write_text(WORKLOAD)
+    out = tmp_path / "out"
+    assert RUNNER.invoke(app, ["compare", str(path), "--seeds", "1", "--jobs", "1",
+                               "--out", str(out)]).exit_code == 0
+    os.mkfifo(out / "sums--leave-in-place--seed9.json")
+    report = RUNNER.invoke(app, ["report", str(out)])
+    assert report.exit_code == 0, report.output
+    assert "seed9.json: not a result document" in report.stderr

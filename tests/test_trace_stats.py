@@ -8,29 +8,7 @@ from typer.testing import CliRunner
 from slabpolicy.cli import app
 from slabpolicy.traces.stats import trace_stats
 from slabpolicy.traces.tracefile import TraceFile
-
-
-def alloc(t_us, ptr, cache="dentry", size=192, pid=100, cpu=0, ctx=".", accounted="true"):
-    return (f"            bash-{pid}    [{cpu:03d}] ..{ctx}..   {t_us // 10**6}.{t_us % 10**6:06d}: "
-            f"kmem_cache_alloc: call_site=__d_alloc+0x2d/0x230 ptr={ptr:016x} name={cache} "
-            f"bytes_req={size} bytes_alloc={size} gfp_flags=GFP_KERNEL node=-1 "
-            f"accounted={accounted}")
-
-
-def free(t_us, ptr, cache="dentry", pid=100, cpu=0, ctx="."):
-    return (f"            bash-{pid}    [{cpu:03d}] ..{ctx}..   {t_us // 10**6}.{t_us % 10**6:06d}: "
-            f"kmem_cache_free: call_site=__d_free+0x2d/0x230 ptr={ptr:016x} name={cache}")
-
-
-def kfree(t_us, ptr, pid=100, ctx="."):
-    return (f"            bash-{pid}    [000] ..{ctx}..   {t_us // 10**6}.{t_us % 10**6:06d}: "
-            f"kfree: call_site=x+0x1/0x2 ptr={ptr:016x}")
-
-
-def kmalloc(t_us, ptr, size):
-    return (f"            bash-100    [000] .....   {t_us // 10**6}.{t_us % 10**6:06d}: kmalloc: "
-            f"call_site=x+0x1/0x2 ptr={ptr:016x} bytes_req={size} bytes_alloc={size} "
-            f"gfp_flags=GFP_KERNEL node=-1 accounted=false")
+from trace_lines import alloc, free, kfree, kmalloc
 
 
 def stats_of(tmp_path, lines):

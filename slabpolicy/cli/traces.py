@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 from tabulate import tabulate
 
 from slabpolicy.cli.app import FORMATS_TABLE_JSON, _check_format, _dump, _guarded, app
+from slabpolicy.workloads.units import UnitError, parse_duration
+from slabpolicy.traces.check import DEFAULT_POLICY, replay_check
+from slabpolicy.traces.record import Recorder
 from slabpolicy.traces.stats import trace_stats
 from slabpolicy.traces.tracefile import TraceFile
 
@@ -49,3 +52,68 @@ def stats(
     typer.echo("\n" + tabulate(cache_rows, headers=["cache", "allocs", "frees", "paired",
                                                     "unpaired frees", "never freed",
                                                     "bytes alloc"]))
+
+
+def _seconds(value: Optional[str], option: str) -> Optional[float]:
+    if value is None:
+        return None
+    try:
+        ns = parse_duration(value)
+    except UnitError as e:
+        raise typer.BadParameter(str(e), param_hint=option) from None
+    if ns <= 0:
+        raise typer.BadParameter("must be greater than 0", param_hint=option)
+    return ns / 1e9
+
+
+@app.command()
+def record(
+    out: Annotated[Path, typer.Option(help="the trace file to write (gzip-compressed)")],
+    command: Annotated[Optional[list[str]], typer.Argument(
+        help="the command to run while recording (after --)")] = None,
+    duration: Annotated[Optional[str], typer.Option(
+        help="how long to record (e.g. 5s; default: until the command exits, else 10s)")] = None,
+    cgroup: Annotated[Optional[str], typer.Option(
+        help="run the command in this new memory cgroup (e.g. jobs/build), removed at the end")] = None,
+    poll: Annotated[str, typer.Option(help="how often to read the memcgs' kmem counters")] = "100ms",
+    watch: Annotated[Optional[str], typer.Option(
+        help="the cgroup subtree whose counters are read and whose tasks' events are kept "
+             "(default: --cgroup's top, else all)")] = None,
+    all_tasks: Annotated[bool, typer.Option(
+        help="keep every task's events, not only the watched subtree's")] = False,
+) -> None:
+    """Record this kernel's slab traffic per memcg with ftrace (Linux, root)."""
+    recorder = Recorder(str(out), list(command or ()), _seconds(duration, "--duration"),
+                        cgroup, _seconds(poll, "--poll"), watch, all_tasks)
+    _guarded(recorder.run)
+    typer.echo(f"{out}: recorded")
+
+
+def _figure(value) -> str:
+    if value is None:
+        return "-"
+    return f"{value:+.1%}" if isinstance(value, float) and abs(value) < 100 else f"{value:,}"
+
+
+@app.command("replay-check")
+def replay_check_command(
+    trace: Annotated[Path, typer.Argument(help="a trace recorded by 'slabpolicy record'")],
+    policy: Annotated[str, typer.Option(
+        help="the policy of the recording kernel")] = DEFAULT_POLICY,
+    min_allocs: Annotated[int, typer.Option(
+        help="list the caches with at least this many allocations in the trace")] = 200,
+    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+) -> None:
+    """Replay a recorded trace and set the model's counters against the kernel's."""
+    _check_format(fmt, FORMATS_TABLE_JSON)
+    doc = _guarded(lambda: replay_check(str(trace), policy, min_allocs))
+    if fmt == "json":
+        typer.echo(_dump(doc))
+        return
+    rows = [(r["what"], f"{r['predicted']:,}", f"{r['measured']:,}", f"{r['error']:+,}",
+             _figure(r["relative_error"]), r["unit"]) for r in doc["rows"]]
+    typer.echo(f"{trace}: Linux {doc['kernel']}, recorded {doc['recorded_at']}, replayed under "
+               f"{policy}: {doc['events']:,} events, {doc['unpaired_frees']:,} unpaired frees, "
+               f"{doc['never_freed']:,} objects never freed, {doc['lost_events']} lost events")
+    typer.echo(tabulate(rows, headers=["counter", "predicted", "measured", "error", "relative",
+                                       "unit"], disable_numparse=True))

@@ -123,6 +123,8 @@ class Simulation(PolicyOperations):
         self.slub.on_dead_cache_empty = self._dead_cache_empty
         self._has_tick = bool(hook.slabpolicy_tick.get_hookimpls())
         self._kind_index = {k.name: i for i, k in enumerate(workload.caches)}
+        #: the replay of the workload's trace, if it has one (slabpolicy.traces.replay)
+        self.replay = None
         # reclaimable objects, memory limits and RCU frees (kernel/reclaim.py, kernel/rcu.py)
         self.rcu = Rcu(self)
         opts = workload.reclaim
@@ -188,7 +190,12 @@ class Simulation(PolicyOperations):
                 self._push(arrival.start_ns, ARRIVE, group)
         self._push(0, SAMPLE)
         self.start_ticks()
-        self.run_events()
+        if self.workload.trace is not None:
+            # events from a recorded trace instead of generated streams
+            from slabpolicy.traces.replay import replay
+            replay(self, self.workload.trace)
+        else:
+            self.run_events()
 
     def run_events(self, until: int | None = None) -> None:
         """Process queued events in time order up to ``until`` (default: the end of

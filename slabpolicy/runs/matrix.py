@@ -168,7 +168,9 @@ def plan_experiment(files: Sequence[str | os.PathLike[str]] = (), *, policies: S
         runs = resolve_policies(workload, list(policies), policy_registry(pm))
         plan.workloads.append(workload)
         plan.policies[workload.name] = runs
-        plan.seeds[workload.name] = [workload.seed + i for i in range(seeds)]
+        # a replayed trace is the same for every seed: one run per policy
+        n_seeds = 1 if workload.trace is not None else seeds
+        plan.seeds[workload.name] = [workload.seed + i for i in range(n_seeds)]
         for policy in runs:
             for seed in plan.seeds[workload.name]:
                 task = Task(path, overrides, plugins, policy.label, seed, workload.sha256)
@@ -187,7 +189,10 @@ def _plain(value: Any) -> Any:
 
 
 def read_result(path: Path) -> dict | None:
-    """A result document read back, or None if the file is missing, partial or not one."""
+    """A result document read back, or None if the file is missing, partial or not one
+    (or not a regular file: a FIFO named like a result would block the reader)."""
+    if not Path(path).is_file():
+        return None
     try:
         with open(path) as fh:
             doc = json.load(fh)
@@ -540,6 +545,8 @@ def manifest(plan: Plan, started: str, finished: str | None, status: str,
 
 
 def read_manifest(out: Path) -> dict | None:
+    if not (Path(out) / MANIFEST).is_file():
+        return None
     try:
         with open(Path(out) / MANIFEST) as fh:
             doc = json.load(fh)

@@ -255,6 +255,7 @@ def build_result(sim: Simulation, entry: PolicyEntry, policy: PolicyRun,
         "rcu": sim.rcu.summary(),
         "slub_stats": dict(sorted(stats.items())),
         "series": series,
+        **({"trace": sim.replay.summary()} if sim.replay is not None else {}),
         "provenance": {"slabpolicy": __version__, "python": sys.version.split()[0],
                        "platform": platform.platform(), "host": platform.node()},
     }

@@ -111,6 +111,9 @@ reclaim:                          # [{}] how reclaim scans (kernel/reclaim.py)
 policies: [leave-in-place]        # [[leave-in-place]] names or {name, label, options}
 plugins: []                       # [] paths, relative to this file
 costs: {alloc_fast: 6ns}          # [{}] step -> duration
+trace:                            # [none] a trace to replay instead of caches and cgroups:
+                                  # FILE or {file, tasks, caches, cgroups, start, end,
+                                  # accounted_only, hierarchy} (docs/workloads.md)
 sweep:                            # [{}] `slabpolicy sweep` only: --set path -> list of values
   cgroups[0].arrival.rate: [1/s, 4/s, 16/s]
 """
@@ -239,6 +242,8 @@ class Workload:
     lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
     sweep: tuple[SweepAxis, ...] = ()
     reclaim: ReclaimOptions = ReclaimOptions()
+    #: a slabpolicy.traces.source.TraceSource to replay instead of ``groups`` (None: generated)
+    trace: Any = field(default=None, compare=False, repr=False)
 
     def locate(self, field_path: str) -> int:
         """Line of ``field_path`` or of its nearest ancestor present in the file (0 if none).
@@ -873,8 +878,10 @@ def _apply_override(chk: _Checker, root: MappingNode, text: str) -> None:
 
 _TOP = ("name", "description", "seed", "duration", "sample_interval", "tick_interval",
         "machine", "caches", "memcg", "cgroups", "reclaim", "policies", "plugins", "costs",
-        "sweep")
+        "trace", "sweep")
 _TOP_REQUIRED = ("name", "duration", "machine", "caches", "cgroups")
+#: what a workload that replays a trace must name (slabpolicy.traces.source gives the rest)
+_TOP_REQUIRED_TRACE = ("name",)
 _MACHINE = ("cpus", "nodes", "page_size", "slub_max_order", "slub_min_objects", "slub_min_order",
             "memory")
 _CACHE = ("name", "object_size", "slot_size", "store_user", "rcu")
@@ -890,7 +897,10 @@ _NESTED_TOP = {**{k: f"machine.{k}" for k in _MACHINE}, "cache_creation": "memcg
 
 
 def _validate(chk: _Checker, root: Node, path_text: str, sha: str) -> Workload | None:
-    top = chk.mapping(root, "", _TOP, _TOP_REQUIRED)
+    replays = isinstance(root, MappingNode) and any(
+        isinstance(k, ScalarNode) and k.value == "trace"
+        and not (isinstance(v, ScalarNode) and v.tag == _NULL_TAG) for k, v in root.value)
+    top = chk.mapping(root, "", _TOP, _TOP_REQUIRED_TRACE if replays else _TOP_REQUIRED)
     if top is None:
         return None
 
@@ -915,9 +925,14 @@ def _validate(chk: _Checker, root: Node, path_text: str, sha: str) -> Workload |
 
     machine = _machine(chk, top["machine"]) if "machine" in top else BAD
 
+    trace = None
+    if replays:             # events from a recorded trace instead of generated streams
+        from slabpolicy.traces.source import check_trace_workload
+        trace, duration, sample, machine = check_trace_workload(chk, top, duration, sample, machine)
+
     caches: list[Any] = []
     cache_names: dict[str, int] = {}
-    if "caches" in top:
+    if "caches" in top and not replays:
         items = chk.sequence(top["caches"], "caches")
         if items is None:
             caches.append(BAD)
@@ -938,7 +953,7 @@ def _validate(chk: _Checker, root: Node, path_text: str, sha: str) -> Workload |
                                         CACHE_CREATION_MODES)
 
     groups: list[Any] = []
-    if "cgroups" in top:
+    if "cgroups" in top and not replays:
         items = chk.sequence(top["cgroups"], "cgroups")
         if items is None:
             groups.append(BAD)
@@ -985,12 +1000,14 @@ def _validate(chk: _Checker, root: Node, path_text: str, sha: str) -> Workload |
     _check_geometry(chk, machine, caches)
     if chk.problems:
         return None
+    if trace is not None:
+        caches = [CacheKind(c.name, c.object_size, c.slot_size, False) for c in trace.caches]
     return Workload(
         name=name, description=description, path=path_text, sha256=sha, seed=seed,
         duration_ns=duration, sample_interval_ns=sample, tick_interval_ns=tick,
         machine=machine, caches=tuple(caches), cache_creation=cache_creation,
         groups=tuple(groups), policies=tuple(policies), plugins=tuple(plugins),
-        costs=costs, lines=dict(chk.lines), reclaim=reclaim, sweep=sweep,
+        costs=costs, lines=dict(chk.lines), reclaim=reclaim, sweep=sweep, trace=trace,
     )
 
 
