@@ -30,7 +30,11 @@ shows what this adds up to.
    (uncharging the dying memcg), and the pages handed to the parent are counted
    after it, not before;
 3. move_previous_full() unfreezes the slab and puts it on the parent's partial
-   list under the parent's node list_lock, not the dead cache's.
+   list under the parent's node list_lock, not the dead cache's;
+4. kmem_switch_slab() sets ``s->parent_slab`` before SLAB_CHAINED, so that a free
+   arriving while the switch waits for a list_lock finds the cache it is chained
+   to (as posted, parent_slab is set last, and such a free dereferences NULL:
+   the checker reports it and the free takes the normal path).
 
 How the model reads the patch.  ``s`` in __slab_free() is the cache the object
 was allocated from (kmem_cache_free(s, x) of the 2012 API): the patch's tests of
@@ -109,6 +113,8 @@ class Chaining:
         ``new``'s node list_lock.  Returns the pages moved."""
         slub = sim.slub
         yield sim.synchronize_rcu()
+        if self.corrected:
+            old.parent_slab = new          # fix 4: before frees can see SLAB_CHAINED
         old.flags |= SLAB_CHAINED
         if not self.corrected:
             old.discard = lambda s, slab: self.discard_slab(sim, s, slab)
@@ -151,6 +157,10 @@ class Chaining:
             return None            # before the switch frees take the normal path
         if self.corrected and slab.cache is not cache:
             return None            # fix 1: the page's own cache (the parent) frees it
+        if cache.parent_slab is None:
+            sim.slub.on_violation(f"{cache.name}: free into a chained cache whose parent_slab "
+                                  f"is not set yet (a NULL dereference in __slab_free())")
+            return None
         self.chained_frees += 1
         locks_before = sim.locks.classes["list_lock"].acquisitions
         self.slab_free_chained(sim, cache, slab, cpu)

@@ -76,9 +76,9 @@ def test_a_file_wins_over_a_bundled_name(tmp_path, monkeypatch):
     assert bundled.resolve("./default.yaml") == "./default.yaml"     # a path is a path
 
 
-@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("command", COMMANDS + ("trace stats",))
 def test_help_reads_as_text(command):
-    done = invoke(command, "--help")
+    done = invoke(*command.split(), "--help")
     assert done.exit_code == 0
     for raw in ("<list", "<path>", "<str>", "<int", "<bool>", "<float"):
         assert raw not in done.stdout, f"{command} --help shows {raw}"

@@ -103,6 +103,19 @@ def _can_record() -> str | None:
         return "no memory cgroup controller with kmem counters"
     if "tracefs" not in Path("/proc/filesystems").read_text() or not shutil.which("mount"):
         return "no tracefs"
+    if not os.path.isdir("/sys/kernel/tracing/events"):     # can it be mounted here?
+        probe = subprocess.run(["mount", "-t", "tracefs", "nodev", "/sys/kernel/tracing"],
+                               capture_output=True)
+        if probe.returncode != 0:
+            return "tracefs cannot be mounted here"
+        subprocess.run(["umount", "/sys/kernel/tracing"], capture_output=True)
+    if v1:
+        probe_dir = Path("/sys/fs/cgroup/memory", f"slabpolicy-probe-{uuid.uuid4().hex[:8]}")
+        try:
+            probe_dir.mkdir()
+            probe_dir.rmdir()
+        except OSError:
+            return "memory cgroups cannot be created here"
     return None
 
 
@@ -111,7 +124,10 @@ def _tracing_state(root: str) -> dict[str, str]:
     return {f: Path(root, f).read_text().split()[0] for f in files}
 
 
-@pytest.mark.skipif(_can_record() is not None, reason=f"record: {_can_record()}")
+WHY_NOT = _can_record()
+
+
+@pytest.mark.skipif(WHY_NOT is not None, reason=f"record: {WHY_NOT}")
 def test_record_a_job_on_this_kernel_and_leave_everything_as_found(tmp_path):
     mounted_before = os.path.isdir("/sys/kernel/tracing/events")
     if mounted_before:

@@ -122,6 +122,10 @@ LOCK_FIELD_MEANINGS = {
     "wait_ns_max": ("ns", "longest single wait"),
     "hold_ns_total": ("ns", "time locks of the class were held, summed"),
     "hold_ns_max": ("ns", "longest single hold"),
+    "con_bounces": ("contentions", "contentions on a cpu other than the last acquirer's "
+                    "(lock_stat con-bounces)"),
+    "acq_bounces": ("acquisitions", "acquisitions on a cpu other than the last acquirer's "
+                    "(lock_stat acq-bounces: the lock's cache line moved)"),
 }
 
 #: SLUB's statistics counters (mm/slub.c, ``enum stat_item`` in

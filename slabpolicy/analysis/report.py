@@ -522,9 +522,13 @@ WIDE = ("policy", "n", "mean", "sd", "median", "delta", "p_t", "p_w", "p_holm", 
 
 def columns(table: ComparisonTable, wide: bool = False) -> list[Column]:
     """The columns shown: :data:`NARROW` (what decides a comparison) or :data:`WIDE`
-    (every statistic), without p(W) when no row has enough pairs for it."""
+    (every statistic), without p(W) when no row has enough pairs for it and
+    without the tests' columns when nothing was tested (the notes say why)."""
     names = WIDE if wide else NARROW
-    return [COLUMNS[c] for c in names if c != "p_w" or table.wilcoxon_shown]
+    hidden = set() if table.wilcoxon_shown else {"p_w"}
+    if not table.n_comparisons:
+        hidden |= {"p_t", "p_w", "p_holm", "d_z", "mark"}
+    return [COLUMNS[c] for c in names if c not in hidden]
 
 
 def blocks(table: ComparisonTable) -> list[tuple[str, str, list[Row]]]:

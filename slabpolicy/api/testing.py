@@ -81,7 +81,7 @@ class Kit:
         self.policy = build_policy(entry, parsed, policy)
         register_run_plugin(pm, self.policy, f"policy:{policy}")
         self.sim = Simulation(self.workload, seed=0, hook=pm.hook, policy_label=policy,
-                              strict=strict)
+                              strict=strict, trace_locks=True)
         self.slub = self.sim.slub
         self.memcgs = self.sim.memcgs
         self.root = self.memcgs.root
@@ -123,6 +123,15 @@ class Kit:
         """kmem_cache_free(cache, obj) on ``cpu`` for each object handle."""
         for slab in [objs] if isinstance(objs, Slab) else list(objs):
             self.slub.slab_free(cache, slab, cpu, self._tick(at), objcg)
+
+    def queue_free(self, cache: KmemCache, objs: Slab | Iterable[Slab], cpu: int = 0,
+                   at: int | None = None, objcg: ObjCgroup | None = None) -> None:
+        """Queue kmem_cache_free(cache, obj) of each object as an event at ``at`` (or
+        spaced ``step_ns``), run by :meth:`run_until`.  Unlike :meth:`free`, queued
+        frees run as a workload's do: in time order, each stopping at a lock until
+        its turn, so frees on several cpus contend for locks."""
+        for slab in [objs] if isinstance(objs, Slab) else list(objs):
+            self.sim.queue_free(cache, slab, cpu, self._tick(at), objcg)
 
     def offline(self, memcg: MemCgroup, cpu: int = 0, at: int | None = None,
                 wait: bool = True) -> None:
@@ -181,6 +190,7 @@ class Kit:
         """flush_all(cache): every cpu's cpu slab and cpu partial list back to the nodes."""
         self.slub.now = self._tick(at)
         self.slub.flush_all(cache)
+        self.t = max(self.t, self.slub.now)     # later operations come after it
 
     # -- looking ---------------------------------------------------------------------
 

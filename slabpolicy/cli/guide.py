@@ -28,6 +28,8 @@ def readable_metavars(command: Any) -> None:
     """Name each value a parameter takes after the parameter (``--seeds SEEDS``,
     ``FILES ...``) and show nothing for a flag, where Typer would print the Python
     type (``<list[str]>``, ``<bool>``).  A metavar set by hand is kept."""
+    for sub in getattr(command, "commands", {}).values():     # a group's own commands
+        readable_metavars(sub)
     for param in command.params:
         if param.metavar is not None:
             continue

@@ -8,10 +8,13 @@ policy: the same seed gives every policy the same event stream, which is what
 makes comparisons paired.
 
 An operation runs on one cpu after the previous one on that cpu has finished;
-its latency is the cost of the steps it took plus its lock waits.  Policy work
-that waits (an RCU grace period) is a generator resumed by a later event, so
-the cpus go on meanwhile.  Hooks are called at rare events only; the alloc and
-free paths are plain method calls.
+its latency is the cost of the steps it took plus its lock waits.  An operation
+that reaches a lock stops there and continues as an event at the time it
+arrives at it (:mod:`slabpolicy.kernel.turns`), so that a lock is held by one
+operation at a time; fast paths take no lock and stay single events.  Policy
+work that waits (an RCU grace period) is a generator resumed by a later event,
+so the cpus go on meanwhile.  Hooks are called at rare events only; the alloc
+and free paths are plain method calls.
 """
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from types import GeneratorType
 from typing import Any, Callable
 
 from slabpolicy.kernel.accounting import AccountingChecker
+from slabpolicy.kernel.costs import rcu_grace_period
 from slabpolicy.kernel.histogram import Histogram
 from slabpolicy.kernel.locks import LockRegistry
 from slabpolicy.kernel.memcg import ONLINE, MemCgroup, MemcgTree
@@ -29,8 +33,14 @@ from slabpolicy.kernel.policy_ops import PolicyOperations
 from slabpolicy.kernel.rcu import Rcu
 from slabpolicy.kernel.reclaim import Reclaim
 from slabpolicy.kernel.slub import Allocator, KmemCache
+from slabpolicy.kernel.turns import TURN, Turns
 
-ALLOC, FREE, FREE_ACCOUNTED, ARRIVE, OFFLINE, RESUME, CALL, SAMPLE, KERNEL = range(9)
+ALLOC, FREE, FREE_ACCOUNTED, ARRIVE, OFFLINE, RESUME, CALL, SAMPLE = range(8)
+KERNEL = TURN + 1          # kernel-model work: an RCU batch, kswapd (kernel/rcu.py, reclaim.py)
+
+#: how long an rmdir waits before looking again whether its memcg's last
+#: allocations, stopped at a lock, have finished
+OFFLINE_RETRY_NS = 1000
 
 #: the memory figures sampled at every ``sample_interval`` (MODEL.md section 6)
 MEMORY_FIGURES = ("slab_pages", "dead_cache_pages", "dead_caches", "dying_memcgs",
@@ -96,13 +106,13 @@ class Simulation(PolicyOperations):
     """
 
     def __init__(self, workload, *, seed: int, hook, policy_label: str = "",
-                 strict: bool = False) -> None:
+                 strict: bool = False, trace_locks: bool = False) -> None:
         self.workload = workload
         self.seed = seed
         self.hook = hook
         self.policy_label = policy_label
         self.memcgs = MemcgTree()
-        self.locks = LockRegistry()
+        self.locks = LockRegistry(trace=trace_locks)
         self.slub = Allocator(workload.machine, workload.caches, self.memcgs,
                               workload.costs, self.locks)
         self.checker = AccountingChecker(self, strict)
@@ -114,6 +124,12 @@ class Simulation(PolicyOperations):
         self.series: dict[str, list] = {"t_ns": [], **{f: [] for f in MEMORY_FIGURES}}
         self._heap: list[tuple] = []
         self._seq = itertools.count()
+        self.turns = self.slub.turns = Turns(self._heap, self._seq)
+        self._end = self.end_ns
+        #: a sample came while operations were stopped mid-way: check at the next
+        #: moment none is (their half-done state is not a violation)
+        self._check_pending = False
+        self._set_aside: list[tuple] = []    # events past the end, while draining
         self._groups = {g.name: _Group(g, self.rng) for g in workload.groups}
         self._offline_cpu: dict[int, int] = {}
         self._pending_offline: set[MemCgroup] = set()   # rmdir'ed, waiting for children
@@ -143,7 +159,7 @@ class Simulation(PolicyOperations):
     def synchronize_rcu(self) -> int:
         """synchronize_rcu(): the grace period to ``yield`` from an offline generator."""
         self.rcu_waits += 1
-        return self.slub.costs["rcu_grace_period"]
+        return rcu_grace_period(self.slub.costs, self.workload.machine.cpus)
 
     def schedule(self, delay_ns: int, fn: Callable[[], Any]) -> None:
         """Run ``fn()`` (a kworker on cpu 0) ``delay_ns`` from now; it may be a generator."""
@@ -165,6 +181,14 @@ class Simulation(PolicyOperations):
         return cache
 
     # -- the run -------------------------------------------------------------------------
+
+    def queue_free(self, cache: KmemCache, slab, cpu: int, t: int, objcg=None) -> None:
+        """Queue kmem_cache_free() of an object of ``slab`` on ``cpu`` at ``t`` as an event,
+        as a workload's frees are (an accounted one with its ``objcg``)."""
+        if objcg is None:
+            self._push(t, FREE, cache, slab, cpu)
+        else:
+            self._push(t, FREE_ACCOUNTED, objcg, slab, cpu)
 
     def _push(self, t: int, kind: int, a=None, b=None, c=None) -> None:
         heapq.heappush(self._heap, (t, next(self._seq), kind, a, b, c))
@@ -199,18 +223,27 @@ class Simulation(PolicyOperations):
 
     def run_events(self, until: int | None = None) -> None:
         """Process queued events in time order up to ``until`` (default: the end of
-        the run); later events stay queued."""
+        the run); later events stay queued.  Operations stopped at a lock then are
+        finished, even past ``until``, so that no operation is left half done."""
+        self._end = self.end_ns if until is None else min(until, self.end_ns)
+        self.turns.run(self._loop)
+
+    def _loop(self) -> None:
+        """The event loop (it runs in a greenlet: see :mod:`slabpolicy.kernel.turns`).
+        It returns when the events are done or another greenlet has taken it over."""
+        turns = self.turns
+        me = turns.loop
         heap = self._heap
         pop = heapq.heappop
         push = heapq.heappush
         seq = self._seq
-        end = self.end_ns if until is None else min(until, self.end_ns)
+        end = self._end
         ncpus = self.workload.machine.cpus
         rnd = self.rng.random
         expo = self.rng.expovariate
         slab_alloc = self.slub.slab_alloc
         slab_free = self.slub.slab_free
-        while heap and heap[0][0] <= end:
+        while heap and heap[0][0] <= end and turns.loop is me:
             t, _, kind, a, b, c = pop(heap)
             if kind == FREE:
                 slab_free(a, b, c, t)
@@ -224,25 +257,28 @@ class Simulation(PolicyOperations):
                     if cache.account:
                         a.objcg = self.slub.objcgs.objcg_of(memcg)
                     a.defer = self._deferred_free(a, cache)
+                # every draw and the stream's next event come before the allocation,
+                # which may stop at a lock while other events are processed
                 cpu = int(rnd() * ncpus)
+                life = a.life()
+                freed = life is not None and t + life <= end
+                fcpu = cpu
+                if freed and a.remote_free and rnd() < a.remote_free:
+                    fcpu = (cpu + 1 + int(rnd() * (ncpus - 1))) % ncpus
+                unused = a.unused_life() if freed and a.unused_life is not None else None
+                nt = t + int(expo(a.per_ns))
+                if nt <= end:
+                    push(heap, (nt, next(seq), ALLOC, a, None, None))
                 objcg = a.objcg
                 slab = slab_alloc(cache, cpu, t, objcg)
-                life = a.life()
-                if life is not None and t + life <= end:
-                    fcpu = cpu
-                    if a.remote_free and rnd() < a.remote_free:
-                        fcpu = (cpu + 1 + int(rnd() * (ncpus - 1))) % ncpus
+                if freed:
                     if a.defer is not None:
-                        unused = a.unused_life() if a.unused_life is not None else None
                         push(heap, (t + life, next(seq), KERNEL, a.defer,
                                     (cache, slab, objcg, unused), fcpu))
                     elif objcg is None:
                         push(heap, (t + life, next(seq), FREE, cache, slab, fcpu))
                     else:
                         push(heap, (t + life, next(seq), FREE_ACCOUNTED, objcg, slab, fcpu))
-                nt = t + int(expo(a.per_ns))
-                if nt <= end:
-                    push(heap, (nt, next(seq), ALLOC, a, None, None))
             elif kind == FREE_ACCOUNTED:
                 slab_free(b.cache, b, c, t, a)    # a shared cache: the slab's own
             elif kind == SAMPLE:
@@ -253,18 +289,48 @@ class Simulation(PolicyOperations):
                 self._arrive(a, t)
             elif kind == OFFLINE:
                 self.memcg_offline(a, t)
+            elif kind == TURN:
+                turns.resume(a, t)
+                if self._check_pending and not turns.stopped:
+                    self._check_pending = False
+                    self.checker.check(t)
             elif kind == RESUME:
-                self.slub.horizon = t
-                self.slub.now = max(t, self.slub.cpu_free_at[a.cpu])
+                self.slub.begin(a.cpu, t)
                 self._continue(a)
             elif kind == CALL:
                 self._call(a, t)
             elif kind == KERNEL:
                 a(t, b, c)
+        if turns.loop is me:
+            self._drain()
+
+    def _drain(self) -> None:
+        """Finish the operations stopped at a lock: their continuations only, in time
+        order; the other events past the end are set aside and queued again."""
+        turns = self.turns
+        me = turns.loop
+        heap = self._heap
+        aside = self._set_aside
+        while turns.stopped and heap and turns.loop is me:
+            event = heapq.heappop(heap)
+            if event[2] == TURN:
+                turns.resume(event[3], event[0])
+            else:
+                aside.append(event)
+        if turns.loop is me:
+            for event in aside:
+                heapq.heappush(heap, event)
+            aside.clear()
+            if self._check_pending and not turns.stopped:
+                self._check_pending = False
+                self.checker.check(self.slub.now)
 
     def _sample(self, t: int) -> None:
         slub = self.slub
-        live_bytes = self.checker.check(t)
+        judge = not self.turns.stopped
+        live_bytes = self.checker.check(t, judge)
+        if not judge:
+            self._check_pending = True
         dead_pages = sum(c.existing_slabs() * c.pages for c in slub.dead_caches)
         live = (slub.n_alloc_fast + slub.n_alloc_slow) - (slub.n_free_fast + slub.n_free_slow)
         slab_bytes = slub.total_pages * self.workload.machine.page_size
@@ -339,11 +405,14 @@ class Simulation(PolicyOperations):
         if self._children_busy(memcg):
             self._pending_offline.add(memcg)
             return
+        if any(c.allocating for c in memcg.caches.values() if c.memcg is memcg):
+            # an allocation of its last task is stopped at a lock: it finishes first
+            self._push(t + OFFLINE_RETRY_NS, OFFLINE, memcg)
+            return
         if cpu is None:
             cpu = self._offline_cpu[memcg.id]
         slub = self.slub
-        slub.horizon = t
-        slub.now = start = max(t, slub.cpu_free_at[cpu])
+        start = slub.begin(cpu, t)
         self.memcgs.offline(memcg, start)
         self.reclaim.memcg_offline(memcg)
         if memcg.group in self._groups:
@@ -369,10 +438,10 @@ class Simulation(PolicyOperations):
             except StopIteration:
                 op.gens.pop(0)
                 continue
-            slub.cpu_free_at[op.cpu] = slub.now
+            slub.end(op.cpu)
             self._push(slub.now + int(wait), RESUME, op)
             return
-        slub.cpu_free_at[op.cpu] = slub.now
+        slub.end(op.cpu)
         memcg = op.memcg
         if memcg is None:
             return
@@ -386,8 +455,7 @@ class Simulation(PolicyOperations):
 
     def _call(self, fn: Callable[[], Any], t: int) -> None:
         slub = self.slub
-        slub.horizon = t
-        slub.now = start = max(t, slub.cpu_free_at[0])
+        start = slub.begin(0, t)
         result = fn()
         self._continue(_Op([result] if isinstance(result, GeneratorType) else [], 0, start, None))
 

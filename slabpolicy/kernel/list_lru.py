@@ -81,29 +81,33 @@ class ListLru:
     def add(self, item: LruItem, memcg: MemCgroup) -> None:
         """list_lru_add(): under the node's lock, at the tail of the list of the memcg
         that takes objects charged to ``memcg``."""
+        lock = self.locks[item.node]
+        slub = self.slub
+        slub.lock(lock)               # may wait for other operations: look up after it
         key = (self.owner(memcg), item.node)
         lst = self.lists.get(key)
         if lst is None:
             lst = self.lists[key] = {}
-        lock = self.locks[item.node]
-        slub = self.slub
-        slub.lock(lock)
         slub.now += slub.c_list_op
         lst[item] = None
         item.lru = key
         slub.unlock(lock)
         self.nr_items += 1
 
-    def delete(self, item: LruItem) -> None:
-        """list_lru_del(): take the item off its list under the node's lock."""
+    def delete(self, item: LruItem) -> bool:
+        """list_lru_del(): take the item off its list under the node's lock; False if a
+        shrinker isolated it while this waited for the lock."""
         lock = self.locks[item.node]
         slub = self.slub
         slub.lock(lock)
-        slub.now += slub.c_list_op
-        del self.lists[item.lru][item]
-        item.lru = None
+        removed = item.lru is not None
+        if removed:
+            slub.now += slub.c_list_op
+            del self.lists[item.lru][item]
+            item.lru = None
+            self.nr_items -= 1
         slub.unlock(lock)
-        self.nr_items -= 1
+        return removed
 
     def count_one(self, memcg: MemCgroup, node: int) -> int:
         """list_lru_shrink_count(): the objects on ``memcg``'s list of ``node`` (no lock)."""
@@ -115,12 +119,12 @@ class ListLru:
         the first ``nr_to_walk`` objects from the head (the oldest), taken off the list
         under the node's lock, each costing ``lru_isolate``.  Returns them (the dispose
         list)."""
-        lst = self.lists.get((memcg, node))
-        if not lst or nr_to_walk <= 0:
+        if nr_to_walk <= 0 or not self.lists.get((memcg, node)):
             return []
         slub = self.slub
         lock = self.locks[node]
-        slub.lock(lock)
+        slub.lock(lock)               # may wait for other operations: look up after it
+        lst = self.lists.get((memcg, node), {})
         isolated = []
         isolate = slub.costs["lru_isolate"]
         for item in lst:

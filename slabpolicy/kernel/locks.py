@@ -1,32 +1,40 @@
-"""Modelled spinlocks with /proc/lock_stat-like statistics.
+"""Modelled spinlocks with the statistics of /proc/lock_stat.
 
-A lock remembers when it is held: the intervals between each acquisition and
-its release.  An acquirer arriving inside one waits until its end (a
-contention); the hold time is the simulated time between acquisition and
-release.  Statistics are kept per *lock class*, as lock_stat does: every
-kmem_cache_node's ``list_lock`` is one class.
+A lock is held by one operation at a time.  The allocator (``Allocator.lock``)
+processes the acquisitions of a lock in the order the acquirers arrive at it
+(:mod:`slabpolicy.kernel.turns` makes that so), so a lock needs only the time
+its last holder released it: an acquirer arriving earlier waits until then (a
+contention).  One whose holder is itself stopped, waiting for another lock,
+queues in ``waiters`` and gets the lock handed over at the release, first come
+first served, as a ticket or queued spinlock hands it over.
 
-Intervals, not just the last release, because the engine runs each operation
-whole when its event comes up: a long operation (an offline scan) takes a lock
-at a time later than the start of operations processed after it.  Those must
-wait only if they arrive while the lock is held, not merely because it will be.
-Intervals that end before ``horizon`` (the time of the event being processed:
-nothing can arrive earlier any more) are forgotten, so a lock holds a handful.
-
-The clock belongs to the caller (the allocator's op clock): ``acquire`` takes the
-time the acquirer arrives and returns the time it holds the lock, after the
-wait and the cost of the lock operation itself.
+Statistics are kept per *lock class*, as lock_stat does (every kmem_cache_node's
+``list_lock`` is one class), with its columns (Documentation/locking/lockstat.rst):
+contentions, waittime, acquisitions, holdtime and the two bounce counts of
+kernel/locking/lockdep.c, where ``lock->cpu`` is the cpu of the last
+acquisition: ``acq-bounces`` counts acquisitions on a cpu other than the
+previous acquirer's (__lock_acquired()), ``con-bounces`` contentions on a cpu
+other than it (__lock_contended()).  The wait and hold times are kept as
+histograms too.  The hold time is the work done under the lock: from after the
+lock operation's own cost to the release.
 """
 from __future__ import annotations
 
-from bisect import insort
+from collections import deque
+
+from slabpolicy.kernel.histogram import Histogram
 
 
 class LockClass:
     """Aggregated statistics of every lock of one class (a lock_stat line)."""
 
     __slots__ = ("name", "acquisitions", "contentions", "wait_ns_total", "wait_ns_max",
-                 "hold_ns_total", "hold_ns_max")
+                 "hold_ns_total", "hold_ns_max", "con_bounces", "acq_bounces",
+                 "wait_hist", "hold_hist")
+
+    #: the integer columns, in the order lock_stat prints them (as_dict's keys)
+    COLUMNS = ("acquisitions", "contentions", "wait_ns_total", "wait_ns_max",
+               "hold_ns_total", "hold_ns_max", "con_bounces", "acq_bounces")
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -36,48 +44,65 @@ class LockClass:
         self.wait_ns_max = 0
         self.hold_ns_total = 0
         self.hold_ns_max = 0
+        self.con_bounces = 0
+        self.acq_bounces = 0
+        self.wait_hist = Histogram()   # the waits of contended acquisitions
+        self.hold_hist = Histogram()
 
     def as_dict(self) -> dict[str, int]:
-        return {k: getattr(self, k) for k in self.__slots__[1:]}
+        return {k: getattr(self, k) for k in self.COLUMNS}
+
+    def histograms(self) -> dict[str, list[list[int]]]:
+        """The wait and hold histograms as ``[[ns, count], ...]``."""
+        return {"wait": self.wait_hist.buckets(), "hold": self.hold_hist.buckets()}
 
 
 class Lock:
     """One lock instance (a node's list_lock, say), belonging to a class."""
 
-    __slots__ = ("cls", "holds", "taken_at", "held_since", "name", "acquisitions")
+    __slots__ = ("cls", "name", "acquisitions", "held", "owner", "free_at", "held_since",
+                 "cpu", "waiters", "trace")
 
-    def __init__(self, cls: LockClass, name: str = "") -> None:
+    def __init__(self, cls: LockClass, name: str = "", trace: bool = False) -> None:
         self.cls = cls
-        self.acquisitions = 0       # of this instance (the class sums all instances)
-        self.holds: list[tuple[int, int]] = []     # (taken, released), by taking time
-        self.taken_at = -1          # when the current holder got it (before the lock cost)
-        self.held_since = -1        # when the holder's work under it began (after the cost)
         self.name = name
+        self.acquisitions = 0       # of this instance (the class sums all instances)
+        self.held = False
+        self.owner = None           # the greenlet of the holding operation
+        self.free_at = 0            # when the last holder released it
+        self.held_since = 0         # when the holder's work under it began
+        self.cpu = -1               # lock->cpu: the cpu of the last acquisition
+        #: (greenlet, arrival time) of operations queued behind a stopped holder
+        self.waiters: deque[tuple] = deque()
+        #: every hold as (cpu, arrived, acquired, released), when tracing
+        self.trace: list[list[int]] | None = [] if trace else None
 
-    def acquire(self, now: int, cost: int, horizon: int = 0) -> int:
-        """Arrive at ``now``; wait while held; pay ``cost``; return the time the lock is
-        held from.  ``horizon``: no acquirer can arrive before it any more."""
+    def take(self, arrived: int, acquired: int, cpu: int, cost: int, cost_bounce: int) -> int:
+        """The acquisition by ``cpu`` that arrived at ``arrived`` gets the lock at
+        ``acquired``; pay ``cost``, or ``cost_bounce`` when the lock's cache line was
+        last written by another cpu; return when the work under the lock begins."""
         cls = self.cls
         cls.acquisitions += 1
         self.acquisitions += 1
-        holds = self.holds
-        if holds:
-            if holds[0][1] <= horizon:
-                holds = self.holds = [h for h in holds if h[1] > horizon]
-            arrived = now
-            for start, end in holds:
-                if start <= now < end:
-                    now = end
-            if now != arrived:
-                wait = now - arrived
-                cls.contentions += 1
-                cls.wait_ns_total += wait
-                if wait > cls.wait_ns_max:
-                    cls.wait_ns_max = wait
-        self.taken_at = now
-        now += cost
-        self.held_since = now
-        return now
+        bounce = self.cpu != cpu and self.cpu >= 0
+        if bounce:
+            cls.acq_bounces += 1
+            cost = cost_bounce
+        if acquired != arrived:
+            wait = acquired - arrived
+            cls.contentions += 1
+            cls.wait_ns_total += wait
+            if wait > cls.wait_ns_max:
+                cls.wait_ns_max = wait
+            cls.wait_hist.record(wait)
+            if bounce:
+                cls.con_bounces += 1
+        self.cpu = cpu
+        self.held = True
+        self.held_since = acquired + cost
+        if self.trace is not None:
+            self.trace.append([cpu, arrived, acquired, -1])
+        return self.held_since
 
     def release(self, now: int) -> None:
         """Release at ``now``: lock_stat's hold time is the work done under the lock."""
@@ -86,21 +111,36 @@ class Lock:
         cls.hold_ns_total += hold
         if hold > cls.hold_ns_max:
             cls.hold_ns_max = hold
-        insort(self.holds, (self.taken_at, now))
-        self.held_since = self.taken_at = -1
+        cls.hold_hist.record(hold)
+        self.held = False
+        self.owner = None
+        self.free_at = now
+        if self.trace is not None:
+            self.trace[-1][3] = now
 
 
 class LockRegistry:
-    """Lock classes by name, created on first use, reported in name order."""
+    """Lock classes by name, created on first use, reported in name order.
 
-    def __init__(self) -> None:
+    With ``trace``, every lock created remembers each of its holds (tests)."""
+
+    def __init__(self, trace: bool = False) -> None:
         self.classes: dict[str, LockClass] = {}
+        self.trace = trace
+        self.locks: list[Lock] = []
 
     def new_lock(self, class_name: str, name: str = "") -> Lock:
         cls = self.classes.get(class_name)
         if cls is None:
             cls = self.classes[class_name] = LockClass(class_name)
-        return Lock(cls, name)
+        lock = Lock(cls, name, self.trace)
+        if self.trace:
+            self.locks.append(lock)
+        return lock
 
     def stats(self) -> dict[str, dict[str, int]]:
         return {name: self.classes[name].as_dict() for name in sorted(self.classes)}
+
+    def histograms(self) -> dict[str, dict[str, list[list[int]]]]:
+        """Per class, the wait and hold histograms (``[[ns, count], ...]``)."""
+        return {name: self.classes[name].histograms() for name in sorted(self.classes)}

@@ -66,7 +66,6 @@ class ObjcgAccounting:
         self.all: list[ObjCgroup] = []
         self.pages = 0                # pages charged through every objcg
         self.c_obj = alloc.costs["objcg_charge"]
-        self.c_page = alloc.costs["memcg_charge"]
 
     def objcg_of(self, memcg: MemCgroup) -> ObjCgroup:
         """memcg->objcg, allocated when first needed (memcg_online_kmem())."""
@@ -79,14 +78,16 @@ class ObjcgAccounting:
 
     def _charge_pages(self, objcg: ObjCgroup, pages: int) -> None:
         """obj_cgroup_charge_pages(): the page counter of the objcg's memcg."""
-        self.alloc.now += self.c_page
+        alloc = self.alloc
+        alloc.now += alloc.memcg_stock.charge(objcg.memcg, alloc.cur_cpu, pages)
         self.memcgs.charge(objcg.memcg, pages)
         objcg.pages += pages
         self.pages += pages
 
     def _uncharge_pages(self, objcg: ObjCgroup, pages: int) -> None:
         """obj_cgroup_uncharge_pages()."""
-        self.alloc.now += self.c_page
+        alloc = self.alloc
+        alloc.now += alloc.memcg_stock.uncharge(objcg.memcg, alloc.cur_cpu, pages)
         self.memcgs.uncharge(objcg.memcg, pages)
         objcg.pages -= pages
         self.pages -= pages

@@ -112,6 +112,8 @@ class PolicyOperations:
         A slab frozen on a cpu (``slab.frozen``: a cpu slab or on a cpu partial
         list) cannot be moved: flush the cache first.  Raises ValueError for a
         frozen, freed or foreign slab, or a destroyed or different-kind ``to``.
+        A slab that other cpus free, freeze or move while this waits for the
+        locks is checked again under them and left alone.
         """
         slabs = list(slabs)
         if not slabs:
@@ -122,11 +124,15 @@ class PolicyOperations:
         by_node: dict[int, list[Slab]] = {}
         for slab in slabs:
             by_node.setdefault(slab.node, []).append(slab)
+        moved = 0
         for node in sorted(by_node):
             nold, nnew = old.node[node], to.node[node]
             slub.lock(nold.list_lock)
             slub.lock(nnew.list_lock)
             for slab in by_node[node]:
+                if slab.freed or slab.frozen or slab.cache is not old:
+                    continue    # discarded, frozen or moved while this waited for the locks
+                moved += 1
                 full = slab.where != PARTIAL
                 if full:
                     slub.remove_full(old, slab)
@@ -141,7 +147,7 @@ class PolicyOperations:
                     slub.add_partial(nnew, slab, DEACTIVATE_TO_TAIL)
             slub.unlock(nnew.list_lock)
             slub.unlock(nold.list_lock)
-        self.move_charge(old.memcg, to.memcg, len(slabs) * old.pages)
+        self.move_charge(old.memcg, to.memcg, moved * old.pages)
         if old.dead and not old.destroyed and not old.nr_slabs \
                 and slub.on_dead_cache_empty is not None:
             slub.on_dead_cache_empty(old)

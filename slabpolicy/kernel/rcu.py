@@ -17,7 +17,8 @@ needs a list move.  What is modelled (kernel/rcu/tree.c, Tree RCU):
   (rcu_gp_kthread), which starts one as its own event: callbacks queued before
   it runs, the rest of the same operation included, share that grace period;
   grace periods run one after another while callbacks wait; each lasts the
-  cost model's ``rcu_grace_period``;
+  cost model's grace period (``rcu_grace_period``, or
+  ``rcu_grace_period_many`` above 16 cpus);
 * when one ends, each cpu's ready segment is one batch, run in softirq on that
   cpu as soon as the cpu is free: ``rcu_callback`` per callback plus what the
   callback does.  rcu_do_batch() runs at most ``blimit`` (10) callbacks per
@@ -42,6 +43,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable
 
+from slabpolicy.kernel.costs import rcu_grace_period
 from slabpolicy.kernel.histogram import Histogram
 
 if TYPE_CHECKING:
@@ -57,15 +59,12 @@ IDLE, REQUESTED, RUNNING = range(3)
 def begin_op(slub: Allocator, cpu: int, t: int) -> None:
     """Start an operation of the kernel model on ``cpu`` for an event at ``t``: it runs
     when the cpu's previous operation has finished."""
-    slub.horizon = t
-    slub.cpu = cpu
-    start = slub.cpu_free_at[cpu]
-    slub.now = start if start > t else t
+    slub.begin(cpu, t)
 
 
 def end_op(slub: Allocator, cpu: int) -> None:
     """The operation on ``cpu`` is done: the cpu is busy until the op clock."""
-    slub.cpu_free_at[cpu] = slub.now
+    slub.end(cpu)
 
 
 def kmem_cache_free(slub: Allocator, cache: KmemCache, slab: Slab, objcg, cpu: int,
@@ -120,7 +119,7 @@ class Rcu:
     def _gp_start(self, t: int, _a=None, _b=None) -> None:
         """rcu_gp_init(): the grace period starts; it ends ``rcu_grace_period`` later."""
         self.gp_state = RUNNING
-        self.gp_end = t + self.slub.costs["rcu_grace_period"]
+        self.gp_end = t + rcu_grace_period(self.slub.costs, self.slub.machine.cpus)
         self.grace_periods += 1
         self.sim.kernel_event(self.gp_end, self._gp_done, None, None)
 
@@ -206,13 +205,13 @@ class Rcu:
         """free_slab() of a SLAB_TYPESAFE_BY_RCU cache: call_rcu(rcu_free_slab); the pages
         stay allocated and charged, and hold the memcg, until the grace period ends.
         The callback is queued on the cpu of the operation that last took a slow path
-        or a kernel-model event (``slub.cpu``): a policy's offline work discarding a
+        or a kernel-model event (``slub.cur_cpu``): a policy's offline work discarding a
         slab runs on a cpu the allocator is not told of."""
         slub = self.slub
         self.sim.memcgs.get(s.memcg)
         self.pending_pages += s.pages
         self.typesafe_slabs += 1
-        self.call_rcu(slub.cpu, self._free_slab_cb, (s, slab, uncharge))
+        self.call_rcu(slub.cur_cpu, self._free_slab_cb, (s, slab, uncharge))
 
     def _free_slab_cb(self, arg: tuple, cpu: int, t: int) -> None:
         s, slab, uncharge = arg

@@ -174,9 +174,9 @@ class Reclaim:
             return                      # reclaim freed it already
         slub = self.slub
         begin_op(slub, cpu, t)
-        self.lrus[item.cache.index].delete(item)
-        self._evict(item, cpu, t)
-        self.expired += 1
+        if item.lru is not None and self.lrus[item.cache.index].delete(item):
+            self._evict(item, cpu, t)     # (reclaim may have taken it while this waited)
+            self.expired += 1
         end_op(slub, cpu)
 
     def _evict(self, item: LruItem, cpu: int, t: int) -> None:
@@ -321,9 +321,9 @@ class Reclaim:
             for item in lru.walk_one(memcg, node, nr_to_scan * count // total + 1):
                 state = "dying" if charged_memcg(item).dying else "live"
                 self.scanned[state] += 1
-                self._evict(item, cpu, t)
                 self.freed[state] += 1
                 freed += 1
+                self._evict(item, cpu, t)      # its free may wait at a lock
         return freed
 
     # -- figures -------------------------------------------------------------------------

@@ -17,13 +17,17 @@ counters that the accounting checker compares with the slabs that exist.
 """
 from __future__ import annotations
 
+from collections import deque
 from typing import Callable
+
+from greenlet import getcurrent
 
 from slabpolicy.kernel.costs import default_costs
 from slabpolicy.kernel.geometry import cpu_partial_for, geometry
 from slabpolicy.kernel.histogram import Histogram
 from slabpolicy.kernel.locks import Lock, LockRegistry
 from slabpolicy.kernel.memcg import MemCgroup, MemcgTree
+from slabpolicy.kernel.memcg_stock import MemcgStock
 from slabpolicy.kernel.objcg import OBJ_POINTER_BYTES, ObjCgroup, ObjcgAccounting
 
 # Where a slab is; the kernel keeps this implicit in page->frozen and page->lru.
@@ -40,12 +44,16 @@ SLAB_CHAINED = 0x04000000
 DEACTIVATE_TO_HEAD = False
 DEACTIVATE_TO_TAIL = True
 
+#: ``cpu_free_at`` of a cpu whose operation is stopped, waiting its turn at a lock
+#: (:mod:`slabpolicy.kernel.turns`): the next operation on that cpu waits for it
+BUSY = 1 << 100
+
 
 class Slab:
     """One slab (a struct page of ``1 << order`` pages): a count of live objects."""
 
     __slots__ = ("cache", "node", "objects", "inuse", "frozen", "where", "cpu", "pobj",
-                 "lru", "prev", "next", "freed", "id")
+                 "lru", "prev", "next", "freed", "id", "last_cpu")
 
     def __init__(self, cache: KmemCache, node: int, id: int) -> None:
         self.cache = cache          # page->slab: the cache that owns the slab now
@@ -61,6 +69,8 @@ class Slab:
         self.next: Slab | None = None
         self.freed = False          # returned to the page allocator
         self.id = id
+        #: the cpu whose cmpxchg_double last wrote the struct page (its line is there)
+        self.last_cpu = -1
 
     def __repr__(self) -> str:
         return (f"<slab {self.id} of {self.cache.name} node {self.node} "
@@ -163,7 +173,7 @@ class KmemCache:
     __slots__ = ("id", "name", "kind", "index", "memcg", "size", "object_size", "order",
                  "pages", "objects", "min_partial", "cpu_partial", "cpu", "node", "flags",
                  "track_full", "free_lock", "discard_empty", "discard", "account", "obj_full_size", "dead", "destroyed", "parent_slab", "root",
-                 "stats", "policy_data", "rcu")
+                 "stats", "policy_data", "allocating", "rcu")
 
     def __init__(self, alloc: Allocator, id: int, name: str, kind, index: int,
                  memcg: MemCgroup, root: KmemCache | None) -> None:
@@ -212,6 +222,9 @@ class KmemCache:
         self.parent_slab: KmemCache | None = None   # the seed's s->parent_slab
         self.stats: dict[str, int] = {}   # SLUB stat items (CONFIG_SLUB_STATS), slow paths
         self.policy_data: dict = {}
+        #: allocation slow paths in progress (one may be stopped at a lock): the
+        #: memcg's offline waits for them, as rmdir waits for its tasks to exit
+        self.allocating = 0
         #: how its objects are freed: none, call_rcu, typesafe (SLAB_TYPESAFE_BY_RCU) or
         #: kfree_rcu (kernel/rcu.py)
         self.rcu = kind.rcu
@@ -253,10 +266,15 @@ class Allocator:
         self.locks = locks if locks is not None else LockRegistry()
         self.costs = dict(costs) if costs is not None else default_costs()
         self.now = 0
-        #: the time of the event being processed: no operation can start before it
-        #: any more (what locks may forget below)
-        self.horizon = 0
+        #: the cpu of the operation running now (the lock statistics' ``lock->cpu``)
+        self.cur_cpu = 0
+        #: when each cpu's last operation ended (BUSY: one is stopped at a lock)
         self.cpu_free_at = [0] * machine.cpus
+        #: operations waiting for a BUSY cpu, handed it in turn as operations end
+        self.cpu_waiters: list[deque] = [deque() for _ in range(machine.cpus)]
+        #: set by the engine: stops and continues operations at locks (None: a
+        #: caller driving the allocator directly, processed in call order)
+        self.turns = None
         self.node_of_cpu = [machine.node_of_cpu(c) for c in range(machine.cpus)]
         self.caches: list[KmemCache] = []          # every cache not destroyed
         self.dead_caches: set[KmemCache] = set()   # caches of offline memcgs, not destroyed
@@ -269,6 +287,7 @@ class Allocator:
         # are recorded; the plain ones all cost exactly their step and are counted
         self.h_alloc_fast_rec = Histogram()
         self.h_free_fast_rec = Histogram()
+        self.memcg_stock = MemcgStock(machine.cpus, self.costs)
         self.objcgs = ObjcgAccounting(self, memcgs, machine.cpus, machine.page_size)
         # Set by the engine: the policy's slow-path free into a dead cache (None when no
         # plugin implements it), what to call when a dead cache's last slab goes, and
@@ -280,10 +299,9 @@ class Allocator:
         self.retired_stats: dict[str, int] = {}
         # Set by the kernel model's reclaim and RCU (kernel/reclaim.py, kernel/rcu.py): the
         # limit check after a slow-path allocation (None: no limits), a SLAB_TYPESAFE_BY_RCU
-        # cache's deferred page free, and the cpu of the operation running its slow path.
+        # cache's deferred page free.
         self.pressure: Callable[[MemCgroup, int, int], None] | None = None
         self.rcu_free_slab: Callable[[KmemCache, Slab, bool], None] | None = None
-        self.cpu = 0
         self._next_slab_id = 0
         self._next_cache_id = 0
         self._bind_costs()
@@ -298,6 +316,8 @@ class Allocator:
         self.c_free_slow = c["free_slow"]
         self.c_cmpxchg = c["cmpxchg"]
         self.c_lock = c["lock"]
+        self.c_lock_bounce = c["lock_bounce"]
+        self.c_line_transfer = c["line_transfer"]
         self.c_list_op = c["list_op"]
 
     # -- caches ----------------------------------------------------------------------
@@ -375,13 +395,92 @@ class Allocator:
 
     # -- node lists --------------------------------------------------------------------
 
+    # -- locks and cpus: an operation that must wait stops and continues later -------
+
     def lock(self, lock: Lock) -> None:
-        """spin_lock_irqsave(): wait if held, pay the lock cost."""
-        self.now = lock.acquire(self.now, self.c_lock, self.horizon)
+        """spin_lock_irqsave(): take ``lock`` in its turn, wait while it is held, pay
+        the lock cost (more when the lock's line was last written by another cpu).
+
+        Inside the engine's loop an operation reaching the lock while an earlier
+        event is queued stops here and continues at its arrival time, so that the
+        acquisitions of every lock are processed in arrival order and no two holds
+        overlap (:mod:`slabpolicy.kernel.turns`).
+        """
+        arrived = self.now
+        cpu = self.cur_cpu
+        turns = self.turns
+        if turns is not None and turns.must_wait(arrived):
+            self.cpu_free_at[cpu] = BUSY
+            turns.wait_until(arrived)
+            self.now = arrived
+            self.cur_cpu = cpu
+        if lock.held:
+            acquired = self._queue_for(lock, arrived, cpu)
+        else:
+            acquired = lock.free_at if lock.free_at > arrived else arrived
+        self.now = lock.take(arrived, acquired, cpu, self.c_lock, self.c_lock_bounce)
+        lock.owner = getcurrent()
+
+    def _queue_for(self, lock: Lock, arrived: int, cpu: int) -> int:
+        """Queue behind the stopped operation holding ``lock``; return when it is
+        handed over (the release of the holder, or the arrival if later)."""
+        me = getcurrent()
+        if lock.owner is me:
+            raise RuntimeError(f"{lock.name or lock.cls.name}: taken again by its holder "
+                               f"(a deadlock) at t={arrived}ns")
+        if self.turns is None or not self.turns.can_stop():
+            raise RuntimeError(f"{lock.name or lock.cls.name}: held by a stopped operation; "
+                               f"run the queued events before operating on it directly")
+        self.cpu_free_at[cpu] = BUSY
+        lock.waiters.append((me, arrived))
+        acquired = self.turns.suspend()
+        self.cur_cpu = cpu
+        return acquired
 
     def unlock(self, lock: Lock) -> None:
-        """spin_unlock_irqrestore()."""
+        """spin_unlock_irqrestore(); the first operation queued behind a stopped
+        holder gets the lock handed over."""
         lock.release(self.now)
+        if lock.waiters:
+            g, arrived = lock.waiters.popleft()
+            lock.held = True
+            self.turns.wake(g, self.now if self.now > arrived else arrived)
+
+    def wait_for_cpu(self, cpu: int, t: int) -> int:
+        """An operation arriving at ``t`` on a BUSY cpu waits until the cpu's stopped
+        operation has ended; returns when it can start."""
+        turns = self.turns
+        if turns is None or not turns.can_stop():
+            raise RuntimeError(f"cpu {cpu} is busy with a stopped operation; run the "
+                               f"queued events before operating on it directly")
+        self.cpu_waiters[cpu].append(getcurrent())
+        start = turns.suspend()        # handed the cpu (it stays BUSY for this operation)
+        return start if start > t else t
+
+    def begin(self, cpu: int, t: int) -> int:
+        """Start an operation (not an alloc or a free) on ``cpu`` arriving at ``t``:
+        after the cpu's previous one.  Sets and returns the op clock."""
+        start = self.cpu_free_at[cpu]
+        if start >= BUSY:
+            start = self.wait_for_cpu(cpu, t)
+        elif start < t:
+            start = t
+        self.now = start
+        self.cur_cpu = cpu
+        return start
+
+    def end(self, cpu: int) -> None:
+        """The operation running on ``cpu`` ends now; operations waiting for the cpu
+        continue."""
+        self.cpu_free_at[cpu] = self.now
+        if self.cpu_waiters[cpu]:
+            self._wake_cpu(cpu)
+
+    def _wake_cpu(self, cpu: int) -> None:
+        """Hand the cpu to the first operation waiting for it, first come first served:
+        the cpu stays BUSY until that one ends and hands it on in turn."""
+        self.cpu_free_at[cpu] = BUSY
+        self.turns.wake(self.cpu_waiters[cpu].popleft(), self.now)
 
     def add_partial(self, n: KmemCacheNode, slab: Slab, tail: bool = DEACTIVATE_TO_TAIL) -> None:
         """add_partial(): put ``slab`` on ``n``'s partial list (list_lock held)."""
@@ -420,7 +519,7 @@ class Allocator:
         self.now += (cost["page_alloc"] + cost["page_order"] * s.order
                      + cost["slab_init_object"] * s.objects)
         if s.memcg is not None and not s.memcg.is_root:
-            self.now += cost["memcg_charge"]
+            self.now += self.memcg_stock.charge(s.memcg, self.cur_cpu, s.pages)
         self.memcgs.charge(s.memcg, s.pages)
         slab = Slab(s, node, self._next_slab_id)
         self._next_slab_id += 1
@@ -459,7 +558,7 @@ class Allocator:
         self.total_pages -= slab.cache.pages
         if uncharge:
             if not s.memcg.is_root:
-                self.now += cost["memcg_charge"]
+                self.now += self.memcg_stock.uncharge(s.memcg, self.cur_cpu, s.pages)
             self.memcgs.uncharge(s.memcg, s.pages)
 
     def discard_slab(self, s: KmemCache, slab: Slab) -> None:
@@ -491,6 +590,11 @@ class Allocator:
         start = self.cpu_free_at[cpu]
         if start < t:
             start = t
+        elif start >= BUSY:
+            s.allocating += 1
+            start = self.wait_for_cpu(cpu, t)
+            s.allocating -= 1
+            return self._slab_alloc_recorded(s, s.cpu[cpu], cpu, start, objcg)
         c = s.cpu[cpu]
         if c.freelist and objcg is None:
             c.freelist -= 1
@@ -499,9 +603,15 @@ class Allocator:
             self.cpu_free_at[cpu] = start + self.c_alloc_fast
             self.n_alloc_fast += 1
             return slab
+        return self._slab_alloc_recorded(s, c, cpu, start, objcg)
+
+    def _slab_alloc_recorded(self, s: KmemCache, c: KmemCacheCpu, cpu: int, start: int,
+                             objcg: ObjCgroup | None) -> Slab:
+        """The rest of slab_alloc(), whose latency is recorded: charging, a fast path
+        after it, or __slab_alloc().  An allocation that waited for its cpu comes
+        here whatever path it takes, so that it hands the cpu on when it ends."""
         self.now = start
-        self.horizon = t
-        self.cpu = cpu
+        self.cur_cpu = cpu
         if objcg is not None:
             self.objcgs.charge(objcg, cpu, s.obj_full_size)
         if c.freelist:
@@ -513,13 +623,18 @@ class Allocator:
             hist = self.h_alloc_fast_rec
         else:
             self.now += self.c_alloc_slow
+            s.allocating += 1
             slab = self._slab_alloc_slow(s, c, cpu)
+            s.allocating -= 1
             self.n_alloc_slow += 1
             hist = self.h_alloc_slow
         self.cpu_free_at[cpu] = self.now
         if self.pressure is not None:      # over a limit: reclaim before returning
-            self.pressure(objcg.memcg if objcg is not None else s.memcg, cpu, t)
-        hist.record(self.cpu_free_at[cpu] - start)
+            self.pressure(objcg.memcg if objcg is not None else s.memcg, cpu, start)
+            self.now = self.cpu_free_at[cpu]
+        if self.cpu_waiters[cpu]:
+            self._wake_cpu(cpu)
+        hist.record(self.now - start)
         return slab
 
     def _slab_alloc_slow(self, s: KmemCache, c: KmemCacheCpu, cpu: int) -> Slab:
@@ -530,18 +645,26 @@ class Allocator:
             self.now += self.c_cmpxchg
             if slab.inuse < slab.objects:
                 s.stat("ALLOC_REFILL")
-                return self._load_freelist(c, slab)
+                return self._load_freelist(c, slab, cpu)
             # the cpu slab is full: unfreeze it off the cpu, onto no list
-            slab.frozen = False
-            slab.cpu = -1
             c.slab = None
             s.stat("DEACTIVATE_FULL")
             if s.track_full:
+                # onto the full list: list_lock first, then unfrozen (deactivate_slab()
+                # takes the lock before the cmpxchg that unfreezes); frees arriving
+                # meanwhile find it frozen and leave it alone
                 n = s.node[slab.node]
                 self.lock(n.list_lock)
-                self.add_full(s, n, slab)
+                slab.frozen = False
+                slab.cpu = -1
+                if slab.inuse < slab.objects:        # freed into while it waited
+                    self.add_partial(n, slab, DEACTIVATE_TO_TAIL)
+                else:
+                    self.add_full(s, n, slab)
                 self.unlock(n.list_lock)
             else:
+                slab.frozen = False
+                slab.cpu = -1
                 slab.where = NOWHERE
         if c.partial:
             slab = c.partial.pop()
@@ -550,7 +673,7 @@ class Allocator:
             c.slab = slab
             self.now += self.c_cmpxchg
             s.stat("CPU_PARTIAL_ALLOC")
-            return self._load_freelist(c, slab)
+            return self._load_freelist(c, slab, cpu)
         node = self.node_of_cpu[cpu]
         slab = self.get_partial_node(s, s.node[node], c, cpu)
         if slab is None:
@@ -560,11 +683,12 @@ class Allocator:
             slab.cpu = cpu
             c.slab = slab
             s.stat("ALLOC_SLAB")
-        return self._load_freelist(c, slab)
+        return self._load_freelist(c, slab, cpu)
 
     @staticmethod
-    def _load_freelist(c: KmemCacheCpu, slab: Slab) -> Slab:
+    def _load_freelist(c: KmemCacheCpu, slab: Slab, cpu: int) -> Slab:
         """load_freelist: all the slab's free objects become the cpu freelist; take one."""
+        slab.last_cpu = cpu
         c.freelist = slab.objects - slab.inuse - 1
         slab.inuse += 1
         return slab
@@ -629,7 +753,12 @@ class Allocator:
         more than min_partial partial slabs, is discarded."""
         held = None
         discard = []
-        for slab in reversed(c.partial):          # from the list head: the latest put
+        # the list is taken off the cpu first (this_cpu_write(partial, NULL)), so that
+        # a flush of this cpu while the walk waits for a list_lock finds it empty
+        partial = c.partial
+        c.partial = []
+        c.pobjects = 0
+        for slab in reversed(partial):            # from the list head: the latest put
             n = s.node[slab.node]
             if n.list_lock is not held:
                 if held is not None:
@@ -646,8 +775,6 @@ class Allocator:
                 self.add_partial(n, slab, DEACTIVATE_TO_TAIL)
         if held is not None:
             self.unlock(held)
-        c.partial.clear()
-        c.pobjects = 0
         for slab in discard:
             s.stat("DEACTIVATE_EMPTY")
             self.discard_slab(s, slab)
@@ -664,22 +791,27 @@ class Allocator:
         c.slab = None
         c.freelist = 0
         self.now += self.c_cmpxchg
-        slab.frozen = False
-        slab.cpu = -1
         n = s.node[slab.node]
         if not slab.inuse and (s.discard_empty or n.nr_partial > s.min_partial):
+            slab.frozen = False
+            slab.cpu = -1
             slab.where = NOWHERE
             s.stat("DEACTIVATE_EMPTY")
             self.discard_slab(s, slab)
-        elif slab.inuse < slab.objects:
+        elif slab.inuse < slab.objects or s.track_full:
+            # list_lock first, then unfrozen (as deactivate_slab() takes the lock before
+            # its cmpxchg): frees arriving while it waits find the slab frozen
             self.lock(n.list_lock)
-            self.add_partial(n, slab, DEACTIVATE_TO_TAIL if remote else DEACTIVATE_TO_HEAD)
-            self.unlock(n.list_lock)
-        elif s.track_full:
-            self.lock(n.list_lock)
-            self.add_full(s, n, slab)
+            slab.frozen = False
+            slab.cpu = -1
+            if slab.inuse < slab.objects:
+                self.add_partial(n, slab, DEACTIVATE_TO_TAIL if remote else DEACTIVATE_TO_HEAD)
+            else:
+                self.add_full(s, n, slab)
             self.unlock(n.list_lock)
         else:
+            slab.frozen = False
+            slab.cpu = -1
             slab.where = NOWHERE
 
     def flush_all(self, s: KmemCache) -> None:
@@ -741,6 +873,10 @@ class Allocator:
         start = self.cpu_free_at[cpu]
         if start < t:
             start = t
+        elif start >= BUSY:
+            start = self.wait_for_cpu(cpu, t)
+            self._slab_free_recorded(s, slab, cpu, start, objcg)
+            return
         c = s.cpu[cpu]
         if c.slab is slab and s.free_lock is None and objcg is None:
             c.freelist += 1
@@ -748,9 +884,16 @@ class Allocator:
             self.cpu_free_at[cpu] = start + self.c_free_fast
             self.n_free_fast += 1
             return
+        self._slab_free_recorded(s, slab, cpu, start, objcg)
+
+    def _slab_free_recorded(self, s: KmemCache, slab: Slab, cpu: int, start: int,
+                            objcg: ObjCgroup | None) -> None:
+        """The rest of slab_free(), whose latency is recorded: the free_lock, the
+        uncharge, a fast path after them, or __slab_free().  A free that waited for
+        its cpu comes here whatever path it takes, so that it hands the cpu on."""
+        c = s.cpu[cpu]
         self.now = start
-        self.horizon = t
-        self.cpu = cpu
+        self.cur_cpu = cpu
         if s.free_lock is not None:
             self.lock(s.free_lock)
         if objcg is not None:
@@ -774,6 +917,8 @@ class Allocator:
         if s.free_lock is not None:
             self.unlock(s.free_lock)
         self.cpu_free_at[cpu] = self.now
+        if self.cpu_waiters[cpu]:
+            self._wake_cpu(cpu)
         hist.record(self.now - start)
 
     def slab_free_slowpath(self, s: KmemCache, slab: Slab, cpu: int) -> None:
@@ -787,8 +932,27 @@ class Allocator:
           full to the partial list under list_lock);
         * a slab that becomes empty while more than min_partial slabs sit on the node
           partial list is removed under list_lock and discarded; with fewer it stays.
+
+        As in the kernel, list_lock is taken *before* the free is committed (the
+        cmpxchg_double of __slab_free() runs under it when a list move may follow),
+        and what to do is decided again once it is held: other cpus may have
+        changed the slab while this one waited for the lock.
+
+        The cmpxchg_double costs a line transfer when another cpu wrote the
+        struct page last (a remote free, or the first free after another cpu's).
         """
         self.now += self.c_cmpxchg
+        if slab.last_cpu != cpu:
+            if slab.last_cpu >= 0:
+                self.now += self.c_line_transfer
+            slab.last_cpu = cpu
+        n = None
+        if _free_takes_list_lock(s, slab):
+            n = s.node[slab.node]
+            self.lock(n.list_lock)
+            if not _free_takes_list_lock(s, slab):     # changed while it waited
+                self.unlock(n.list_lock)
+                n = None
         prior = slab.inuse < slab.objects        # page->freelist was not NULL
         slab.inuse -= 1
         if slab.inuse < 0:
@@ -803,10 +967,9 @@ class Allocator:
             return
         if not prior and not s.track_full:
             s.stat("CPU_PARTIAL_FREE")
+            slab.frozen = True          # frozen by the same cmpxchg that takes the object
             self.put_cpu_partial(s, slab, cpu, drain=True)
             return
-        n = s.node[slab.node]
-        self.lock(n.list_lock)
         if not inuse and (s.discard_empty or n.nr_partial > s.min_partial):
             if prior:
                 self.remove_partial(n, slab)
@@ -822,6 +985,17 @@ class Allocator:
             self.add_partial(n, slab, DEACTIVATE_TO_TAIL)
             s.stat("FREE_ADD_PARTIAL")
         self.unlock(n.list_lock)
+
+
+def _free_takes_list_lock(s: KmemCache, slab: Slab) -> bool:
+    """Whether a free into unfrozen ``slab`` moves it between node lists: it empties a
+    partial slab, or it is the first free into a full slab of a cache that keeps a
+    full list."""
+    if slab.frozen:
+        return False
+    if slab.inuse < slab.objects:
+        return slab.inuse == 1
+    return s.track_full
 
 
 def _raise_violation(message: str) -> None:

@@ -2,7 +2,7 @@
 
 The simulation loop is left alone (nothing is added to the fast path): every
 half second the monitor thread reads where the run is, from plain attributes
-(the op clock ``slub.now``, the event time ``slub.horizon``, the event heap),
+(the op clock ``slub.now``, the event heap),
 which is safe under the GIL.
 
 * Watchdog: if none of those moved for ``run_timeout`` seconds, the run is stuck
@@ -71,7 +71,7 @@ def progress_of(sim: Any, wall_s: float) -> Progress:
     """Where ``sim`` is now (read from another thread: plain attributes only)."""
     slub = sim.slub
     events = slub.n_alloc_fast + slub.n_alloc_slow + slub.n_free_fast + slub.n_free_slow
-    return Progress(slub.horizon, sim.end_ns, events, wall_s)
+    return Progress(slub.now, sim.end_ns, events, wall_s)
 
 
 def _position(sim: Any) -> tuple:
@@ -81,7 +81,7 @@ def _position(sim: Any) -> tuple:
         top = heap[0][1] if heap else None
     except IndexError:              # emptied between the test and the read
         top = None
-    return sim.slub.now, sim.slub.horizon, len(heap), top
+    return sim.slub.now, len(heap), top
 
 
 def _raise_in(thread: threading.Thread, exc: type[BaseException]) -> None:

@@ -6,9 +6,10 @@ options, source, kernel}, ``seed``, ``ops``, ``wall_seconds`` (the simulation lo
 alone), ``memory`` (each figure's peak, time-weighted mean and final value),
 ``latency_ns`` (count and percentiles from bounded histograms) and
 ``latency_hist`` (those histograms: ``[[ns, count], ...]``), ``locks`` (per
-lock class, as /proc/lock_stat), ``accounting``, ``reclaim`` (list_lru objects
-scanned and freed by memcg state, reclaim time, direct stalls: kernel/reclaim.py),
-``rcu`` (callbacks, batches and their sizes: kernel/rcu.py), ``slub_stats`` and
+lock class, as /proc/lock_stat), ``lock_hist`` (per lock class, the wait and
+hold histograms), ``accounting``, ``reclaim`` (list_lru objects scanned and freed
+by memcg state, reclaim time, direct stalls: kernel/reclaim.py), ``rcu``
+(callbacks, batches and their sizes: kernel/rcu.py), ``slub_stats`` and
 ``series``.
 Everything but ``wall_seconds`` and ``provenance`` is a function of the workload
 file, the policy and its options, and the seed.
@@ -248,6 +249,8 @@ def build_result(sim: Simulation, entry: PolicyEntry, policy: PolicyRun,
         "latency_hist": {"alloc": alloc.buckets(), "free": free.buckets(),
                          "offline": sim.h_offline.buckets()},
         "locks": sim.locks.stats(),
+        # per lock class, the wait (contended acquisitions) and hold histograms
+        "lock_hist": sim.locks.histograms(),
         "accounting": sim.checker.summary(),
         "memcgs": {"created": len(sim.memcgs.by_id) - 1, "released": len(sim.memcgs.released),
                    "dying": sim.memcgs.nr_dying, "rcu_waits": sim.rcu_waits},

@@ -185,14 +185,18 @@ class Memcgs:
     def create(self, path: str) -> None:
         """mkdir ``path`` and any missing parent, remembering what to remove."""
         parts = path.strip("/").split("/")
-        for i in range(1, len(parts) + 1):
-            sub = "/" + "/".join(parts[:i])
-            if not os.path.isdir(self.dir(sub)):
-                os.mkdir(self.dir(sub))
-                self.created.append(sub)
-        if self.version == 2:
-            parent = os.path.dirname(self.dir(path))
-            _write(os.path.join(parent, "cgroup.subtree_control"), "+memory")
+        try:
+            for i in range(1, len(parts) + 1):
+                sub = "/" + "/".join(parts[:i])
+                if not os.path.isdir(self.dir(sub)):
+                    os.mkdir(self.dir(sub))
+                    self.created.append(sub)
+            if self.version == 2:
+                parent = os.path.dirname(self.dir(path))
+                _write(os.path.join(parent, "cgroup.subtree_control"), "+memory")
+        except OSError as e:
+            raise RecordError(f"cannot create the memory cgroup {path}: "
+                              f"{e.strerror or e}") from None
 
     def remove(self, path: str) -> None:
         try:

@@ -1,0 +1,111 @@
+"""Operations that wait their turn: suspended in a greenlet, continued as an event.
+
+The engine runs an operation (an allocation, a free, a policy's offline work)
+when its event comes up, but an operation takes simulated time: it reaches a
+lock some nanoseconds after it started.  For the holds of one lock never to
+overlap, the acquisitions of a lock must be processed in the order of the times
+the acquirers *arrive* at it, which is not the order the operations started in.
+So:
+
+* an operation that reaches a lock while an earlier event is still queued stops
+  there and continues as an event at the time it arrived (:meth:`Turns.wait_until`);
+  by then every operation that could reach the lock earlier has reached it;
+* an operation that finds the lock held by an operation that is itself stopped
+  (waiting for a second lock) queues behind it and continues when the lock is
+  handed over to it (:meth:`Turns.suspend`, :meth:`Turns.wake`);
+* a cpu whose operation is stopped is busy (spinning with interrupts off, in the
+  kernel): the next operation on that cpu queues the same way.
+
+Fast paths take no lock and never come here, so they stay single events.
+
+How it works: the event loop runs in a greenlet.  A stopped operation keeps the
+stack it runs on (a loop's, with the operation's frames on top), and a fresh
+greenlet takes the loop over.  When the operation's turn comes, the loop
+switches to it; it finishes the operation, sees that it no longer runs the
+loop, and returns to the loop that resumed it.  Called outside a running loop
+(a test driving the allocator directly), nothing stops: operations are then
+processed in the order they are called.
+"""
+from __future__ import annotations
+
+import heapq
+from typing import Callable
+
+from greenlet import getcurrent, greenlet
+
+#: the event kind of a stopped operation's continuation (the engine's kinds are 0-7)
+TURN = 8
+
+#: what a stopped loop greenlet tells :meth:`Turns.run`: start a new loop greenlet
+_TAKE_OVER = object()
+
+
+class Turns:
+    """The greenlets of one simulation's event loop and its stopped operations."""
+
+    __slots__ = ("heap", "seq", "loop", "main", "loop_fn", "stopped")
+
+    def __init__(self, heap: list, seq) -> None:
+        self.heap = heap            # the engine's event heap: (time, seq, kind, a, b, c)
+        self.seq = seq
+        self.loop: greenlet | None = None    # the greenlet running the loop (None: no loop)
+        self.main: greenlet | None = None    # where the loop returns when it is done
+        self.loop_fn: Callable[[], None] | None = None
+        self.stopped = 0            # operations stopped now (waiting for a turn)
+
+    def run(self, loop_fn: Callable[[], None]) -> None:
+        """Run ``loop_fn`` (the event loop) in a greenlet until it returns.
+
+        Each greenlet that takes the loop over is started from here, not from the
+        stopped operation's deep stack: a greenlet inherits the recursion depth of
+        the one it is started from, and a chain of takeovers would add up."""
+        self.main = getcurrent()
+        self.loop_fn = loop_fn
+        try:
+            while True:
+                self.loop = greenlet(loop_fn, parent=self.main)
+                if self.loop.switch() is not _TAKE_OVER:
+                    break
+        finally:
+            self.loop = None
+
+    def must_wait(self, t: int) -> bool:
+        """Whether an operation arriving at a lock at ``t`` must stop for its turn:
+        a loop runs and an event earlier than ``t`` is still queued."""
+        heap = self.heap
+        return self.loop is not None and bool(heap) and heap[0][0] < t
+
+    def can_stop(self) -> bool:
+        """Whether the running code can stop (it runs inside the event loop)."""
+        return self.loop is not None
+
+    def wait_until(self, t: int) -> int:
+        """Stop the running operation; continue it as an event at ``t``."""
+        heapq.heappush(self.heap, (t, next(self.seq), TURN, getcurrent(), None, None))
+        return self.suspend()
+
+    def suspend(self) -> int:
+        """Stop the running operation until something calls :meth:`wake` for it;
+        return the time it was woken for."""
+        current = getcurrent()
+        self.stopped += 1
+        if current is self.loop:
+            # the operation runs on the loop's stack: a new greenlet takes the loop over
+            t = self.main.switch(_TAKE_OVER)
+        else:
+            # a resumed operation stopping again: back to the loop that resumed it
+            t = current.parent.switch()
+        self.stopped -= 1
+        return t
+
+    def wake(self, g: greenlet, t: int) -> None:
+        """Continue the stopped operation ``g`` as an event at ``t``."""
+        heapq.heappush(self.heap, (t, next(self.seq), TURN, g, None, None))
+
+    def resume(self, g: greenlet, t: int) -> None:
+        """The loop's part of a TURN event: run ``g`` until it stops again or ends."""
+        g.parent = getcurrent()
+        g.switch(t)
+
+    def runs_loop(self, g: greenlet) -> bool:
+        return self.loop is g
