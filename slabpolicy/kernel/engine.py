@@ -129,6 +129,9 @@ class Simulation(PolicyOperations):
         #: a sample came while operations were stopped mid-way: check at the next
         #: moment none is (their half-done state is not a violation)
         self._check_pending = False
+        #: the sample at the end came while operations were stopped mid-way (an RCU
+        #: batch, a reclaim pass): it is taken when they have finished, in the drain
+        self._final_sample_due = False
         self._set_aside: list[tuple] = []    # events past the end, while draining
         self._groups = {g.name: _Group(g, self.rng) for g in workload.groups}
         self._offline_cpu: dict[int, int] = {}
@@ -282,7 +285,10 @@ class Simulation(PolicyOperations):
             elif kind == FREE_ACCOUNTED:
                 slab_free(b.cache, b, c, t, a)    # a shared cache: the slab's own
             elif kind == SAMPLE:
-                self._sample(t)
+                if t >= self.end_ns and turns.stopped:
+                    self._final_sample_due = True
+                else:
+                    self._sample(t)
                 nt = t + self.workload.sample_interval_ns
                 self._push(min(nt, end) if t < end else nt, SAMPLE)
             elif kind == ARRIVE:
@@ -306,7 +312,8 @@ class Simulation(PolicyOperations):
 
     def _drain(self) -> None:
         """Finish the operations stopped at a lock: their continuations only, in time
-        order; the other events past the end are set aside and queued again."""
+        order; the other events past the end are set aside and queued again.  The end's
+        sample, if it came while operations were stopped, is taken when they are done."""
         turns = self.turns
         me = turns.loop
         heap = self._heap
@@ -321,7 +328,11 @@ class Simulation(PolicyOperations):
             for event in aside:
                 heapq.heappush(heap, event)
             aside.clear()
-            if self._check_pending and not turns.stopped:
+            if self._final_sample_due and not turns.stopped:
+                # the run's last figures are those of its final state, as ops counts are
+                self._final_sample_due = self._check_pending = False
+                self._sample(self.end_ns)
+            elif self._check_pending and not turns.stopped:
                 self._check_pending = False
                 self.checker.check(self.slub.now)
 
