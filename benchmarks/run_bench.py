@@ -5,7 +5,7 @@ Run it from the repository root, with the venv slabpolicy is installed in::
 
     python benchmarks/run_bench.py                    # 3 runs at 1x, one at 10x
     python benchmarks/run_bench.py --repeat 5         # best and median of 5 runs
-    python benchmarks/run_bench.py --policy leave-in-place+shrink
+    python benchmarks/run_bench.py --policy reparent
     python benchmarks/run_bench.py --scale 10 --workload benchmarks/bench.yaml
 
 (or ``/tmp/venv/bin/python benchmarks/run_bench.py`` without activating it).

@@ -2,11 +2,11 @@
 
 "Scanning the list of objects in the dead cache takes time, and would probably
 require us to lock the free path of every objects to make sure we're not racing
-against the update." (the seed patch's cover text,
-``../shared/seed/chained-slab-caches-rfc.txt``)
+against the update." (the seed patch's cover text: Glauber Costa, "chained slab
+caches", RFC, linux-mm, February 2012)
 
-This plugin builds exactly that, as ``../shared/design/MODEL.md`` section 4
-describes it, so that its two costs can be measured instead of guessed:
+This plugin builds exactly that (docs/model.md section 4), so that its two costs
+can be measured instead of guessed:
 
 * **every slab must be findable**, so a per-memcg cache keeps its full slabs on
   the node full list all the time (``cache.track_full``, what SLUB only does for

@@ -80,7 +80,7 @@ def test_full_pages_keep_the_cache_until_the_last_leaves_the_full_list(variant):
     else:
         assert not s.destroyed and cg.state == "offline"
         assert all(sl.frozen for sl in slabs)
-        assert violations(k) == [f"{root.name}: slab {sl.id} is frozen on partial, not on a cpu"
+        assert violations(k) == [f"{root.name}: slab {sl.id} is frozen on a node partial list, not on a cpu"
                                  for sl in sorted(slabs, key=lambda sl: str(sl.id))]
 
 

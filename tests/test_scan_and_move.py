@@ -3,8 +3,8 @@
 The seed patch's cover text rejects this policy in one sentence: "Scanning the
 list of objects in the dead cache takes time, and would probably require us to
 lock the free path of every objects to make sure we're not racing against the
-update."  These tests pin each half of that sentence, and MODEL.md section 4's
-description of the policy, with exact counts.
+update."  These tests pin each half of that sentence, and the policy as
+docs/model.md section 4 and the plugin's docstring describe it, with exact counts.
 
 Geometry used throughout: ``dentry`` (192-byte slots) on a 2-cpu, 4 KiB-page
 machine is an order-0 slab of 21 objects, min_partial 5.  Default cost model:
@@ -51,8 +51,8 @@ def offline_cost(full_slabs: int, scan_slab_ns: int = 0) -> int:
 
 
 def test_offline_moves_every_slab_and_its_charge_to_the_root_cache():
-    """MODEL.md 4: "re-home every slab to the parent's cache and move the charge, then
-    destroy the cache at once": no dead cache and no dying memcg survive rmdir."""
+    """Every slab is re-homed to the parent's cache with its charge, then the cache is
+    destroyed at once: no dead cache and no dying memcg survive rmdir."""
     k = kit()
     cg = k.memcg("a")
     dentry = k.cache(cg, "dentry")
@@ -144,9 +144,9 @@ def test_empty_slabs_are_discarded_not_moved():
 
 
 def test_full_slabs_are_on_the_full_list_and_every_transition_takes_list_lock():
-    """MODEL.md 4: "full slabs must be kept on a list (SLUB keeps none without
-    debugging: each full/non-full transition then takes list_lock, the fast-path cost
-    Christoph Lameter objected to in 2014)".  Same operations under leave-in-place
+    """Full slabs must be kept on a list (SLUB keeps none without debugging), so each
+    full/non-full transition takes list_lock: the fast-path cost Christoph Lameter
+    objected to in 2014.  Same operations under leave-in-place
     take list_lock 0 times."""
     counts = {}
     for policy in ("scan-and-move", "leave-in-place"):

@@ -195,6 +195,13 @@ def _accounting() -> Iterator[Metric]:
                  "largest gap seen between pages charged to memcgs and pages that exist")
     yield Metric("accounting.first_violation_ns", "ns",
                  "simulated time of the first violation (empty when there was none)")
+    yield Metric("accounting.crashes", "violations",
+                 "distinct crash-class violations: what a kernel would oops on or corrupt "
+                 "memory with (use-after-free, double destroy, dec_slabs_node(NULL), a "
+                 "frozen slab on a partial list)")
+    yield Metric("crashed.t_ns", "ns",
+                 "simulated time of the first crash-class violation (empty when the run "
+                 "did not crash); a comparison shows such a run as \"crashed at t\"")
 
 
 def _memcgs() -> Iterator[Metric]:

@@ -121,6 +121,9 @@ class Row:
     tested comparison that is not significant, ``seeds_needed`` is how many
     seeds would detect a true difference of the size seen (80 % power at the
     Holm threshold for the smallest p, alpha / m), ``None`` if beyond reach.
+    ``crashed`` lists the runs of the policy that hit a crash-class violation
+    (``(seed, result["crashed"])``, by seed): a kernel would have oopsed, so the
+    row shows where instead of numbers, and is compared with nothing.
     """
 
     workload: str
@@ -137,6 +140,7 @@ class Row:
     p_holm: float = float("nan")
     significant: bool = False
     seeds_needed: int | None = None
+    crashed: list[tuple[int, dict]] = field(default_factory=list)
 
     @property
     def exact(self) -> str:
@@ -241,6 +245,20 @@ def _group(results: list[dict]) -> tuple[dict[str, dict[str, dict[int, dict]]], 
     return groups, policies, list(groups), warns
 
 
+def _crashes(by_seed: dict[int, dict]) -> list[tuple[int, dict]]:
+    """The runs that crashed (a crash-class violation), as (seed, crashed), by seed."""
+    return [(seed, doc["crashed"]) for seed, doc in sorted(by_seed.items())
+            if doc.get("crashed")]
+
+
+def crash_cell(r: Row) -> str:
+    """"crashed at t" for a row whose runs crashed: the earliest crash, and how many
+    of the policy's runs crashed."""
+    seed, first = min(r.crashed, key=lambda c: (c[1]["t_ns"], c[0]))
+    return (f"crashed at {_num(first['t_ns'] / 1e9, 3)} s (seed {seed}; "
+            f"{len(r.crashed)} run{'s' if len(r.crashed) > 1 else ''} crashed)")
+
+
 def _seed_list(seeds: Sequence[int]) -> str:
     return ", ".join(str(s) for s in seeds)
 
@@ -299,18 +317,26 @@ def comparison_table(results: list[dict], *, baseline: str | None = None,
     for workload in workloads:
         by_policy = groups[workload]
         labels = [p for p in policies if p in by_policy]
+        crashes = {label: _crashes(by_policy[label]) for label in labels}
         base_runs = by_policy.get(baseline)
         if base_runs is None:
             warns.append(f"{workload}: no results for the baseline {baseline}, "
                          f"so nothing is compared")
+        elif crashes[baseline]:
+            warns.append(f"{workload}: the baseline {baseline} crashed, so nothing is compared")
+            base_runs = None
         else:
             warns += _seed_notes(workload, baseline, by_policy, labels)
         for metric in metrics:
             unit, lower, upper = _bounds(metric)
             values = {label: {seed: metric_value(doc, metric)
                               for seed, doc in sorted(by_policy[label].items())}
-                      for label in labels}
+                      for label in labels if not crashes[label]}
             for label in labels:
+                if crashes[label]:
+                    rows.append(Row(workload, label, metric, unit, [], [], summarize([]),
+                                    is_baseline=(label == baseline), crashed=crashes[label]))
+                    continue
                 seeds = list(values[label])
                 vals = [values[label][s] for s in seeds]
                 row = Row(workload, label, metric, unit, seeds, vals,
@@ -505,8 +531,9 @@ def _tested(text: Callable[[Paired], str]) -> Callable[[Row], str]:
 
 COLUMNS = {
     "policy": Column("policy", "left", lambda r: r.policy),
-    "n": Column("n", "right", lambda r: str(r.summary.n)),
-    "mean": Column("mean ± CI", "right", lambda r: _mean_cell(r.summary)),
+    "n": Column("n", "right", lambda r: str(len(r.crashed) if r.crashed else r.summary.n)),
+    "mean": Column("mean ± CI", "right",
+                   lambda r: crash_cell(r) if r.crashed else _mean_cell(r.summary)),
     "sd": Column("sd", "right", lambda r: _num(r.summary.sd, 3)),
     "median": Column("median", "right", lambda r: _num(r.summary.median)),
     "delta": Column("Δ vs baseline [CI]", "right", delta_cell),
@@ -689,7 +716,8 @@ def to_json_doc(table: ComparisonTable) -> dict[str, Any]:
                      "ci_low": jnum(s.ci_low), "ci_high": jnum(s.ci_high),
                      "ci_clipped": s.clipped, "median": jnum(s.median),
                      "seeds": list(r.seeds), "values": [jnum(v) for v in r.values],
-                     "vs_baseline": _paired_dict(r, table.baseline)})
+                     "vs_baseline": _paired_dict(r, table.baseline),
+                     "crashed": [{"seed": seed, **c} for seed, c in r.crashed] or None})
     return {"schema": SCHEMA, "alpha": table.alpha, "confidence": table.confidence,
             "correction": "holm", "comparisons": table.n_comparisons,
             "baseline": table.baseline, "workloads": list(table.workloads),
@@ -703,7 +731,8 @@ CSV_FIELDS = ("kind", "workload", "policy", "metric", "unit", "n", "mean", "sd",
               "ci_high", "ci_clipped", "median", "seeds", "values", "baseline", "n_pairs",
               "baseline_mean", "diff", "diff_sd", "diff_ci_low", "diff_ci_high", "rel_diff",
               "rel_ci_low", "rel_ci_high", "rel_method", "exact", "t_p", "wilcoxon_p",
-              "effect_size", "tested", "p_holm", "significant", "seeds_needed", "message")
+              "effect_size", "tested", "p_holm", "significant", "seeds_needed", "crashed",
+              "message")
 
 
 def csv_value(x: Any) -> Any:
@@ -725,7 +754,9 @@ def _render_csv(table: ComparisonTable) -> str:
     writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS, lineterminator="\n")
     writer.writeheader()
     for r, row in zip(table.rows, doc["rows"]):
-        flat = {k: v for k, v in row.items() if k != "vs_baseline"}
+        flat = {k: v for k, v in row.items() if k not in ("vs_baseline", "crashed")}
+        if r.crashed:
+            flat["crashed"] = crash_cell(r)
         flat.update(kind="row", ci_clipped=r.summary.clipped, values=r.values,
                     mean=r.summary.mean, sd=r.summary.sd, ci_low=r.summary.ci_low,
                     ci_high=r.summary.ci_high, median=r.summary.median)

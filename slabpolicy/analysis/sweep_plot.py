@@ -5,7 +5,8 @@ grid's first parameter whose values are all numbers (a rate, a duration, a
 size or a plain number; :func:`slabpolicy.runs.grid.numeric`), on a log scale
 when the values grow geometrically, labelled with the values as written; a grid
 with more parameters gets one row of panels per combination of the others.
-Left: each policy's mean over seeds with its confidence interval as a band.
+Left: each policy's mean over seeds with its confidence interval as a band
+(on a log scale too, on a geometric grid, when every interval is above 0).
 Right: each policy's difference from the baseline, in percent of the baseline's
 mean, with the CI of the paired differences.  The numbers are those of
 :func:`slabpolicy.analysis.sweep_report.sweep_table`, so the figure and the
@@ -84,6 +85,9 @@ def _plot_metric(plt, sweep: SweepTable, metric: str, x_path: str, style, path: 
                 _line(ax_delta, xs, [_pct(p, "rel_diff") for p in pairs],
                       [_pct(p, "rel_ci_low") for p in pairs],
                       [_pct(p, "rel_ci_high") for p in pairs], policy, style[policy])
+        means = [r.summary.ci_low for r in rows if r.workload in labels]
+        if log and means and all(math.isfinite(m) and m > 0 for m in means):
+            ax_mean.set_yscale("log")       # a geometric grid, values that span decades
         ax_delta.axhline(0.0, color="black", linewidth=0.8, label=f"{sweep.table.baseline} "
                                                                  f"(baseline)")
         at = ", ".join(f"{names[p]}={v}" for p, v in zip(others, values))

@@ -82,31 +82,27 @@ def sweep_table(results: list[dict], *, baseline: str | None = None,
     return SweepTable(table, workload, paths, points)
 
 
-HEADERS = ("policy", "n", "mean ± CI", "Δ vs baseline % [CI]", "p(Holm)", "")
-
-
-def _cells(sweep: SweepTable, rows: list[report.Row]) -> list[list[str]]:
+def _cells(sweep: SweepTable, rows: list[report.Row], cols: list[report.Column]
+           ) -> list[list[str]]:
     out = []
     previous = None
     for r in rows:
         parameters = sweep.points[r.workload]
         first = r.workload != previous
         previous = r.workload
-        out.append([parameters.get(p, "-") if first else "" for p in sweep.paths] + [
-            r.policy, str(r.summary.n), report._mean_cell(r.summary), report.delta_cell(r),
-            report._p(r.p_holm) if r.tested else "", "*" if r.significant else ""])
+        out.append([parameters.get(p, "-") if first else "" for p in sweep.paths]
+                   + [c.cell(r) for c in cols])
     return out
 
 
-def render(sweep: SweepTable, fmt: str) -> str:
+def render(sweep: SweepTable, fmt: str, wide: bool = False) -> str:
     """``sweep`` as text in ``fmt`` (one of :data:`FORMATS`).
 
-    plain, github, latex, html: one table per metric (the parameters, then the
-    policy, n, mean ± CI, the difference from the baseline with its CI, the
-    Holm-adjusted p and the significance mark), then the legend and warnings of
-    the whole sweep.  csv and json: :func:`slabpolicy.analysis.report.render`'s
-    rows with the workload's name and one column (csv) or a ``parameters``
-    mapping (json) per grid parameter.
+    plain, github, latex, html: one table per metric, the parameters then the
+    columns of :func:`slabpolicy.analysis.report.columns` (``wide``: all of
+    them), then the legend, notes and warnings of the whole sweep.  csv and json:
+    :func:`slabpolicy.analysis.report.render`'s content with the workload's name
+    and one column (csv) or a ``parameters`` mapping (json) per grid parameter.
     """
     table = sweep.table
     if fmt == "json":
@@ -121,7 +117,8 @@ def render(sweep: SweepTable, fmt: str) -> str:
     if fmt == "csv":
         rows = list(csv.DictReader(io.StringIO(report.render(table, "csv"))))
         buf = io.StringIO()
-        fields = ["workload", *sweep.paths, *(f for f in report.CSV_FIELDS if f != "workload")]
+        fields = ["kind", "workload", *sweep.paths,
+                  *(f for f in report.CSV_FIELDS if f not in ("kind", "workload"))]
         writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
         writer.writeheader()
         for row in rows:           # a note or warning line has no workload, so no point
@@ -130,15 +127,20 @@ def render(sweep: SweepTable, fmt: str) -> str:
         return buf.getvalue()
     if fmt not in FORMATS:
         raise report.ComparisonError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
-    tablefmt = {"latex": "latex", "html": "html"}.get(fmt, fmt)
-    headers = [*sweep.names, *HEADERS]
-    align = ["left"] * len(sweep.paths) + ["left", "right", "right", "right", "right", "left"]
+    cols = report.columns(table, wide)
+    headers = [*sweep.names, *(c.header for c in cols)]
+    align = ["left"] * len(sweep.paths) + [c.align for c in cols]
+    tablefmt = "simple" if fmt == "plain" else fmt
     parts = [f"sweep of {sweep.workload} over {', '.join(sweep.paths)}: "
              f"{len(sweep.points)} points"]
     rows = sweep.rows()
     for metric in table.metrics:
         mine = [r for r in rows if r.metric == metric]
-        body = tabulate(_cells(sweep, mine), headers=headers, tablefmt=tablefmt,
+        unit = f" [{mine[0].unit}]" if mine and mine[0].unit else ""
+        body = tabulate(_cells(sweep, mine, cols), headers=headers, tablefmt=tablefmt,
                         disable_numparse=True, colalign=align)
-        parts.append(f"{metric}\n{body}")
-    return "\n\n".join(parts) + "\n\n" + "\n".join(table.footer()) + "\n"
+        parts.append(f"{metric}{unit}\n{body}")
+    footer = table.footer(wide)
+    if fmt == "plain":
+        footer = report._wrap(footer, report.FOOTER_WIDTH)
+    return "\n\n".join(parts) + "\n\n" + "\n".join(footer) + "\n"

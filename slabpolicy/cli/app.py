@@ -289,7 +289,7 @@ def _render(results: list[dict], baseline: Optional[str], metrics: list[str], fm
     from slabpolicy.analysis import sweep_report      # a sweep's results: by grid point
     if sweep_report.is_sweep(results):
         return sweep_report.render(sweep_report.sweep_table(
-            results, baseline=baseline, metrics=metrics or None), fmt)
+            results, baseline=baseline, metrics=metrics or None), fmt, wide=wide)
     table = report.comparison_table(results, baseline=baseline, metrics=metrics or None)
     return report.render(table, fmt, wide=wide)
 

@@ -1,4 +1,4 @@
-"""The accounting checker (MODEL.md section 6): always on, cheap, strict on request.
+"""The accounting checker (docs/model.md section 7): always on, cheap, strict on request.
 
 At every sample and at the end of a run it compares what the counters say with
 what exists:
@@ -24,13 +24,23 @@ problem (a cache's slab counter, the global charge, a given slab...), with the
 first time and the first words it was seen with; ``drift_pages_max`` is the largest gap
 seen between charged pages and existing pages.  Under ``strict`` the first
 violation raises :class:`AccountingError` saying what, where and when.
+
+Violations come in two classes.  A **crash** is what a real kernel would oops
+on or corrupt memory with: a use-after-free (a slab freed while still on a
+list, or with live objects; a free into a slab already freed), a double
+destroy or double free, ``dec_slabs_node(NULL)``, a frozen slab on a partial
+list.  Every other violation is **drift**: counters that disagree with what
+exists, charges left behind, slabs leaked (a frozen slab no cpu holds, a
+slab on no list with free objects): wrong figures, no crash.  The first crash
+is kept as ``crashed`` ({t_ns, what, where}: the time, the message, the kernel
+function that would crash), which a run's result carries at its top level.
 """
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from slabpolicy.errors import AccountingError
-from slabpolicy.kernel.slub import CPU_PARTIAL, CPU_SLAB, NOWHERE, WHERE
+from slabpolicy.kernel.slub import CPU_PARTIAL, CPU_SLAB, NOWHERE, PARTIAL, WHERE
 
 if TYPE_CHECKING:
     from slabpolicy.kernel.engine import Simulation
@@ -43,15 +53,23 @@ class AccountingChecker:
         #: problem -> (first time seen in ns, the message then)
         self.seen: dict[str, tuple[int, str]] = {}
         self.drift_pages_max = 0
+        #: the first crash-class violation: {t_ns, what, where}, or None
+        self.crashed: dict | None = None
+        self.crashes = 0
 
-    def violation(self, message: str) -> None:
-        """Record a violation the allocator found now (the op clock's time)."""
-        self._record(message, message, self.sim.slub.now)
+    def violation(self, message: str, crash: str | None = None) -> None:
+        """Record a violation the allocator found now (the op clock's time); ``crash``
+        names the kernel function that would crash on it (None: drift)."""
+        self._record(message, message, self.sim.slub.now, crash)
 
-    def _record(self, key: str, message: str, now: int) -> None:
+    def _record(self, key: str, message: str, now: int, crash: str | None = None) -> None:
         if key in self.seen:
             return
         self.seen[key] = (now, message)
+        if crash is not None:
+            self.crashes += 1
+            if self.crashed is None:
+                self.crashed = {"t_ns": now, "what": message, "where": crash}
         if self.strict:
             raise AccountingError(f"accounting violation at t={now}ns "
                                   f"(policy {self.sim.policy_label}, seed {self.sim.seed}): {message}")
@@ -79,9 +97,15 @@ class AccountingChecker:
                 for slab in n.slabs:
                     cache_objects += slab.inuse
                     if slab.frozen:
-                        if slab.where != CPU_SLAB and slab.where != CPU_PARTIAL:
+                        if slab.where == PARTIAL:
+                            # acquire_slab() freezes it again: two cpus own one freelist
                             record(f"frozen {slab.id}", f"{cache.name}: slab {slab.id} is frozen on "
-                                         f"{WHERE[slab.where]}, not on a cpu", now)
+                                         f"a node partial list, not on a cpu", now,
+                                         crash="get_partial_node()")
+                        elif slab.where != CPU_SLAB and slab.where != CPU_PARTIAL:
+                            record(f"frozen {slab.id}", f"{cache.name}: slab {slab.id} is frozen on "
+                                         f"{WHERE[slab.where]}, not on a cpu: orphaned, never "
+                                         f"unfrozen or discarded", now)
                     elif slab.where == NOWHERE and slab.inuse < slab.objects:
                         record(f"lost {slab.id}", f"{cache.name}: slab {slab.id} has free objects but is "
                                      f"on no list and no cpu: lost to allocation", now)
@@ -120,9 +144,10 @@ class AccountingChecker:
 
     def summary(self) -> dict:
         first = min(self.seen.values()) if self.seen else (None, None)
-        return {"violations": len(self.seen), "drift_pages_max": self.drift_pages_max,
+        return {"violations": len(self.seen), "crashes": self.crashes,
+                "drift_pages_max": self.drift_pages_max,
                 "first_violation_ns": first[0], "first_violation": first[1]}
 
 
-def _ignore(key: str, message: str, now: int) -> None:
+def _ignore(key: str, message: str, now: int, crash: str | None = None) -> None:
     """What a check that only counts does with a discrepancy."""

@@ -1,7 +1,7 @@
 """The cost model: named steps, each a number of simulated nanoseconds.
 
 An operation's latency is the sum of the steps it took plus every lock wait
-(MODEL.md section 5).  Each default cites the published measurement of the same
+(docs/model.md section 6).  Each default cites the published measurement of the same
 operation it comes from, or says that there is none.  Cycle figures are
 converted at the clock of the machine they were measured on and rounded to
 whole nanoseconds, because simulated time is an integer.  Some steps depend on

@@ -33,16 +33,18 @@ from slabpolicy.kernel.policy_ops import PolicyOperations
 from slabpolicy.kernel.rcu import Rcu
 from slabpolicy.kernel.reclaim import Reclaim
 from slabpolicy.kernel.slub import Allocator, KmemCache
+from slabpolicy.workloads.placement import Placement
 from slabpolicy.kernel.turns import TURN, Turns
 
 ALLOC, FREE, FREE_ACCOUNTED, ARRIVE, OFFLINE, RESUME, CALL, SAMPLE = range(8)
-KERNEL = TURN + 1          # kernel-model work: an RCU batch, kswapd (kernel/rcu.py, reclaim.py)
+MIGRATE = TURN + 1  # a task of a cgroup moves to another cpu (after turns.TURN)
+KERNEL = TURN + 2  # kernel-model work: an RCU batch, kswapd (kernel/rcu.py, reclaim.py)
 
 #: how long an rmdir waits before looking again whether its memcg's last
 #: allocations, stopped at a lock, have finished
 OFFLINE_RETRY_NS = 1000
 
-#: the memory figures sampled at every ``sample_interval`` (MODEL.md section 6)
+#: the memory figures sampled at every ``sample_interval`` (docs/model.md)
 MEMORY_FIGURES = ("slab_pages", "dead_cache_pages", "dead_caches", "dying_memcgs",
                   "live_objects", "utilization")
 
@@ -50,13 +52,14 @@ MEMORY_FIGURES = ("slab_pages", "dead_cache_pages", "dead_caches", "dying_memcgs
 class _Stream:
     """One allocation stream of one cgroup."""
 
-    __slots__ = ("memcg", "index", "cache", "objcg", "per_ns", "life", "remote_free",
+    __slots__ = ("memcg", "index", "cache", "objcg", "per_ns", "life", "remote_free", "cpus",
                  "unused_life", "defer")
 
     def __init__(self, memcg: MemCgroup, index: int, rate_per_s: float,
-                 life: Callable[[], int | None], remote_free: float,
+                 life: Callable[[], int | None], remote_free: float, cpus: list[int],
                  unused_life: Callable[[], int | None] | None = None) -> None:
         self.memcg = memcg
+        self.cpus = cpus            # the cgroup's cpus (workloads.placement), shared
         self.index = index
         self.cache: KmemCache | None = None
         self.objcg = None           # the memcg's objcg when the cache is accounted
@@ -135,6 +138,7 @@ class Simulation(PolicyOperations):
         self._set_aside: list[tuple] = []    # events past the end, while draining
         self._groups = {g.name: _Group(g, self.rng) for g in workload.groups}
         self._offline_cpu: dict[int, int] = {}
+        self._placement = Placement(workload.machine.cpus)
         self._pending_offline: set[MemCgroup] = set()   # rmdir'ed, waiting for children
         self._offlining: set[MemCgroup] = set()          # offline work in progress
         if hook.slabpolicy_dead_cache_free.get_hookimpls():
@@ -257,12 +261,13 @@ class Simulation(PolicyOperations):
                 cache = a.cache
                 if cache is None:
                     cache = a.cache = self.memcg_cache(memcg, a.index)
-                    if cache.account:
+                    if cache.account and not memcg.is_root:
                         a.objcg = self.slub.objcgs.objcg_of(memcg)
                     a.defer = self._deferred_free(a, cache)
                 # every draw and the stream's next event come before the allocation,
                 # which may stop at a lock while other events are processed
-                cpu = int(rnd() * ncpus)
+                cpus = a.cpus
+                cpu = cpus[int(rnd() * len(cpus))]
                 life = a.life()
                 freed = life is not None and t + life <= end
                 fcpu = cpu
@@ -307,6 +312,8 @@ class Simulation(PolicyOperations):
                 self._call(a, t)
             elif kind == KERNEL:
                 a(t, b, c)
+            elif kind == MIGRATE:
+                self._migrate(a, b, t)
         if turns.loop is me:
             self._drain()
 
@@ -368,25 +375,33 @@ class Simulation(PolicyOperations):
         spec = group.spec
         rng = self.rng
         parent = self.memcgs.root
-        if spec.parent != "root":
-            candidates = [m for m in self._groups[spec.parent].online if m.rmdir_ns is None]
-            if candidates:
-                parent = candidates[int(rng.random() * len(candidates))]
-        memcg = self.memcgs.create(f"{spec.name}-{group.spawned}", parent, spec.name, t)
-        if spec.memory_high is not None or spec.memory_max is not None:
-            self.reclaim.set_limits(memcg, spec.memory_high, spec.memory_max)
-        group.spawned += 1
-        group.online.append(memcg)
-        self._offline_cpu[memcg.id] = int(rng.random() * self.workload.machine.cpus)
-        life = group.life()
-        if life is not None and t + life <= self.end_ns:
-            self._push(t + life, OFFLINE, memcg)
+        if spec.is_root:                       # the root cgroup's own tasks
+            memcg = self.memcgs.root
+            group.spawned += 1
+        else:
+            if spec.parent != "root":
+                candidates = [m for m in self._groups[spec.parent].online if m.rmdir_ns is None]
+                if candidates:
+                    parent = candidates[int(rng.random() * len(candidates))]
+            memcg = self.memcgs.create(f"{spec.name}-{group.spawned}", parent, spec.name, t)
+            if spec.memory_high is not None or spec.memory_max is not None:
+                self.reclaim.set_limits(memcg, spec.memory_high, spec.memory_max)
+            group.spawned += 1
+            group.online.append(memcg)
+            self._offline_cpu[memcg.id] = int(rng.random() * self.workload.machine.cpus)
+            life = group.life()
+            if life is not None and t + life <= self.end_ns:
+                self._push(t + life, OFFLINE, memcg)
+        cpus = self._placement.place(spec.cpus)
+        if spec.migration_per_s:
+            self._push(t + int(rng.expovariate(spec.migration_per_s / 1e9)), MIGRATE,
+                       memcg, (cpus, spec.migration_per_s / 1e9))
         if self.workload.cache_creation == "eager":
             for index in range(len(self.slub.root_caches)):
                 self.memcg_cache(memcg, index)
         for stream, life_sampler, unused_sampler in group.streams:
             st = _Stream(memcg, self._kind_index[stream.cache], stream.rate_per_s, life_sampler,
-                         stream.remote_free, unused_sampler)
+                         stream.remote_free, cpus, unused_sampler)
             nt = t + int(rng.expovariate(st.per_ns))
             if nt <= self.end_ns:
                 self._push(nt, ALLOC, st)
@@ -400,6 +415,16 @@ class Simulation(PolicyOperations):
                 nt = t
             if nt <= self.end_ns:
                 self._push(nt, ARRIVE, group)
+
+    def _migrate(self, memcg: MemCgroup, placed: tuple[list[int], float], t: int) -> None:
+        """A task of ``memcg`` moves to a cpu it did not run on; the next move is drawn."""
+        if memcg.rmdir_ns is not None:
+            return
+        cpus, per_ns = placed
+        self._placement.migrate(cpus, self.rng.random)
+        nt = t + int(self.rng.expovariate(per_ns))
+        if nt <= self.end_ns:
+            self._push(nt, MIGRATE, memcg, placed)
 
     def memcg_offline(self, memcg: MemCgroup, t: int, cpu: int | None = None) -> None:
         """rmdir at time ``t`` on ``cpu`` (default: the cpu drawn when it arrived).

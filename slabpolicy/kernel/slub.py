@@ -294,7 +294,10 @@ class Allocator:
         # where accounting violations are reported.
         self.dead_cache_free: Callable[[KmemCache, Slab, int], bool | None] | None = None
         self.on_dead_cache_empty: Callable[[KmemCache], None] | None = None
-        self.on_violation: Callable[[str], None] = _raise_violation
+        #: on_violation(message, crash=None): ``crash`` names the kernel function a
+        #: real kernel would crash in (a use-after-free, a NULL dereference...);
+        #: None is drift (wrong counters, a leak)
+        self.on_violation: Callable[..., None] = _raise_violation
         #: SLUB statistics of caches already destroyed, summed
         self.retired_stats: dict[str, int] = {}
         # Set by the kernel model's reclaim and RCU (kernel/reclaim.py, kernel/rcu.py): the
@@ -350,13 +353,15 @@ class Allocator:
         accounting violation (the kernel's "Objects remaining on kmem_cache_close()").
         """
         if s.destroyed:
-            self.on_violation(f"{s.name}: destroyed twice")
+            self.on_violation(f"{s.name}: destroyed twice", crash="kmem_cache_destroy()")
             return
         self.now += self.costs["cache_destroy"]
         left = s.existing_slabs()
         if left:
             objs = sum(sl.inuse for n in s.node for sl in n.slabs)
-            self.on_violation(f"{s.name}: destroyed with {left} slabs ({objs} objects) left")
+            # live objects in a freed kmem_cache: their frees are use-after-free
+            self.on_violation(f"{s.name}: destroyed with {left} slabs ({objs} objects) left",
+                              crash="kmem_cache_destroy()" if objs else None)
         s.destroyed = True
         for item, n in s.stats.items():
             self.retired_stats[item] = self.retired_stats.get(item, 0) + n
@@ -381,7 +386,8 @@ class Allocator:
     def dec_slabs_node(self, s: KmemCache | None, node: int, objects: int) -> None:
         """dec_slabs_node(): uncount a slab; a call on no cache (NULL) is a violation."""
         if s is None:
-            self.on_violation("dec_slabs_node() on a NULL cache (parent_slab not set yet)")
+            self.on_violation("dec_slabs_node() on a NULL cache (parent_slab not set yet)",
+                              crash="dec_slabs_node()")
             return
         n = s.node[node]
         n.nr_slabs -= 1
@@ -536,13 +542,15 @@ class Allocator:
         ``uncharge=False`` is the seed patch's ``if (s->memcg && !(s->flags & SLAB_CHAINED))``.
         """
         if slab.freed:
-            self.on_violation(f"slab {slab.id} of {slab.cache.name} freed twice")
+            self.on_violation(f"slab {slab.id} of {slab.cache.name} freed twice",
+                              crash="__free_slab()")
             return
         if slab.lru is not None:
-            self.on_violation(f"slab {slab.id} freed while still on {slab.lru.name}")
+            self.on_violation(f"slab {slab.id} freed while still on {slab.lru.name}",
+                              crash="__free_slab()")
         if slab.inuse:
             self.on_violation(f"slab {slab.id} of {slab.cache.name} freed with "
-                              f"{slab.inuse} live objects")
+                              f"{slab.inuse} live objects", crash="__free_slab()")
         slab.freed = True
         slab.cache.node[slab.node].slabs.discard(slab)
         if s.rcu == "typesafe" and self.rcu_free_slab is not None:
@@ -910,7 +918,8 @@ class Allocator:
             hist = self.h_free_slow
             if slab.freed:
                 self.on_violation(f"free of an object of slab {slab.id} ({s.name}), "
-                                  f"which was already freed: object lost or freed twice")
+                                  f"which was already freed: object lost or freed twice",
+                                  crash="__slab_free()")
             elif not (s.dead and self.dead_cache_free is not None
                       and self.dead_cache_free(s, slab, cpu)):
                 self.slab_free_slowpath(slab.cache, slab, cpu)
@@ -957,7 +966,8 @@ class Allocator:
         slab.inuse -= 1
         if slab.inuse < 0:
             slab.inuse = 0
-            self.on_violation(f"slab {slab.id} of {s.name}: more frees than allocations")
+            self.on_violation(f"slab {slab.id} of {s.name}: more frees than allocations",
+                              crash="__slab_free()")
             return
         if slab.frozen:
             s.stat("FREE_FROZEN")
@@ -998,5 +1008,5 @@ def _free_takes_list_lock(s: KmemCache, slab: Slab) -> bool:
     return s.track_full
 
 
-def _raise_violation(message: str) -> None:
+def _raise_violation(message: str, crash: str | None = None) -> None:
     raise AssertionError(f"accounting violation with no checker attached: {message}")

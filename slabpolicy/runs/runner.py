@@ -7,7 +7,8 @@ alone), ``memory`` (each figure's peak, time-weighted mean and final value),
 ``latency_ns`` (count and percentiles from bounded histograms) and
 ``latency_hist`` (those histograms: ``[[ns, count], ...]``), ``locks`` (per
 lock class, as /proc/lock_stat), ``lock_hist`` (per lock class, the wait and
-hold histograms), ``accounting``, ``reclaim`` (list_lru objects scanned and freed
+hold histograms), ``accounting``, ``crashed`` (the first crash-class violation,
+{t_ns, what, where}, or null), ``reclaim`` (list_lru objects scanned and freed
 by memcg state, reclaim time, direct stalls: kernel/reclaim.py), ``rcu``
 (callbacks, batches and their sizes: kernel/rcu.py), ``slub_stats`` and
 ``series``.
@@ -252,6 +253,8 @@ def build_result(sim: Simulation, entry: PolicyEntry, policy: PolicyRun,
         # per lock class, the wait (contended acquisitions) and hold histograms
         "lock_hist": sim.locks.histograms(),
         "accounting": sim.checker.summary(),
+        # the first crash-class violation: a real kernel would have oopsed here
+        "crashed": sim.checker.crashed,
         "memcgs": {"created": len(sim.memcgs.by_id) - 1, "released": len(sim.memcgs.released),
                    "dying": sim.memcgs.nr_dying, "rcu_waits": sim.rcu_waits},
         "reclaim": sim.reclaim.summary(),

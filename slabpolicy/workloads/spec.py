@@ -87,9 +87,12 @@ caches:                           # required, non-empty list, unique names
 memcg:
   cache_creation: lazy            # [lazy] lazy | eager
 cgroups:                          # required, non-empty list, unique names
-  - name: containers              # required
+  - name: containers              # required; 'root' is the root cgroup's own tasks
     parent: root                  # [root] 'root' or an earlier group
-    count: 100                    # required int >= 0
+    count: 100                    # required int >= 0 (1 for 'root')
+    cpus: 2                       # [2; all for 'root'] cpus each cgroup's tasks run on:
+                                  # a count (spread round-robin), a list, or all
+    migration: 1/s                # [0] rate at which a task moves to another cpu
     arrival:                      # [{process: at_start}]
       process: poisson            # poisson (rate) | fixed (interval) | at_start
       rate: 10/s
@@ -126,6 +129,10 @@ CACHE_CREATION_MODES: tuple[str, ...] = ("lazy", "eager")
 OVERRIDE_FILE = "--set"
 DEFAULT_POLICY = "leave-in-place"
 ROOT_GROUP = "root"
+#: ``cpus: all``: a task of the group may run on any cpu
+ALL_CPUS = "all"
+#: the default placement of a cgroup's tasks: two cpus (docs/model.md, "Placement")
+DEFAULT_GROUP_CPUS = 2
 
 NS_PER_S = 1_000_000_000
 
@@ -190,8 +197,17 @@ class CgroupGroup:
     arrival: Arrival
     lifetime: Distribution       # how long each cgroup stays online
     streams: tuple[Stream, ...]
+    #: the cpus each cgroup's tasks run on: a count placed round-robin across the
+    #: machine, a tuple of cpu numbers, or ``ALL_CPUS``
+    cpus: int | tuple[int, ...] | str = DEFAULT_GROUP_CPUS
+    migration_per_s: float = 0.0   # rate at which one task moves to another cpu
     memory_high: int | None = None   # bytes (None: no limit)
     memory_max: int | None = None
+
+    @property
+    def is_root(self) -> bool:
+        """The group of the root cgroup's own tasks (``name: root``)."""
+        return self.name == ROOT_GROUP
 
 
 @dataclass(frozen=True, slots=True)
@@ -885,7 +901,8 @@ _TOP_REQUIRED_TRACE = ("name",)
 _MACHINE = ("cpus", "nodes", "page_size", "slub_max_order", "slub_min_objects", "slub_min_order",
             "memory")
 _CACHE = ("name", "object_size", "slot_size", "store_user", "rcu")
-_GROUP = ("name", "parent", "count", "arrival", "lifetime", "memory", "streams")
+_GROUP = ("name", "parent", "count", "cpus", "migration", "arrival", "lifetime", "memory",
+          "streams")
 _ARRIVAL = ("process", "rate", "interval", "start")
 _STREAM = ("cache", "rate", "lifetime", "remote_free", "unused_lifetime")
 _LIMITS = ("high", "max", "limit_in_bytes")
@@ -965,7 +982,8 @@ def _validate(chk: _Checker, root: Node, path_text: str, sha: str) -> Workload |
             seen: dict[str, int] = {}
             known_caches = _known_caches(top.get("caches"))
             for i, item in enumerate(items):
-                groups.append(_group(chk, item, f"cgroups[{i}]", seen, all_names, known_caches))
+                groups.append(_group(chk, item, f"cgroups[{i}]", seen, all_names, known_caches,
+                                     None if machine is BAD else machine.cpus))
 
     reclaim = _reclaim(chk, top["reclaim"]) if "reclaim" in top else ReclaimOptions()
     policies = _policies(chk, top["policies"]) if "policies" in top else (
@@ -1137,16 +1155,16 @@ def _known_caches(node: Node | None) -> dict[str, int] | None:
 
 
 def _group(chk: _Checker, node: Node, path: str, seen: dict[str, int],
-           all_names: dict[str, int], caches: dict[str, int] | None) -> Any:
+           all_names: dict[str, int], caches: dict[str, int] | None,
+           ncpus: int | None) -> Any:
     f = chk.mapping(node, path, _GROUP, ("name", "count"))
     if f is None:
         return BAD
     name = chk.string(f["name"], f"{path}.name") if "name" in f else BAD
+    if name == ROOT_GROUP:
+        _root_group_rules(chk, f, path)
     if name is not BAD:
-        if name == ROOT_GROUP:
-            chk.add(f["name"], f"{path}.name", f"{_quote(ROOT_GROUP)} is reserved for the root cgroup")
-            name = BAD
-        elif name in seen:
+        if name in seen:
             chk.add(f["name"], f"{path}.name",
                     f"duplicate group name {_quote(name)} (first on line {seen[name]})"
                     if seen[name] else f"duplicate group name {_quote(name)}")
@@ -1182,10 +1200,17 @@ def _group(chk: _Checker, node: Node, path: str, seen: dict[str, int],
         else:
             for i, item in enumerate(items):
                 streams.append(_stream(chk, item, f"{path}.streams[{i}]", caches))
-    values = (name, parent, count, arrival, lifetime, limits)
+    default_cpus = ALL_CPUS if name == ROOT_GROUP else DEFAULT_GROUP_CPUS
+    cpus = _cpus(chk, f["cpus"], f"{path}.cpus", ncpus) if "cpus" in f else default_cpus
+    migration = 0.0
+    if "migration" in f and not (isinstance(f["migration"], ScalarNode)
+                                 and f["migration"].value in ("0", "0/s")):
+        migration = chk.rate(f["migration"], f"{path}.migration")
+    values = (name, parent, count, arrival, lifetime, cpus, migration, limits)
     if any(v is BAD for v in values) or any(s is BAD for s in streams):
         return BAD
-    return CgroupGroup(name, parent, count, arrival, lifetime, tuple(streams), *limits)
+    return CgroupGroup(name, parent, count, arrival, lifetime, tuple(streams), cpus, migration,
+                       *limits)
 
 
 def _limits(chk: _Checker, node: Node, path: str) -> Any:
@@ -1218,6 +1243,39 @@ def _reclaim(chk: _Checker, node: Node) -> Any:
     if BAD in (pressure, small, aware):
         return BAD
     return ReclaimOptions(pressure, small, aware)
+
+
+def _root_group_rules(chk: _Checker, f: dict[str, Node], path: str) -> None:
+    """A group named 'root' stands for the root cgroup's own tasks: one cgroup that
+    is always there, so no parent, arrival, lifetime or memory limits, and a count of 1."""
+    for key in ("parent", "arrival", "lifetime", "memory"):
+        if key in f:
+            chk.add(f[key], f"{path}.{key}",
+                    f"the {_quote(ROOT_GROUP)} group is the root cgroup's own tasks: "
+                    f"it has no {key}")
+    if "count" in f and not (isinstance(f["count"], ScalarNode) and f["count"].value == "1"):
+        chk.add(f["count"], f"{path}.count",
+                f"the {_quote(ROOT_GROUP)} group is one cgroup: count must be 1")
+
+
+def _cpus(chk: _Checker, node: Node, path: str, ncpus: int | None) -> Any:
+    """``cpus:``: a count of cpus (1..machine.cpus), a list of cpu numbers, or all."""
+    if isinstance(node, ScalarNode) and node.value == ALL_CPUS:
+        return ALL_CPUS
+    if isinstance(node, SequenceNode):
+        cpus = [chk.integer(item, f"{path}[{i}]", lo=0,
+                            hi=None if ncpus is None else ncpus - 1)
+                for i, item in enumerate(node.value)]
+        if not cpus:
+            chk.add(node, path, "must list at least one cpu")
+            return BAD
+        if BAD in cpus:
+            return BAD
+        if len(set(cpus)) != len(cpus):
+            chk.add(node, path, "a cpu is listed twice")
+            return BAD
+        return tuple(cpus)
+    return chk.integer(node, path, lo=1, hi=ncpus)
 
 
 def _arrival(chk: _Checker, node: Node, path: str) -> Any:
