@@ -128,7 +128,8 @@ _STEPS = (
     CostStep("kfree_rcu_drain", 20_000_000,
              "KFREE_DRAIN_JIFFIES = HZ / 50 at HZ=1000: kfree_rcu() batches a cpu's "
              "objects for 20 ms before one grace period frees them (kernel/rcu/tree.c, "
-             "Linux 5.5, kfree_rcu() batching)"),
+             "Linux 5.5, kfree_rcu() batching); a kernel constant, no published "
+             "measurement"),
 )
 
 #: synchronize_rcu() wakes its waiter from the grace-period kthread on machines of
