@@ -304,6 +304,26 @@ def test_csv_and_json_carry_the_parameters(small, tmp_path):
     assert doc["rows"][3]["vs_baseline"]["seeds"] == [3, 4]
 
 
+def test_export_has_a_column_per_parameter(small, tmp_path):
+    out = tmp_path / "out"
+    ok(sweep(small, out, "--grid", f"{RATE}=20/s,80/s", "--seeds", "2"))
+    rows = list(csv.DictReader(io.StringIO(ok(invoke("export", out)))))
+    assert list(rows[0]) == ["run", "workload", "policy", "seed", RATE, "metric", "t", "value"]
+    allocs = {(r[RATE], r["policy"], r["seed"]): r["value"] for r in rows
+              if r["metric"] == "ops.alloc"}
+    assert sorted(allocs) == sorted((rate, label, seed) for rate in ("20/s", "80/s")
+                                    for label in LABELS for seed in ("3", "4"))
+    for rate in ("20/s", "80/s"):
+        doc = json.loads((out / f"small--rate={rate.replace('/', '_')}--{LABELS[0]}--seed3.json")
+                         .read_text())
+        assert float(allocs[(rate, LABELS[0], "3")]) == doc["ops"]["alloc"]
+    pq = pytest.importorskip("pyarrow.parquet")
+    ok(invoke("export", out, "--format", "parquet", "--out", tmp_path / "runs.parquet"))
+    table = pq.read_table(tmp_path / "runs.parquet")
+    assert table.column_names == list(rows[0])
+    assert table.column(RATE).to_pylist() == [r[RATE] for r in rows]
+
+
 def test_numeric_values_and_geometric_grids():
     assert [grid_mod.numeric(t) for t in ("4", "2.5", "4/s", "2/ms", "5ms", "64KiB", "{a: 1}",
                                           "lazy", "true")] == \

@@ -68,8 +68,11 @@ def test_the_flag_or_a_plugin_option_naming_the_file_lets_it_load(lookalike):
 
 
 def test_an_installed_entry_point_module_is_already_trusted(tmp_path):
-    """The bundled policies are entry points: naming one's file in plugins: runs no new code."""
-    bundled = ROOT / "plugins" / "objcg.py"
+    """The bundled policies are entry points: naming one's file in plugins: runs no new code.
+    The file is the installed module's (the source tree's in an editable install, the
+    site-packages copy in a plain one, as CI installs it)."""
+    import slabpolicy_plugins.objcg
+    bundled = Path(slabpolicy_plugins.objcg.__file__)
     text = (ROOT / "experiments" / "default.yaml").read_text().replace(
         "\npolicies:", f"\nplugins: [{bundled}]\npolicies:", 1)
     path = tmp_path / "w.yaml"

@@ -10,6 +10,11 @@ what exists:
 * the pages charged through object cgroups hold exactly the bytes of the live
   accounted objects, the per-cpu stocks and the bytes parked in the objcgs;
 * no memcg counter is negative and no released memcg is still charged;
+* each online memcg's counter below the root holds the pages of its subtree
+  (the slabs of the caches charged to it or a descendant, and the pages of
+  their object cgroups), as hierarchical page counters do: a counter written by
+  hand shows here.  A dying memcg is left out: the seed hands its charge to the
+  parent at offline (res_counter_uncharge_until()) ahead of its slabs;
 * each kmem_cache_node's slab counter (inc/dec_slabs_node) equals the slabs of
   that cache on that node that exist;
 * the live objects (allocations minus frees) equal the objects the slabs hold;
@@ -40,6 +45,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from slabpolicy.errors import AccountingError
+from slabpolicy.kernel.memcg import ONLINE
 from slabpolicy.kernel.slub import CPU_PARTIAL, CPU_SLAB, NOWHERE, PARTIAL, WHERE
 
 if TYPE_CHECKING:
@@ -85,10 +91,14 @@ class AccountingChecker:
         pages = 0
         objects = 0
         live_bytes = 0
+        below: dict[int, int] = {}        # memcg id -> pages of slabs and objcgs of its subtree
         for cache in slub.caches:
             cache_objects = 0
             for n in cache.node:
                 existing = len(n.slabs)
+                if existing and not cache.memcg.is_root:
+                    for m in cache.memcg.lineage:
+                        below[m.id] = below.get(m.id, 0) + existing * cache.pages
                 if existing != n.nr_slabs:
                     record(f"nr_slabs {cache.name} {n.node}",
                                  f"{cache.name} node {n.node}: nr_slabs counts {n.nr_slabs} "
@@ -125,10 +135,22 @@ class AccountingChecker:
         if unaccounted:
             record("objcg", f"objcg charges hold {unaccounted} bytes more than the live "
                          f"objects, the stocks and the parked bytes", now)
+        for objcg in slub.objcgs.all:
+            if objcg.pages and not objcg.memcg.is_root:
+                for m in objcg.memcg.lineage:
+                    below[m.id] = below.get(m.id, 0) + objcg.pages
         for memcg in self.sim.memcgs:
             if memcg.usage < 0:
                 record(f"negative {memcg.id}",
                              f"memcg {memcg.name}: kmem counter is negative", now)
+            # an online memcg's counter holds its subtree's pages (a dying one may have
+            # handed its charge up ahead of its slabs: the seed's uncharge_until);
+            # the root's is the global check above
+            if memcg.state == ONLINE and not memcg.is_root \
+                    and memcg.usage != below.get(memcg.id, 0):
+                self._record(f"usage {memcg.id}",
+                             f"memcg {memcg.name}: kmem counter is {memcg.usage} pages but "
+                             f"its caches and those below it hold {below.get(memcg.id, 0)}", now)
         for memcg in self.sim.memcgs.released:
             if memcg.usage:
                 record(f"released {memcg.id}", f"memcg {memcg.name} released with "
