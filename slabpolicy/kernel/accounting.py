@@ -139,6 +139,10 @@ class AccountingChecker:
             if objcg.pages and not objcg.memcg.is_root:
                 for m in objcg.memcg.lineage:
                     below[m.id] = below.get(m.id, 0) + objcg.pages
+        for cache, held in self.sim.rcu.pending_charged.items():   # typesafe slabs in a grace period
+            if not cache.memcg.is_root:
+                for m in cache.memcg.lineage:
+                    below[m.id] = below.get(m.id, 0) + held
         for memcg in self.sim.memcgs:
             if memcg.usage < 0:
                 record(f"negative {memcg.id}",

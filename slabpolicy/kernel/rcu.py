@@ -94,6 +94,9 @@ class Rcu:
         self.batch_sizes = Histogram()
         #: pages of SLAB_TYPESAFE_BY_RCU slabs discarded, waiting for their grace period
         self.pending_pages = 0
+        #: cache -> pages of its slabs waiting for rcu_free_slab() that are still charged
+        #: to the cache's memcg (the accounting checker's per-memcg sums)
+        self.pending_charged: dict[KmemCache, int] = {}
         self.typesafe_slabs = 0
         self.kfree: list[list] = [[] for _ in range(ncpus)]  # kfree_rcu() objects not yet queued
         self.kfree_objects = 0
@@ -210,12 +213,18 @@ class Rcu:
         slub = self.slub
         self.sim.memcgs.get(s.memcg)
         self.pending_pages += s.pages
+        if uncharge:
+            self.pending_charged[s] = self.pending_charged.get(s, 0) + s.pages
         self.typesafe_slabs += 1
         self.call_rcu(slub.cur_cpu, self._free_slab_cb, (s, slab, uncharge))
 
     def _free_slab_cb(self, arg: tuple, cpu: int, t: int) -> None:
         s, slab, uncharge = arg
         self.pending_pages -= s.pages
+        if uncharge:
+            left = self.pending_charged.pop(s) - s.pages
+            if left:
+                self.pending_charged[s] = left
         self.slub.free_pages(s, slab, uncharge)
         self.sim.memcgs.put(s.memcg, self.slub.now)
 
