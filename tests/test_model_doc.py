@@ -3,7 +3,8 @@
 The cost table of docs/model.md must list every cost step with its current
 default; every bundled policy must be in its policy table with the kernel it
 names; README must link it; and no file of the project may refer to a path
-outside the repository (``../shared``), which a user's clone does not have.
+outside the repository (the design folder beside it), which a user's clone does not
+have.
 """
 from __future__ import annotations
 
@@ -40,10 +41,12 @@ def test_the_readme_links_the_model():
     assert "(docs/model.md)" in (ROOT / "README.md").read_text()
 
 
+OUTSIDE = "/".join(("..", "shared"))   # spelt in parts so that this file does not name it
+
+
 def test_nothing_points_outside_the_repository():
     files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True,
                            check=True).stdout.split()
     outside = [f for f in files if f.endswith((".py", ".md", ".yaml", ".toml", ".txt"))
-               and "../shared" in (ROOT / f).read_text(errors="replace")
-               and f != "tests/test_model_doc.py"]
+               and OUTSIDE in (ROOT / f).read_text(errors="replace")]
     assert outside == []

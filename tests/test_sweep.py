@@ -145,6 +145,30 @@ sweep:
 """
 
 
+def test_a_point_past_the_budget_is_refused_before_anything_runs(small):
+    [line] = errors(small, "--grid", f"{RATE}=20/s,80/s", "--budget", "100")
+    assert "events > the budget of 100" in line and "--yes" in line
+
+
+def test_a_workloads_plugins_need_the_same_permission_as_in_compare(small, tmp_path):
+    plugin = tmp_path / "mine.py"
+    plugin.write_text("raise SystemExit('this file must not be imported')\n")
+    small.write_text(small.read_text().replace("\npolicies:", f"\nplugins: [{plugin}]\npolicies:", 1))
+    [line] = errors(small, "--grid", f"{RATE}=20/s,80/s")
+    assert f"asks to load plugin code from {plugin}" in line
+    assert "--allow-workload-plugins" in line
+
+
+def test_options_given_with_option_reach_every_point(small, tmp_path):
+    out = tmp_path / "out"
+    ok(sweep(small, out, "--grid", f"{RATE}=20/s,80/s", "--seeds", "1",
+             "--policy", "chaining", "--option", "variant=corrected"))
+    docs = [json.loads(f.read_text()) for f in sorted(out.glob("small--*.json"))]
+    assert len(docs) == 2
+    assert {d["policy"]["label"] for d in docs} == {"chaining:variant=corrected"}
+    assert {d["policy"]["options"]["variant"] for d in docs} == {"corrected"}
+
+
 def test_the_sweep_section_is_checked_like_the_rest(small):
     small.write_text(SMALL + SECTION)
     n = SMALL.count("\n")

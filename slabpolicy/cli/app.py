@@ -44,13 +44,31 @@ BudgetOption = Annotated[Optional[float], typer.Option(
     "--budget", min=1, help="the most events one run may process (default 1e8); a run estimated "
                             "past it is refused", show_default=False)]
 YesOption = Annotated[bool, typer.Option("--yes", help="run even past the budget")]
-#: ``--run-timeout`` of run and compare (see slabpolicy/runs/monitor.py).
+#: ``--allow-workload-plugins`` of validate, run, compare and sweep (see README, 'Trust').
 AllowPluginsOption = Annotated[bool, typer.Option(
     "--allow-workload-plugins", help="load the plugin files a workload's plugins: lists "
                                      "(they run code; see README, 'Trust')")]
+#: ``--run-timeout`` of run, compare and sweep (see slabpolicy/runs/monitor.py).
 RunTimeoutOption = Annotated[float, typer.Option(
     "--run-timeout", min=0, help="stop a run that does not advance simulated time for this many "
                                  "seconds, naming the plugin running (0: never)")]
+#: The options compare and sweep share: which policies, seeds and figures, and where
+#: the results go.
+PolicyOption = Annotated[Optional[list[str]], typer.Option(
+    help="policy name or workload label to run, optionally with options: "
+         "'NAME:key=value,...' (repeatable; default: each workload's list)")]
+OptionOption = Annotated[Optional[list[str]], typer.Option(
+    help="key=value: an option for every --policy (repeatable)")]
+BaselineOption = Annotated[Optional[str], typer.Option(
+    help="the policy the others are compared with (default: the first)")]
+OutOption = Annotated[Optional[Path], typer.Option(
+    help="the results directory; finished runs in it are reused "
+         "(default: results/WORKLOAD-TIMESTAMP)", show_default=False)]
+TableFormatOption = Annotated[str, typer.Option(
+    "--format", help="plain, github, latex, html, csv or json")]
+PluginOption = Annotated[Optional[list[Path]], typer.Option(help="load a local plugin module")]
+SetOption = Annotated[Optional[list[str]], typer.Option(
+    "--set", help="override dotted.key=value")]
 
 
 def _budget(events: Optional[float], yes: bool) -> Budget:
@@ -304,25 +322,19 @@ def compare(
     files: Annotated[Optional[list[Path]], typer.Argument(
         help="workload YAML files (default: the bundled default experiment)",
         show_default=False)] = None,
-    policy: Annotated[Optional[list[str]], typer.Option(
-        help="policy name or workload label to run, optionally with options: "
-             "'NAME:key=value,...' (repeatable; default: each workload's list)")] = None,
-    option: Annotated[Optional[list[str]], typer.Option(
-        help="key=value: an option for every --policy (repeatable)")] = None,
+    policy: PolicyOption = None,
+    option: OptionOption = None,
     seeds: Annotated[int, typer.Option(
         min=1, help="seeds per workload: the workload's seed and the next N-1")] = matrix.DEFAULT_SEEDS,
-    baseline: Annotated[Optional[str], typer.Option(
-        help="the policy the others are compared with (default: the first)")] = None,
+    baseline: BaselineOption = None,
     metric: Annotated[Optional[list[str]], typer.Option(help=METRIC_HELP)] = None,
     jobs: Annotated[Optional[int], typer.Option(
         min=1, help="worker processes (default: one per cpu; 1 runs in this process)",
         show_default=False)] = None,
-    out: Annotated[Optional[Path], typer.Option(
-        help="the results directory; finished runs in it are reused "
-             "(default: results/WORKLOAD-TIMESTAMP)", show_default=False)] = None,
-    fmt: Annotated[str, typer.Option("--format", help="plain, github, latex, html, csv or json")] = "plain",
-    plugin: Annotated[Optional[list[Path]], typer.Option(help="load a local plugin module")] = None,
-    set_: Annotated[Optional[list[str]], typer.Option("--set", help="override dotted.key=value")] = None,
+    out: OutOption = None,
+    fmt: TableFormatOption = "plain",
+    plugin: PluginOption = None,
+    set_: SetOption = None,
     wide: Annotated[bool, typer.Option(help=WIDE_HELP)] = False,
     budget: BudgetOption = None,
     yes: YesOption = False,

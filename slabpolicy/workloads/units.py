@@ -215,20 +215,9 @@ def format_duration(ns: int | float) -> str:
     """``1500000`` -> ``'1.5ms'``; at most 3 decimals in the largest fitting unit."""
     if isinstance(ns, float) and not math.isfinite(ns):
         return "forever" if ns > 0 else str(ns)
-    sign = "-" if ns < 0 else ""
-    ns = abs(ns)
     if ns == 0:
         return "0s"
-    for i, (name, scale) in enumerate(_DURATION_STEPS):
-        if ns >= scale or name == "ns":
-            text = _trim(ns / scale, 3)
-            # 999.9996ms must not print as 1000ms.
-            if i > 0:
-                bigger_name, bigger = _DURATION_STEPS[i - 1]
-                if float(text) * scale >= bigger:
-                    text, name = _trim(ns / bigger, 3), bigger_name
-            return f"{sign}{text}{name}"
-    raise AssertionError("unreachable")
+    return _scaled(ns, _DURATION_STEPS, 3)
 
 
 _SIZE_STEPS = (("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10), ("B", 1))
@@ -236,15 +225,22 @@ _SIZE_STEPS = (("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 <
 
 def format_size(nbytes: int | float) -> str:
     """``4096`` -> ``'4KiB'``, ``1536`` -> ``'1.5KiB'``, ``100`` -> ``'100B'``."""
-    sign = "-" if nbytes < 0 else ""
-    nbytes = abs(nbytes)
-    for i, (name, scale) in enumerate(_SIZE_STEPS):
-        if nbytes >= scale or name == "B":
-            text = _trim(nbytes / scale, 2)
+    return _scaled(nbytes, _SIZE_STEPS, 2)
+
+
+def _scaled(x: int | float, steps: tuple[tuple[str, int], ...], decimals: int) -> str:
+    """``x`` in the largest of ``steps`` (largest first, the last of scale 1) that it
+    reaches, with at most ``decimals`` decimals; a value that rounds up to the next
+    step is written in it (999.9996ms must not print as 1000ms)."""
+    sign = "-" if x < 0 else ""
+    x = abs(x)
+    for i, (name, scale) in enumerate(steps):
+        if x >= scale or i == len(steps) - 1:
+            text = _trim(x / scale, decimals)
             if i > 0:
-                bigger_name, bigger = _SIZE_STEPS[i - 1]
+                bigger_name, bigger = steps[i - 1]
                 if float(text) * scale >= bigger:
-                    text, name = _trim(nbytes / bigger, 2), bigger_name
+                    text, name = _trim(x / bigger, decimals), bigger_name
             return f"{sign}{text}{name}"
     raise AssertionError("unreachable")
 
