@@ -177,7 +177,7 @@ def test_samplers_from_a_loaded_workload_run():
 # --------------------------------------------------------------------------- #
 
 TOP_FIELDS = ("name, description, seed, duration, sample_interval, tick_interval, machine, caches, "
-              "memcg, cgroups, policies, plugins, costs, trace, sweep")
+              "memcg, cgroups, reclaim, policies, plugins, costs, trace, sweep")
 DURATION_HELP = "use a number with ns, us, ms, s, min or h (e.g. 5ms)"
 
 BROKEN = [

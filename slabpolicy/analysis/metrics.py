@@ -218,13 +218,78 @@ def _slub_stats() -> Iterator[Metric]:
                      f"with CONFIG_SLUB_STATS (absent from a result when 0)")
 
 
+def _reclaim() -> Iterator[Metric]:
+    """The result's ``reclaim`` (slabpolicy/kernel/reclaim.py ``Reclaim.summary``)."""
+    for key, what in (("scanned", "unused objects the shrinkers walked on list_lrus"),
+                      ("freed", "unused objects reclaim freed")):
+        for state, whose in (("live", "charged to an online memcg"),
+                             ("dying", "charged to a dying memcg (they pinned it)"),
+                             ("total", "all")):
+            yield Metric(f"reclaim.{key}.{state}", "objects", f"{what}: {whose}")
+    yield Metric("reclaim.slabs_scanned", "objects",
+                 "the sum of the shrinkers' nr_to_scan (vmstat slabs_scanned)")
+    yield Metric("reclaim.expired", "objects",
+                 "unused objects freed at the end of their unused_lifetime, not by reclaim")
+    yield Metric("reclaim.reparented", "objects",
+                 "unused objects moved to the parent's list at offline "
+                 "(memcg_drain_all_list_lrus())")
+    yield Metric("reclaim.lru_items", "objects", "unused objects on list_lrus at the end")
+    for kind, what in (("background", "kswapd"), ("direct", "allocations (memory.high, "
+                       "memory.max, the min watermark)"), ("total", "both")):
+        yield Metric(f"reclaim.pages_reclaimed.{kind}", "pages",
+                     f"pages the reclaim of {what} got back while it ran (RCU frees come "
+                     f"back later and are not counted)")
+        yield Metric(f"reclaim.time_ns.{kind}", "ns", f"simulated time spent in the reclaim "
+                     f"of {what}")
+    yield Metric("reclaim.background.kswapd_runs", "runs", "kswapd wake-ups (balance_pgdat())")
+    yield Metric("reclaim.direct.stalls", "stalls",
+                 "direct reclaims an allocation ran before returning")
+    yield Metric("reclaim.direct.latency_ns.count", "stalls", "direct reclaim stalls recorded")
+    for name, q in PERCENTILES:
+        yield Metric(f"reclaim.direct.latency_ns.{name}", "ns",
+                     f"{q:g}th percentile of a direct reclaim stall's duration")
+    yield Metric("reclaim.direct.latency_ns.max", "ns", "longest direct reclaim stall")
+    for event, what in (
+            ("watermark_low", "free memory under the low watermark woke kswapd"),
+            ("watermark_min", "free memory under the min watermark: direct reclaim"),
+            ("watermark_min_failed", "direct reclaim left free memory under the min watermark "
+             "(the kernel would fail the allocation or OOM)"),
+            ("memcg_high", "a memcg over memory.high reclaimed"),
+            ("memcg_max", "a memcg over memory.max reclaimed"),
+            ("memcg_max_failed", "a memcg stayed over memory.max after 5 reclaims (the "
+             "kernel would fail the charge or OOM-kill)")):
+        yield Metric(f"reclaim.events.{event}", "events", what)
+
+
+def _rcu() -> Iterator[Metric]:
+    """The result's ``rcu`` (slabpolicy/kernel/rcu.py ``Rcu.summary``)."""
+    for key, unit, what in (
+            ("callbacks", "callbacks", "call_rcu() calls (RCU frees, SLAB_TYPESAFE_BY_RCU "
+             "slab pages, kfree_rcu() batches)"),
+            ("invoked", "callbacks", "callbacks run at the end of their grace period"),
+            ("pending", "callbacks", "callbacks still waiting at the end of the run"),
+            ("grace_periods", "grace periods", "grace periods started"),
+            ("batches", "batches", "rcu_do_batch() runs: one cpu's ready callbacks"),
+            ("typesafe_slabs", "slabs", "SLAB_TYPESAFE_BY_RCU slabs whose pages waited for "
+             "a grace period"),
+            ("typesafe_pages_pending", "pages", "such pages still waiting at the end"),
+            ("kfree_rcu.objects", "objects", "objects freed through kfree_rcu()"),
+            ("kfree_rcu.batches", "batches", "kfree_rcu() batches drained")):
+        yield Metric(f"rcu.{key}", unit, what)
+    yield Metric("rcu.batch_size.count", "batches", "batches recorded")
+    for name, q in PERCENTILES:
+        yield Metric(f"rcu.batch_size.{name}", "callbacks",
+                     f"{q:g}th percentile of the callbacks in one batch")
+    yield Metric("rcu.batch_size.max", "callbacks", "the largest batch")
+
+
 def core_metrics() -> list[Metric]:
     """The metrics of every result document slabpolicy itself writes.
 
     Add a new result field's entry here, in the function of its section.
     """
     return [*_run(), *_memory(), *_latency(), *_locks(), *_accounting(), *_memcgs(),
-            *_slub_stats()]
+            *_reclaim(), *_rcu(), *_slub_stats()]
 
 
 def catalogue(pm=None) -> list[Metric]:

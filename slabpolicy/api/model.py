@@ -80,7 +80,8 @@ SURFACE: dict[type, dict[str, str]] = {
 INTERNAL: dict[type, tuple[str, ...]] = {
     Simulation: tuple(
         "checker end_ns finish h_offline hook memcg_offline policy_label queue_free "
-        "rcu_waits replay rng run run_events series start_ticks turns".split()),
+        "rcu_waits replay rng run run_events series start_ticks turns kernel_event rcu "
+        "reclaim".split()),
     Allocator: tuple(
         "begin c_alloc_fast c_alloc_slow c_cmpxchg c_free_fast c_free_slow "
         "c_line_transfer c_list_op c_lock c_lock_bounce cpu_free_at cpu_waiters cur_cpu "
@@ -88,16 +89,16 @@ INTERNAL: dict[type, tuple[str, ...]] = {
         "h_free_fast_rec h_free_slow locks mark_dead memcg_stock memcgs "
         "n_alloc_fast n_alloc_slow n_free_fast n_free_slow node_of_cpu objcgs "
         "on_dead_cache_empty on_violation peak_pages retired_stats slab_alloc slab_free "
-        "turns wait_for_cpu".split()),
+        "turns wait_for_cpu free_pages pressure rcu_free_slab".split()),
     KmemCache: tuple(
-        "allocating".split()),
+        "allocating rcu".split()),
     KmemCacheNode: ("slabs",),
     KmemCacheCpu: (),
     Slab: tuple(
         "last_cpu lru next pobj prev".split()),
     SlabList: ("add", "remove"),
-    CacheKind: (),
-    MemCgroup: (),
+    CacheKind: ("rcu",),
+    MemCgroup: ("high", "max"),
     MemcgTree: ("create", "offline", "try_release"),
     Lock: tuple(
         "cls cpu free_at held held_since owner release take trace "

@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from slabpolicy.kernel.engine import Simulation
+from slabpolicy.kernel.list_lru import LruItem
 from slabpolicy.errors import SlabpolicyError
 from slabpolicy.kernel.memcg import MemCgroup
 from slabpolicy.kernel.objcg import ObjCgroup
@@ -50,22 +51,24 @@ class Kit:
 
     def __init__(self, *, cpus: int = 2, nodes: int = 1, page_size: int = 4096,
                  kinds: dict[str, tuple[int, int]] | None = None, store_user: Iterable[str] = (),
+                 rcu: dict[str, str] | None = None, memory: int | None = None,
                  policy: str = "leave-in-place", options: dict[str, Any] | None = None,
                  costs: dict[str, int] | None = None, strict: bool = True,
                  step_ns: int = 1_000, plugins: tuple[str, ...] = (),
                  tick_interval: int | str = "1s") -> None:
         store_user = set(store_user)
         kinds = kinds or DEFAULT_KINDS
+        rcu = rcu or {}
         table = default_costs()
         table.update(costs or {})
         machine = Machine(cpus=cpus, nodes=nodes, page_size=page_size, slub_max_order=3,
-                          slub_min_objects=0, slub_min_order=0)
+                          slub_min_objects=0, slub_min_order=0, memory=memory)
         self.workload = Workload(
             name="kit", description="", path="<kit>", sha256="", seed=0,
             duration_ns=1 << 62, sample_interval_ns=1 << 62,
             tick_interval_ns=_duration(tick_interval, "tick_interval"),
             machine=machine,
-            caches=tuple(CacheKind(name, obj, slot, name in store_user)
+            caches=tuple(CacheKind(name, obj, slot, name in store_user, rcu.get(name, "none"))
                          for name, (obj, slot) in kinds.items()),
             cache_creation="lazy", groups=(), policies=(), plugins=tuple(plugins), costs=table)
         pm = make_plugin_manager(tuple(plugins))
@@ -155,6 +158,33 @@ class Kit:
         """Let ``dt`` (ns, or a duration such as ``"10ms"``) of simulated time pass with
         nothing but queued work: ticks, timers and scheduled calls due by then run."""
         self.run_until(self.t + _duration(dt, "advance"))
+
+    def unused(self, cache: KmemCache, objs: Slab | Iterable[Slab], cpu: int = 0,
+               at: int | None = None, objcg: ObjCgroup | None = None) -> list[LruItem]:
+        """dput() of the last reference of each object: it goes unused on its memcg's
+        list_lru (kernel/list_lru.py) instead of being freed; returns the list items."""
+        unused = self.sim.reclaim.unused_event
+        return [unused(self._tick(at), (cache, slab, objcg, None), cpu)
+                for slab in ([objs] if isinstance(objs, Slab) else list(objs))]
+
+    def limit(self, memcg: MemCgroup, high: int | None = None, max: int | None = None) -> None:
+        """memory.high / memory.max of ``memcg`` in pages: from now on an allocation
+        that leaves it over reclaims (kernel/reclaim.py)."""
+        size = self.workload.machine.page_size
+        self.sim.reclaim.set_limits(memcg, None if high is None else high * size,
+                                    None if max is None else max * size)
+
+    def free_rcu(self, cache: KmemCache, objs: Slab | Iterable[Slab], cpu: int = 0,
+                 at: int | None = None, objcg: ObjCgroup | None = None) -> None:
+        """The frees of objects of an RCU cache (call_rcu() or kfree_rcu()): they land
+        after a grace period, in a batch on ``cpu`` (run them with :meth:`run_until`)."""
+        for slab in [objs] if isinstance(objs, Slab) else list(objs):
+            self.sim.rcu.free_event(self._tick(at), (cache, slab, objcg), cpu)
+
+    def lru_list(self, kind: str, memcg: MemCgroup, node: int = 0) -> list[LruItem]:
+        """The unused objects on ``memcg``'s list of cache kind ``kind``, oldest first."""
+        lru = self.sim.reclaim.lrus.get(self._kind_index[kind])
+        return list(lru.lists.get((memcg, node), ())) if lru else []
 
     def flush(self, cache: KmemCache, at: int | None = None) -> None:
         """flush_all(cache): every cpu's cpu slab and cpu partial list back to the nodes."""

@@ -4,8 +4,9 @@ At every sample and at the end of a run it compares what the counters say with
 what exists:
 
 * the root's hierarchical kmem counter (every charge reaches it), less the pages
-  charged through object cgroups, equals the pages of the slabs that exist: the
-  sum of live charges equals the pages;
+  charged through object cgroups, equals the pages of the slabs that exist (and
+  of the SLAB_TYPESAFE_BY_RCU slabs waiting for their grace period): the sum of
+  live charges equals the pages;
 * the pages charged through object cgroups hold exactly the bytes of the live
   accounted objects, the per-cpu stocks and the bytes parked in the objcgs;
 * no memcg counter is negative and no released memcg is still charged;
@@ -21,7 +22,8 @@ what exists:
   partial list, and an unfrozen slab on no list is full.
 
 The allocator also reports, as they happen, frees into a slab already freed (an
-object lost or freed twice), slabs freed with live objects or while on a list,
+object lost or freed twice), unused objects that reclaim or expiry would free a
+second time, slabs freed with live objects or while on a list,
 and caches destroyed with slabs left.  A violation is counted once per distinct
 problem (a cache's slab counter, the global charge, a given slab...), with the
 first time and the first words it was seen with; ``drift_pages_max`` is the largest gap
@@ -119,6 +121,7 @@ class AccountingChecker:
                                      f"on no list and no cpu: lost to allocation", now)
             objects += cache_objects
             live_bytes += cache_objects * cache.object_size
+        pages += self.sim.rcu.pending_pages     # SLAB_TYPESAFE_BY_RCU slabs not yet freed
         if pages != slub.total_pages:
             record("page allocator", f"slabs hold {pages} pages but the page allocator "
                          f"handed out {slub.total_pages}", now)
@@ -136,6 +139,10 @@ class AccountingChecker:
             if objcg.pages and not objcg.memcg.is_root:
                 for m in objcg.memcg.lineage:
                     below[m.id] = below.get(m.id, 0) + objcg.pages
+        for cache, held in self.sim.rcu.pending_charged.items():   # typesafe slabs in a grace period
+            if not cache.memcg.is_root:
+                for m in cache.memcg.lineage:
+                    below[m.id] = below.get(m.id, 0) + held
         for memcg in self.sim.memcgs:
             if memcg.usage < 0:
                 record(f"negative {memcg.id}",

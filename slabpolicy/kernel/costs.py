@@ -113,6 +113,27 @@ _STEPS = (
              "synchronize_rcu() on more than 16 cpus: mean 10.1 ms over 100 calls, 32 "
              "cpus, HZ=1000 (Joel Fernandes, same commit, 2025; ~9.5 ms on 36 cpus in 'rcu: "
              "Fix synchronize_rcu latency by removing CPU threshold for wake_from_gp')"),
+    # reclaim and RCU frees (kernel/reclaim.py, kernel/list_lru.py, kernel/rcu.py)
+    CostStep("shrinker_call", 100,
+             "assumed: one do_shrink_slab() call, count_objects() and the nr_deferred "
+             "bookkeeping of mm/vmscan.c; no published figure"),
+    CostStep("lru_isolate", 10,
+             "assumed: dentry_lru_isolate()/inode_lru_isolate() of one object "
+             "(trylock of d_lock, checks, move to the dispose list); no published figure"),
+    CostStep("object_evict", 150,
+             "assumed: __dentry_kill()/evict() of one unused object before it is freed "
+             "(unhash, release the name or the inode's mapping); no published figure"),
+    CostStep("call_rcu", 20,
+             "assumed: call_rcu() enqueueing one callback on this cpu's segmented list; "
+             "no published figure"),
+    CostStep("rcu_callback", 5,
+             "assumed: rcu_do_batch() invoking one callback, besides what the callback "
+             "does; no published figure"),
+    CostStep("kfree_rcu_drain", 20_000_000,
+             "KFREE_DRAIN_JIFFIES = HZ / 50 at HZ=1000: kfree_rcu() batches a cpu's "
+             "objects for 20 ms before one grace period frees them (kernel/rcu/tree.c, "
+             "Linux 5.5, kfree_rcu() batching); a kernel constant, no published "
+             "measurement"),
 )
 
 #: synchronize_rcu() wakes its waiter from the grace-period kthread on machines of

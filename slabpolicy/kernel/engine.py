@@ -30,12 +30,15 @@ from slabpolicy.kernel.histogram import Histogram
 from slabpolicy.kernel.locks import LockRegistry
 from slabpolicy.kernel.memcg import ONLINE, MemCgroup, MemcgTree
 from slabpolicy.kernel.policy_ops import PolicyOperations
+from slabpolicy.kernel.rcu import Rcu
+from slabpolicy.kernel.reclaim import Reclaim
 from slabpolicy.kernel.slub import Allocator, KmemCache
 from slabpolicy.workloads.placement import Placement
 from slabpolicy.kernel.turns import TURN, Turns
 
 ALLOC, FREE, FREE_ACCOUNTED, ARRIVE, OFFLINE, RESUME, CALL, SAMPLE = range(8)
 MIGRATE = TURN + 1  # a task of a cgroup moves to another cpu (after turns.TURN)
+KERNEL = TURN + 2  # kernel-model work: an RCU batch, kswapd (kernel/rcu.py, reclaim.py)
 
 #: how long an rmdir waits before looking again whether its memcg's last
 #: allocations, stopped at a lock, have finished
@@ -49,10 +52,12 @@ MEMORY_FIGURES = ("slab_pages", "dead_cache_pages", "dead_caches", "dying_memcgs
 class _Stream:
     """One allocation stream of one cgroup."""
 
-    __slots__ = ("memcg", "index", "cache", "objcg", "per_ns", "life", "remote_free", "cpus")
+    __slots__ = ("memcg", "index", "cache", "objcg", "per_ns", "life", "remote_free", "cpus",
+                 "unused_life", "defer")
 
     def __init__(self, memcg: MemCgroup, index: int, rate_per_s: float,
-                 life: Callable[[], int | None], remote_free: float, cpus: list[int]) -> None:
+                 life: Callable[[], int | None], remote_free: float, cpus: list[int],
+                 unused_life: Callable[[], int | None] | None = None) -> None:
         self.memcg = memcg
         self.cpus = cpus            # the cgroup's cpus (workloads.placement), shared
         self.index = index
@@ -61,6 +66,10 @@ class _Stream:
         self.per_ns = rate_per_s / 1e9
         self.life = life
         self.remote_free = remote_free
+        self.unused_life = unused_life   # objects become unused on a list_lru instead of freed
+        #: what the end of an object's lifetime is when not a plain free: the object going
+        #: unused, or a free through RCU (a KERNEL event handler); None: FREE
+        self.defer: Callable | None = None
 
 
 class _Group:
@@ -73,7 +82,9 @@ class _Group:
         self.spawned = 0
         self.online: list[MemCgroup] = []
         self.life = spec.lifetime.make_sampler(rng)
-        self.streams = [(s, s.lifetime.make_sampler(rng)) for s in spec.streams]
+        self.streams = [(s, s.lifetime.make_sampler(rng),
+                         s.unused_lifetime.make_sampler(rng) if s.unused_lifetime else None)
+                        for s in spec.streams]
 
 
 class _Op:
@@ -121,6 +132,9 @@ class Simulation(PolicyOperations):
         #: a sample came while operations were stopped mid-way: check at the next
         #: moment none is (their half-done state is not a violation)
         self._check_pending = False
+        #: the sample at the end came while operations were stopped mid-way (an RCU
+        #: batch, a reclaim pass): it is taken when they have finished, in the drain
+        self._final_sample_due = False
         self._set_aside: list[tuple] = []    # events past the end, while draining
         self._groups = {g.name: _Group(g, self.rng) for g in workload.groups}
         self._offline_cpu: dict[int, int] = {}
@@ -134,6 +148,13 @@ class Simulation(PolicyOperations):
         self._kind_index = {k.name: i for i, k in enumerate(workload.caches)}
         #: the replay of the workload's trace, if it has one (slabpolicy.traces.replay)
         self.replay = None
+        # reclaimable objects, memory limits and RCU frees (kernel/reclaim.py, kernel/rcu.py)
+        self.rcu = Rcu(self)
+        opts = workload.reclaim
+        self.reclaim = Reclaim(self, memory_bytes=workload.machine.memory,
+                               vfs_cache_pressure=opts.vfs_cache_pressure,
+                               small_cache_pressure=opts.small_cache_pressure,
+                               memcg_aware=opts.memcg_aware_lru)
 
     # -- what policies call --------------------------------------------------------------
 
@@ -178,6 +199,18 @@ class Simulation(PolicyOperations):
 
     def _push(self, t: int, kind: int, a=None, b=None, c=None) -> None:
         heapq.heappush(self._heap, (t, next(self._seq), kind, a, b, c))
+
+    def kernel_event(self, t: int, fn: Callable[[int, Any, Any], None], a=None, b=None) -> None:
+        """Queue ``fn(t, a, b)`` at time ``t``: kernel-model work (an RCU batch, kswapd)."""
+        self._push(t, KERNEL, fn, a, b)
+
+    def _deferred_free(self, stream: _Stream, cache: KmemCache) -> Callable | None:
+        """What ends a stream's object's lifetime: going unused, an RCU free, or a free."""
+        if stream.unused_life is not None:
+            return self.reclaim.unused_event
+        if cache.rcu in ("call_rcu", "kfree_rcu"):
+            return self.rcu.free_event
+        return None
 
     def run(self) -> None:
         """Run the workload to its end (``duration``), sampling as it goes."""
@@ -230,6 +263,7 @@ class Simulation(PolicyOperations):
                     cache = a.cache = self.memcg_cache(memcg, a.index)
                     if cache.account and not memcg.is_root:
                         a.objcg = self.slub.objcgs.objcg_of(memcg)
+                    a.defer = self._deferred_free(a, cache)
                 # every draw and the stream's next event come before the allocation,
                 # which may stop at a lock while other events are processed
                 cpus = a.cpus
@@ -239,20 +273,27 @@ class Simulation(PolicyOperations):
                 fcpu = cpu
                 if freed and a.remote_free and rnd() < a.remote_free:
                     fcpu = (cpu + 1 + int(rnd() * (ncpus - 1))) % ncpus
+                unused = a.unused_life() if freed and a.unused_life is not None else None
                 nt = t + int(expo(a.per_ns))
                 if nt <= end:
                     push(heap, (nt, next(seq), ALLOC, a, None, None))
                 objcg = a.objcg
                 slab = slab_alloc(cache, cpu, t, objcg)
                 if freed:
-                    if objcg is None:
+                    if a.defer is not None:
+                        push(heap, (t + life, next(seq), KERNEL, a.defer,
+                                    (cache, slab, objcg, unused), fcpu))
+                    elif objcg is None:
                         push(heap, (t + life, next(seq), FREE, cache, slab, fcpu))
                     else:
                         push(heap, (t + life, next(seq), FREE_ACCOUNTED, objcg, slab, fcpu))
             elif kind == FREE_ACCOUNTED:
                 slab_free(b.cache, b, c, t, a)    # a shared cache: the slab's own
             elif kind == SAMPLE:
-                self._sample(t)
+                if t >= self.end_ns and turns.stopped:
+                    self._final_sample_due = True
+                else:
+                    self._sample(t)
                 nt = t + self.workload.sample_interval_ns
                 self._push(min(nt, end) if t < end else nt, SAMPLE)
             elif kind == ARRIVE:
@@ -269,6 +310,8 @@ class Simulation(PolicyOperations):
                 self._continue(a)
             elif kind == CALL:
                 self._call(a, t)
+            elif kind == KERNEL:
+                a(t, b, c)
             elif kind == MIGRATE:
                 self._migrate(a, b, t)
         if turns.loop is me:
@@ -276,7 +319,8 @@ class Simulation(PolicyOperations):
 
     def _drain(self) -> None:
         """Finish the operations stopped at a lock: their continuations only, in time
-        order; the other events past the end are set aside and queued again."""
+        order; the other events past the end are set aside and queued again.  The end's
+        sample, if it came while operations were stopped, is taken when they are done."""
         turns = self.turns
         me = turns.loop
         heap = self._heap
@@ -291,7 +335,11 @@ class Simulation(PolicyOperations):
             for event in aside:
                 heapq.heappush(heap, event)
             aside.clear()
-            if self._check_pending and not turns.stopped:
+            if self._final_sample_due and not turns.stopped:
+                # the run's last figures are those of its final state, as ops counts are
+                self._final_sample_due = self._check_pending = False
+                self._sample(self.end_ns)
+            elif self._check_pending and not turns.stopped:
                 self._check_pending = False
                 self.checker.check(self.slub.now)
 
@@ -336,6 +384,8 @@ class Simulation(PolicyOperations):
                 if candidates:
                     parent = candidates[int(rng.random() * len(candidates))]
             memcg = self.memcgs.create(f"{spec.name}-{group.spawned}", parent, spec.name, t)
+            if spec.memory_high is not None or spec.memory_max is not None:
+                self.reclaim.set_limits(memcg, spec.memory_high, spec.memory_max)
             group.spawned += 1
             group.online.append(memcg)
             self._offline_cpu[memcg.id] = int(rng.random() * self.workload.machine.cpus)
@@ -349,9 +399,9 @@ class Simulation(PolicyOperations):
         if self.workload.cache_creation == "eager":
             for index in range(len(self.slub.root_caches)):
                 self.memcg_cache(memcg, index)
-        for stream, life_sampler in group.streams:
+        for stream, life_sampler, unused_sampler in group.streams:
             st = _Stream(memcg, self._kind_index[stream.cache], stream.rate_per_s, life_sampler,
-                         stream.remote_free, cpus)
+                         stream.remote_free, cpus, unused_sampler)
             nt = t + int(rng.expovariate(st.per_ns))
             if nt <= self.end_ns:
                 self._push(nt, ALLOC, st)
@@ -400,6 +450,7 @@ class Simulation(PolicyOperations):
         slub = self.slub
         start = slub.begin(cpu, t)
         self.memcgs.offline(memcg, start)
+        self.reclaim.memcg_offline(memcg)
         if memcg.group in self._groups:
             self._groups[memcg.group].online.remove(memcg)
         for cache in memcg.caches.values():

@@ -29,7 +29,7 @@ class MemCgroup:
 
     __slots__ = ("id", "name", "parent", "children", "state", "usage", "max_usage",
                  "refs", "caches", "lineage", "nr_dying_descendants", "group",
-                 "online_ns", "rmdir_ns", "offline_ns", "released_ns", "policy_data")
+                 "online_ns", "rmdir_ns", "offline_ns", "released_ns", "policy_data", "high", "max")
 
     def __init__(self, id: int, name: str, parent: MemCgroup | None, group: str = ""):
         self.id = id
@@ -55,6 +55,9 @@ class MemCgroup:
         self.released_ns: int | None = None
         #: free for the policy plugin (its own per-memcg state)
         self.policy_data: dict = {}
+        #: memory.high and memory.max in pages (None: no limit), see kernel/reclaim.py
+        self.high: int | None = None
+        self.max: int | None = None
         if parent is not None:
             parent.children.append(self)
 

@@ -173,7 +173,7 @@ class KmemCache:
     __slots__ = ("id", "name", "kind", "index", "memcg", "size", "object_size", "order",
                  "pages", "objects", "min_partial", "cpu_partial", "cpu", "node", "flags",
                  "track_full", "free_lock", "discard_empty", "discard", "account", "obj_full_size", "dead", "destroyed", "parent_slab", "root",
-                 "stats", "policy_data", "allocating")
+                 "stats", "policy_data", "allocating", "rcu")
 
     def __init__(self, alloc: Allocator, id: int, name: str, kind, index: int,
                  memcg: MemCgroup, root: KmemCache | None) -> None:
@@ -225,6 +225,9 @@ class KmemCache:
         #: allocation slow paths in progress (one may be stopped at a lock): the
         #: memcg's offline waits for them, as rmdir waits for its tasks to exit
         self.allocating = 0
+        #: how its objects are freed: none, call_rcu, typesafe (SLAB_TYPESAFE_BY_RCU) or
+        #: kfree_rcu (kernel/rcu.py)
+        self.rcu = kind.rcu
 
     @property
     def nr_slabs(self) -> int:
@@ -297,6 +300,11 @@ class Allocator:
         self.on_violation: Callable[..., None] = _raise_violation
         #: SLUB statistics of caches already destroyed, summed
         self.retired_stats: dict[str, int] = {}
+        # Set by the kernel model's reclaim and RCU (kernel/reclaim.py, kernel/rcu.py): the
+        # limit check after a slow-path allocation (None: no limits), a SLAB_TYPESAFE_BY_RCU
+        # cache's deferred page free.
+        self.pressure: Callable[[MemCgroup, int, int], None] | None = None
+        self.rcu_free_slab: Callable[[KmemCache, Slab, bool], None] | None = None
         self._next_slab_id = 0
         self._next_cache_id = 0
         self._bind_costs()
@@ -543,10 +551,18 @@ class Allocator:
         if slab.inuse:
             self.on_violation(f"slab {slab.id} of {slab.cache.name} freed with "
                               f"{slab.inuse} live objects", crash="__free_slab()")
-        cost = self.costs
-        self.now += cost["page_free"] + cost["page_order"] * s.order
         slab.freed = True
         slab.cache.node[slab.node].slabs.discard(slab)
+        if s.rcu == "typesafe" and self.rcu_free_slab is not None:
+            self.rcu_free_slab(s, slab, uncharge)     # call_rcu(rcu_free_slab)
+            return
+        self.free_pages(s, slab, uncharge)
+
+    def free_pages(self, s: KmemCache, slab: Slab, uncharge: bool = True) -> None:
+        """__free_slab(): the slab's pages back to the page allocator, s->memcg uncharged
+        unless told not to."""
+        cost = self.costs
+        self.now += cost["page_free"] + cost["page_order"] * s.order
         self.total_pages -= slab.cache.pages
         if uncharge:
             if not s.memcg.is_root:
@@ -621,6 +637,9 @@ class Allocator:
             self.n_alloc_slow += 1
             hist = self.h_alloc_slow
         self.cpu_free_at[cpu] = self.now
+        if self.pressure is not None:      # over a limit: reclaim before returning
+            self.pressure(objcg.memcg if objcg is not None else s.memcg, cpu, start)
+            self.now = self.cpu_free_at[cpu]
         if self.cpu_waiters[cpu]:
             self._wake_cpu(cpu)
         hist.record(self.now - start)

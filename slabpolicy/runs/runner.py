@@ -8,7 +8,10 @@ alone), ``memory`` (each figure's peak, time-weighted mean and final value),
 ``latency_hist`` (those histograms: ``[[ns, count], ...]``), ``locks`` (per
 lock class, as /proc/lock_stat), ``lock_hist`` (per lock class, the wait and
 hold histograms), ``accounting``, ``crashed`` (the first crash-class violation,
-{t_ns, what, where}, or null), ``slub_stats`` and ``series``.
+{t_ns, what, where}, or null), ``reclaim`` (list_lru objects scanned and freed
+by memcg state, reclaim time, direct stalls: kernel/reclaim.py), ``rcu``
+(callbacks, batches and their sizes: kernel/rcu.py), ``slub_stats`` and
+``series``.
 Everything but ``wall_seconds`` and ``provenance`` is a function of the workload
 file, the policy and its options, and the seed.
 """
@@ -254,6 +257,8 @@ def build_result(sim: Simulation, entry: PolicyEntry, policy: PolicyRun,
         "crashed": sim.checker.crashed,
         "memcgs": {"created": len(sim.memcgs.by_id) - 1, "released": len(sim.memcgs.released),
                    "dying": sim.memcgs.nr_dying, "rcu_waits": sim.rcu_waits},
+        "reclaim": sim.reclaim.summary(),
+        "rcu": sim.rcu.summary(),
         "slub_stats": dict(sorted(stats.items())),
         "series": series,
         **({"trace": sim.replay.summary()} if sim.replay is not None else {}),

@@ -28,6 +28,7 @@ from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from slabpolicy.kernel.costs import DEFAULT_STEPS, default_costs
+from slabpolicy.kernel.rcu import RCU_MODES
 from slabpolicy.workloads.distributions import (
     Distribution,
     Exponential,
@@ -44,6 +45,7 @@ from slabpolicy.workloads.reader import check_node_count, read_workload_bytes
 from slabpolicy.workloads.units import UnitError, format_size, parse_duration, parse_rate, parse_size
 
 __all__ = [
+    "ReclaimOptions",
     "Machine",
     "CacheKind",
     "Stream",
@@ -75,11 +77,13 @@ machine:                          # required
   slub_max_order: 3               # [3] 0..10
   slub_min_objects: 0             # [0] >= 0
   slub_min_order: 0               # [0] 0..slub_max_order
+  memory: 64MiB                   # [unlimited] size or unlimited: memory for slab pages (reclaim)
 caches:                           # required, non-empty list, unique names
   - name: dentry                  # required str
     object_size: 192              # required size >= 8
     slot_size: 192                # [object_size rounded up to 8] >= object_size
     store_user: false             # [false]
+    rcu: none                     # [none] none | call_rcu | typesafe | kfree_rcu (kernel/rcu.py)
 memcg:
   cache_creation: lazy            # [lazy] lazy | eager
 cgroups:                          # required, non-empty list, unique names
@@ -94,11 +98,19 @@ cgroups:                          # required, non-empty list, unique names
       rate: 10/s
       start: 0s                   # [0s]
     lifetime: 30s                 # [forever] a distribution
+    memory: {high: 1MiB, max: 2MiB}   # [no limits] memory.high, memory.max (v1: limit_in_bytes = max)
     streams:                      # [] list
       - cache: dentry             # required, names a cache
         rate: 2000/s              # required, per cgroup
         lifetime: {dist: exponential, mean: 5ms}   # required distribution
         remote_free: 0.1          # [0.0] probability in [0, 1]
+        unused_lifetime: 30s      # [absent: freed at the end of lifetime] a distribution: the
+                                  # object then stays unused on its memcg's list_lru for this
+                                  # long (forever: until reclaim frees it)
+reclaim:                          # [{}] how reclaim scans (kernel/reclaim.py)
+  vfs_cache_pressure: 100         # [100] int >= 0, the sysctl
+  small_cache_pressure: false     # [false] Linux 4.19's minimal pressure on small lists
+  memcg_aware_lru: true           # [true] false: per-superblock lists, as before Linux 4.0
 policies: [leave-in-place]        # [[leave-in-place]] names or {name, label, options}
 plugins: []                       # [] paths, relative to this file
 costs: {alloc_fast: 6ns}          # [{}] step -> duration
@@ -137,6 +149,7 @@ class Machine:
     slub_max_order: int
     slub_min_objects: int
     slub_min_order: int
+    memory: int | None = None    # bytes of memory for slab pages (None: unlimited)
 
     def node_of_cpu(self, cpu: int) -> int:
         """The NUMA node of ``cpu``: cpus are split in contiguous, (nearly) equal blocks."""
@@ -156,6 +169,7 @@ class CacheKind:
     object_size: int
     slot_size: int
     store_user: bool
+    rcu: str = "none"            # RCU_MODES
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +178,7 @@ class Stream:
     rate_per_s: float
     lifetime: Distribution
     remote_free: float
+    unused_lifetime: Distribution | None = None   # None: freed at the end of lifetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +201,8 @@ class CgroupGroup:
     #: machine, a tuple of cpu numbers, or ``ALL_CPUS``
     cpus: int | tuple[int, ...] | str = DEFAULT_GROUP_CPUS
     migration_per_s: float = 0.0   # rate at which one task moves to another cpu
+    memory_high: int | None = None   # bytes (None: no limit)
+    memory_max: int | None = None
 
     @property
     def is_root(self) -> bool:
@@ -199,6 +216,13 @@ class PolicyChoice:
     label: str
     options: dict
     line: int                    # line of the item in the file (0 if defaulted or from --set)
+
+
+@dataclass(frozen=True, slots=True)
+class ReclaimOptions:
+    vfs_cache_pressure: int = 100
+    small_cache_pressure: bool = False
+    memcg_aware_lru: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +257,7 @@ class Workload:
     costs: dict[str, int]
     lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
     sweep: tuple[SweepAxis, ...] = ()
+    reclaim: ReclaimOptions = ReclaimOptions()
     #: a slabpolicy.traces.source.TraceSource to replay instead of ``groups`` (None: generated)
     trace: Any = field(default=None, compare=False, repr=False)
 
@@ -868,16 +893,20 @@ def _apply_override(chk: _Checker, root: MappingNode, text: str) -> None:
 # --------------------------------------------------------------------------- #
 
 _TOP = ("name", "description", "seed", "duration", "sample_interval", "tick_interval",
-        "machine", "caches", "memcg", "cgroups", "policies", "plugins", "costs", "trace",
-        "sweep")
+        "machine", "caches", "memcg", "cgroups", "reclaim", "policies", "plugins", "costs",
+        "trace", "sweep")
 _TOP_REQUIRED = ("name", "duration", "machine", "caches", "cgroups")
 #: what a workload that replays a trace must name (slabpolicy.traces.source gives the rest)
 _TOP_REQUIRED_TRACE = ("name",)
-_MACHINE = ("cpus", "nodes", "page_size", "slub_max_order", "slub_min_objects", "slub_min_order")
-_CACHE = ("name", "object_size", "slot_size", "store_user")
-_GROUP = ("name", "parent", "count", "cpus", "migration", "arrival", "lifetime", "streams")
+_MACHINE = ("cpus", "nodes", "page_size", "slub_max_order", "slub_min_objects", "slub_min_order",
+            "memory")
+_CACHE = ("name", "object_size", "slot_size", "store_user", "rcu")
+_GROUP = ("name", "parent", "count", "cpus", "migration", "arrival", "lifetime", "memory",
+          "streams")
 _ARRIVAL = ("process", "rate", "interval", "start")
-_STREAM = ("cache", "rate", "lifetime", "remote_free")
+_STREAM = ("cache", "rate", "lifetime", "remote_free", "unused_lifetime")
+_LIMITS = ("high", "max", "limit_in_bytes")
+_RECLAIM = ("vfs_cache_pressure", "small_cache_pressure", "memcg_aware_lru")
 _POLICY = ("name", "label", "options")
 #: A field written at the top level that belongs in a section (``cpus: 4``).
 _NESTED_TOP = {**{k: f"machine.{k}" for k in _MACHINE}, "cache_creation": "memcg.cache_creation",
@@ -956,6 +985,7 @@ def _validate(chk: _Checker, root: Node, path_text: str, sha: str) -> Workload |
                 groups.append(_group(chk, item, f"cgroups[{i}]", seen, all_names, known_caches,
                                      None if machine is BAD else machine.cpus))
 
+    reclaim = _reclaim(chk, top["reclaim"]) if "reclaim" in top else ReclaimOptions()
     policies = _policies(chk, top["policies"]) if "policies" in top else (
         PolicyChoice(DEFAULT_POLICY, DEFAULT_POLICY, {}, 0),)
 
@@ -995,7 +1025,7 @@ def _validate(chk: _Checker, root: Node, path_text: str, sha: str) -> Workload |
         duration_ns=duration, sample_interval_ns=sample, tick_interval_ns=tick,
         machine=machine, caches=tuple(caches), cache_creation=cache_creation,
         groups=tuple(groups), policies=tuple(policies), plugins=tuple(plugins),
-        costs=costs, lines=dict(chk.lines), sweep=sweep, trace=trace,
+        costs=costs, lines=dict(chk.lines), reclaim=reclaim, sweep=sweep, trace=trace,
     )
 
 
@@ -1049,7 +1079,16 @@ def _machine(chk: _Checker, node: Node) -> Any:
             chk.add(f["slub_min_order"], "machine.slub_min_order",
                     f"must be at most slub_max_order ({max_order}), got {min_order}")
             min_order = BAD
-    values = (cpus, nodes, page_size, max_order, min_objects, min_order)
+    memory = None
+    unlimited = "memory" in f and isinstance(f["memory"], ScalarNode) \
+        and f["memory"].value == "unlimited"
+    if "memory" in f and not unlimited:
+        memory = chk.size(f["memory"], "machine.memory")
+        if memory is not BAD and page_size is not BAD and memory < page_size:
+            chk.add(f["memory"], "machine.memory",
+                    f"must be at least one page ({format_size(page_size)}), got {format_size(memory)}")
+            memory = BAD
+    values = (cpus, nodes, page_size, max_order, min_objects, min_order, memory)
     if any(v is BAD for v in values):
         return BAD
     return Machine(*values)
@@ -1084,7 +1123,8 @@ def _cache(chk: _Checker, node: Node, path: str, names: dict[str, int]) -> Any:
     else:
         slot_size = BAD if object_size is BAD else (object_size + 7) // 8 * 8
     store_user = chk.boolean(f["store_user"], f"{path}.store_user") if "store_user" in f else False
-    values = (name, object_size, slot_size, store_user)
+    rcu = chk.choice(f["rcu"], f"{path}.rcu", RCU_MODES, "rcu mode") if "rcu" in f else "none"
+    values = (name, object_size, slot_size, store_user, rcu)
     if any(v is BAD for v in values):
         return BAD
     return CacheKind(*values)
@@ -1151,6 +1191,7 @@ def _group(chk: _Checker, node: Node, path: str, seen: dict[str, int],
     arrival = _arrival(chk, f["arrival"], f"{path}.arrival") if "arrival" in f else \
         Arrival("at_start", None, None, 0)
     lifetime = chk.distribution(f["lifetime"], f"{path}.lifetime") if "lifetime" in f else Forever()
+    limits = _limits(chk, f["memory"], f"{path}.memory") if "memory" in f else (None, None)
     streams: list[Any] = []
     if "streams" in f:
         items = chk.sequence(f["streams"], f"{path}.streams")
@@ -1165,16 +1206,49 @@ def _group(chk: _Checker, node: Node, path: str, seen: dict[str, int],
     if "migration" in f and not (isinstance(f["migration"], ScalarNode)
                                  and f["migration"].value in ("0", "0/s")):
         migration = chk.rate(f["migration"], f"{path}.migration")
-    values = (name, parent, count, arrival, lifetime, cpus, migration)
+    values = (name, parent, count, arrival, lifetime, cpus, migration, limits)
     if any(v is BAD for v in values) or any(s is BAD for s in streams):
         return BAD
-    return CgroupGroup(name, parent, count, arrival, lifetime, tuple(streams), cpus, migration)
+    return CgroupGroup(name, parent, count, arrival, lifetime, tuple(streams), cpus, migration,
+                       *limits)
+
+
+def _limits(chk: _Checker, node: Node, path: str) -> Any:
+    """memory.high and memory.max in bytes; v1's limit_in_bytes is max."""
+    f = chk.mapping(node, path, _LIMITS)
+    if f is None:
+        return BAD
+    if "max" in f and "limit_in_bytes" in f:
+        chk.add(f["limit_in_bytes"], f"{path}.limit_in_bytes",
+                "limit_in_bytes is cgroup v1's name for max; give one of them")
+        return BAD
+    high = chk.size(f["high"], f"{path}.high") if "high" in f else None
+    key = "max" if "max" in f else "limit_in_bytes"
+    max_ = chk.size(f[key], f"{path}.{key}") if key in f else None
+    if BAD in (high, max_):
+        return BAD
+    return high, max_
+
+
+def _reclaim(chk: _Checker, node: Node) -> Any:
+    f = chk.mapping(node, "reclaim", _RECLAIM)
+    if f is None:
+        return BAD
+    pressure = chk.integer(f["vfs_cache_pressure"], "reclaim.vfs_cache_pressure", lo=0) \
+        if "vfs_cache_pressure" in f else 100
+    small = chk.boolean(f["small_cache_pressure"], "reclaim.small_cache_pressure") \
+        if "small_cache_pressure" in f else False
+    aware = chk.boolean(f["memcg_aware_lru"], "reclaim.memcg_aware_lru") \
+        if "memcg_aware_lru" in f else True
+    if BAD in (pressure, small, aware):
+        return BAD
+    return ReclaimOptions(pressure, small, aware)
 
 
 def _root_group_rules(chk: _Checker, f: dict[str, Node], path: str) -> None:
     """A group named 'root' stands for the root cgroup's own tasks: one cgroup that
-    is always there, so no parent, arrival or lifetime, and a count of 1."""
-    for key in ("parent", "arrival", "lifetime"):
+    is always there, so no parent, arrival, lifetime or memory limits, and a count of 1."""
+    for key in ("parent", "arrival", "lifetime", "memory"):
         if key in f:
             chk.add(f[key], f"{path}.{key}",
                     f"the {_quote(ROOT_GROUP)} group is the root cgroup's own tasks: "
@@ -1244,7 +1318,9 @@ def _stream(chk: _Checker, node: Node, path: str, caches: dict[str, int] | None)
     rate = chk.rate(f["rate"], f"{path}.rate") if "rate" in f else BAD
     lifetime = chk.distribution(f["lifetime"], f"{path}.lifetime") if "lifetime" in f else BAD
     remote = chk.number(f["remote_free"], f"{path}.remote_free", 0.0, 1.0) if "remote_free" in f else 0.0
-    values = (cache, rate, lifetime, remote)
+    unused = chk.distribution(f["unused_lifetime"], f"{path}.unused_lifetime") \
+        if "unused_lifetime" in f else None
+    values = (cache, rate, lifetime, remote, unused)
     if any(v is BAD for v in values):
         return BAD
     return Stream(*values)

@@ -1,0 +1,167 @@
+"""memcg-aware list_lru (mm/list_lru.c): the unused objects of a cache, per memcg and node.
+
+Unused dentries and inodes are not freed: dput() of the last reference puts the
+dentry on its superblock's ``s_dentry_lru`` (d_lru_add() -> list_lru_add()),
+and a shrinker frees it later, oldest first, when memory is short.  Since Linux
+4.0 the list is memcg-aware ("list_lru: introduce per-memcg lists", Vladimir
+Davydov): one ``list_lru_one`` per memcg and per node, the memcg being the one
+the object's slab page is charged to (list_lru_from_kmem()), all of one node's
+lists under that node's ``nlru->lock`` (lock class ``list_lru_lock`` here).
+
+At offline, memcg_offline_kmem() hands the memcg's kmemcg_id to the parent and
+memcg_drain_all_list_lrus() splices every list of the dying memcg onto the
+parent's (2788cf0c401c, "memcg: reparent list_lrus and free kmemcg_id on css
+offline", Linux 4.0): the objects stay in the dead memcg's slabs, and so keep
+its caches and the memcg itself alive, but the parent's reclaim now finds them
+(list_splice_init() puts them at the head: they are the first its shrinker
+scans).  An object that becomes unused after its memcg went offline goes to the
+nearest online ancestor's list for the same reason.  Linux 4.19 added the
+shrinker bitmap (memcg_set_shrinker_bit() in list_lru_add() and in the drain),
+so memcg reclaim only calls shrinkers of memcgs with objects on their lists;
+that is what :meth:`ListLru.memcgs_with_items` gives the reclaim loop.  Before
+4.0 the lists were per superblock only (``memcg_aware=False``): memcg reclaim
+never reached them, only global reclaim did.
+
+An object is an :class:`LruItem`; a list is a dict used as an ordered set
+(insertion order: head = oldest), so add, delete and walking from the head are
+all O(1) per object; an item names its list by its (memcg, node) key.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from slabpolicy.kernel.memcg import ONLINE, MemCgroup
+from slabpolicy.kernel.policy_ops import PolicyOperations
+
+if TYPE_CHECKING:
+    from slabpolicy.kernel.slub import Allocator, KmemCache, Slab
+
+
+def charged_memcg(item: LruItem) -> MemCgroup:
+    """The memcg an object's memory is charged to now: its objcg's (re-parented at
+    offline, 5.9+) or its slab page's cache's (mem_cgroup_from_obj())."""
+    return item.objcg.memcg if item.objcg is not None else item.slab.cache.memcg
+
+
+class LruItem:
+    """One unused object: where it lives, which list holds it, since when."""
+
+    __slots__ = ("cache", "slab", "objcg", "node", "lru", "since", "freed")
+
+    def __init__(self, cache: KmemCache, slab: Slab, objcg, since: int) -> None:
+        self.cache = cache          # the cache it was allocated from (kmem_cache_free(s, x))
+        self.slab = slab            # the object handle
+        self.objcg = objcg          # its object cgroup, if the cache is accounted (5.9+)
+        self.node = slab.node       # page_to_nid(): the list_lru_node it goes on
+        self.lru: tuple | None = None   # the (memcg, node) list it is on, None when off every list
+        self.since = since          # when it became unused
+        self.freed = False
+
+
+class ListLru:
+    """One ``struct list_lru`` (a superblock's s_dentry_lru or s_inode_lru)."""
+
+    def __init__(self, name: str, slub: Allocator, memcg_aware: bool = True) -> None:
+        self.name = name
+        self.slub = slub
+        self.memcg_aware = memcg_aware
+        #: (memcg, node) -> the list_lru_one, oldest first
+        self.lists: dict[tuple[MemCgroup, int], dict[LruItem, None]] = {}
+        self.locks = [slub.locks.new_lock("list_lru_lock", f"{name} node {n}")
+                      for n in range(slub.machine.nodes)]
+        self.nr_items = 0
+
+    def owner(self, memcg: MemCgroup) -> MemCgroup:
+        """The memcg whose list takes an object charged to ``memcg``: the nearest online
+        ancestor (an offline memcg's kmemcg_id is its parent's), or the root before 4.0."""
+        if not self.memcg_aware:
+            return memcg.lineage[-1]
+        return memcg if memcg.state == ONLINE else PolicyOperations.online_ancestor(memcg)
+
+    def add(self, item: LruItem, memcg: MemCgroup) -> None:
+        """list_lru_add(): under the node's lock, at the tail of the list of the memcg
+        that takes objects charged to ``memcg``."""
+        lock = self.locks[item.node]
+        slub = self.slub
+        slub.lock(lock)               # may wait for other operations: look up after it
+        key = (self.owner(memcg), item.node)
+        lst = self.lists.get(key)
+        if lst is None:
+            lst = self.lists[key] = {}
+        slub.now += slub.c_list_op
+        lst[item] = None
+        item.lru = key
+        slub.unlock(lock)
+        self.nr_items += 1
+
+    def delete(self, item: LruItem) -> bool:
+        """list_lru_del(): take the item off its list under the node's lock; False if a
+        shrinker isolated it while this waited for the lock."""
+        lock = self.locks[item.node]
+        slub = self.slub
+        slub.lock(lock)
+        removed = item.lru is not None
+        if removed:
+            slub.now += slub.c_list_op
+            del self.lists[item.lru][item]
+            item.lru = None
+            self.nr_items -= 1
+        slub.unlock(lock)
+        return removed
+
+    def count_one(self, memcg: MemCgroup, node: int) -> int:
+        """list_lru_shrink_count(): the objects on ``memcg``'s list of ``node`` (no lock)."""
+        lst = self.lists.get((memcg, node))
+        return len(lst) if lst else 0
+
+    def walk_one(self, memcg: MemCgroup, node: int, nr_to_walk: int) -> list[LruItem]:
+        """list_lru_walk_one() with an isolate callback that always says LRU_REMOVED:
+        the first ``nr_to_walk`` objects from the head (the oldest), taken off the list
+        under the node's lock, each costing ``lru_isolate``.  Returns them (the dispose
+        list)."""
+        if nr_to_walk <= 0 or not self.lists.get((memcg, node)):
+            return []
+        slub = self.slub
+        lock = self.locks[node]
+        slub.lock(lock)               # may wait for other operations: look up after it
+        lst = self.lists.get((memcg, node), {})
+        isolated = []
+        isolate = slub.costs["lru_isolate"]
+        for item in lst:
+            if len(isolated) == nr_to_walk:
+                break
+            isolated.append(item)
+        for item in isolated:
+            del lst[item]
+            item.lru = None
+            slub.now += isolate
+        slub.unlock(lock)
+        self.nr_items -= len(isolated)
+        return isolated
+
+    def drain(self, memcg: MemCgroup, parent: MemCgroup) -> int:
+        """memcg_drain_all_list_lrus(): splice each of ``memcg``'s lists onto the head of
+        ``parent``'s, node by node under the node's lock.  Returns the objects moved."""
+        moved = 0
+        slub = self.slub
+        for node in range(len(self.locks)):
+            src = self.lists.pop((memcg, node), None)
+            if not src:
+                continue
+            lock = self.locks[node]
+            slub.lock(lock)
+            slub.now += slub.c_list_op
+            key = (parent, node)
+            for item in src:
+                item.lru = key
+            moved += len(src)
+            dst = self.lists.get(key)
+            if dst:
+                src.update(dst)       # the drained objects first, then the parent's own
+            self.lists[key] = src
+            slub.unlock(lock)
+        return moved
+
+    def memcgs_with_items(self) -> set[MemCgroup]:
+        """The memcgs with a non-empty list on some node (their shrinker bit is set)."""
+        return {m for (m, _), lst in self.lists.items() if lst}

@@ -1,0 +1,246 @@
+"""RCU-deferred frees: call_rcu() batches, SLAB_TYPESAFE_BY_RCU slab pages, kfree_rcu().
+
+A dentry is not freed by dput() or by the shrinker: __dentry_kill() ends in
+dentry_free(), which calls ``call_rcu(&dentry->d_u.d_rcu, __d_free)``
+(fs/dcache.c), and an inode goes the same way through ``i_callback``
+(fs/inode.c, destroy_inode()).  The object is freed when a grace period has
+passed, by rcu_do_batch() in softirq on the cpu that queued the callback, with
+every other callback of that cpu that was waiting for the same grace period: a
+burst of kmem_cache_free() calls, each taking ``list_lock`` when its slab
+needs a list move.  What is modelled (kernel/rcu/tree.c, Tree RCU):
+
+* each cpu has its callbacks in two segments: those waiting for the grace
+  period in progress (or about to start), and those queued during it, which
+  need the next one (a callback needs a whole grace period that started after
+  call_rcu());
+* a call_rcu() with no grace period in progress wakes the grace-period kthread
+  (rcu_gp_kthread), which starts one as its own event: callbacks queued before
+  it runs, the rest of the same operation included, share that grace period;
+  grace periods run one after another while callbacks wait; each lasts the
+  cost model's grace period (``rcu_grace_period``, or
+  ``rcu_grace_period_many`` above 16 cpus);
+* when one ends, each cpu's ready segment is one batch, run in softirq on that
+  cpu as soon as the cpu is free: ``rcu_callback`` per callback plus what the
+  callback does.  rcu_do_batch() runs at most ``blimit`` (10) callbacks per
+  softirq pass and raises the softirq again for the rest; the passes follow
+  each other on the cpu, so the batch is modelled as one.
+
+A cache's ``rcu`` mode (its kind's ``rcu`` field) says how its objects go:
+
+* ``call_rcu``: each free is a call_rcu() callback, as __d_free and i_callback;
+* ``typesafe``: SLAB_TYPESAFE_BY_RCU (SLAB_DESTROY_BY_RCU before 4.12): objects
+  are freed at once and may be reused at once, but a slab that becomes empty
+  is discarded through ``call_rcu(&page->rcu_head, rcu_free_slab)``
+  (mm/slub.c free_slab()): its pages stay allocated and charged until the
+  grace period ends, and kmem_cache_destroy() waits for them (rcu_barrier()),
+  so they hold the cache's memcg;
+* ``kfree_rcu``: kfree_rcu() batching (Linux 5.5, kernel/rcu/tree.c
+  kfree_call_rcu()): a cpu's objects collect for ``kfree_rcu_drain``
+  (KFREE_DRAIN_JIFFIES), then one call_rcu() for the whole batch; after the
+  grace period the batch is freed in bulk on that cpu (kfree_rcu_work()).
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
+from slabpolicy.kernel.costs import rcu_grace_period
+from slabpolicy.kernel.histogram import Histogram
+
+if TYPE_CHECKING:
+    from slabpolicy.kernel.engine import Simulation
+    from slabpolicy.kernel.slub import Allocator, KmemCache, Slab
+
+#: the values of a cache's ``rcu`` field
+RCU_MODES = ("none", "call_rcu", "typesafe", "kfree_rcu")
+#: the grace-period machine: none wanted, one asked for (the kthread is woken), one running
+IDLE, REQUESTED, RUNNING = range(3)
+
+
+def begin_op(slub: Allocator, cpu: int, t: int) -> None:
+    """Start an operation of the kernel model on ``cpu`` for an event at ``t``: it runs
+    when the cpu's previous operation has finished."""
+    slub.begin(cpu, t)
+
+
+def end_op(slub: Allocator, cpu: int) -> None:
+    """The operation on ``cpu`` is done: the cpu is busy until the op clock."""
+    slub.end(cpu)
+
+
+def kmem_cache_free(slub: Allocator, cache: KmemCache, slab: Slab, objcg, cpu: int,
+                    t: int) -> None:
+    """kmem_cache_free() inside an operation already running on ``cpu``: the free's own
+    cost and locks follow on the op clock.  An accounted object is freed to its slab's
+    (shared) cache and uncharged from its objcg, as the engine's frees are."""
+    slub.cpu_free_at[cpu] = slub.now
+    slub.slab_free(slab.cache if objcg is not None else cache, slab, cpu, t, objcg)
+    slub.now = slub.cpu_free_at[cpu]
+
+
+class Rcu:
+    """The RCU callback machinery of one run, and its figures (the result's ``rcu``)."""
+
+    def __init__(self, sim: Simulation) -> None:
+        self.sim = sim
+        self.slub = slub = sim.slub
+        ncpus = slub.machine.cpus
+        self.wait: list[list] = [[] for _ in range(ncpus)]   # for the grace period in progress
+        self.next: list[list] = [[] for _ in range(ncpus)]   # queued during it
+        self.gp_state = IDLE
+        self.gp_end = 0              # when the grace period in progress ends
+        self.grace_periods = 0
+        self.callbacks = 0          # call_rcu() calls
+        self.invoked = 0            # callbacks run
+        self.batch_sizes = Histogram()
+        #: pages of SLAB_TYPESAFE_BY_RCU slabs discarded, waiting for their grace period
+        self.pending_pages = 0
+        #: cache -> pages of its slabs waiting for rcu_free_slab() that are still charged
+        #: to the cache's memcg (the accounting checker's per-memcg sums)
+        self.pending_charged: dict[KmemCache, int] = {}
+        self.typesafe_slabs = 0
+        self.kfree: list[list] = [[] for _ in range(ncpus)]  # kfree_rcu() objects not yet queued
+        self.kfree_objects = 0
+        self.kfree_batches = 0
+        slub.rcu_free_slab = self.rcu_free_slab
+
+    # -- call_rcu() and grace periods ---------------------------------------------------
+
+    def call_rcu(self, cpu: int, fn: Callable[[Any, int, int], None], arg: Any) -> None:
+        """call_rcu() on ``cpu`` inside a running operation: ``fn(arg, cpu, t)`` runs in
+        softirq on ``cpu`` after a whole grace period."""
+        slub = self.slub
+        slub.now += slub.costs["call_rcu"]
+        self.callbacks += 1
+        if self.gp_state == RUNNING:
+            self.next[cpu].append((fn, arg))
+            return
+        self.wait[cpu].append((fn, arg))
+        if self.gp_state == IDLE:
+            self.gp_state = REQUESTED
+            self.sim.kernel_event(slub.now, self._gp_start, None, None)
+
+    def _gp_start(self, t: int, _a=None, _b=None) -> None:
+        """rcu_gp_init(): the grace period starts; it ends ``rcu_grace_period`` later."""
+        self.gp_state = RUNNING
+        self.gp_end = t + rcu_grace_period(self.slub.costs, self.slub.machine.cpus)
+        self.grace_periods += 1
+        self.sim.kernel_event(self.gp_end, self._gp_done, None, None)
+
+    def _gp_done(self, t: int, _a, _b) -> None:
+        """The grace period ends: each cpu's ready callbacks become a batch on that cpu;
+        the next grace period starts at once if callbacks wait for it."""
+        ready, self.wait = self.wait, self.next
+        self.next = [[] for _ in ready]
+        self.gp_state = IDLE
+        for cpu, batch in enumerate(ready):
+            if batch:
+                self.sim.kernel_event(t, self._do_batch, batch, cpu)
+        if any(self.wait):
+            self._gp_start(t)
+
+    def _do_batch(self, t: int, batch: list, cpu: int) -> None:
+        """rcu_do_batch(): run one cpu's ready callbacks in softirq, one after another."""
+        slub = self.slub
+        begin_op(slub, cpu, t)
+        self.batch_sizes.record(len(batch))
+        step = slub.costs["rcu_callback"]
+        for fn, arg in batch:
+            slub.now += step
+            fn(arg, cpu, t)
+        self.invoked += len(batch)
+        end_op(slub, cpu)
+
+    # -- what a cache's rcu mode does with a free ------------------------------------------
+
+    def free(self, cache: KmemCache, slab: Slab, objcg, cpu: int, t: int) -> None:
+        """Free one object inside an operation on ``cpu``, the way its cache frees."""
+        mode = cache.rcu
+        if mode == "call_rcu":
+            self.call_rcu(cpu, self._free_cb, (cache, slab, objcg))
+        elif mode == "kfree_rcu":
+            self._kfree_rcu(cpu, (cache, slab, objcg))
+        else:
+            kmem_cache_free(self.slub, cache, slab, objcg, cpu, t)
+
+    def free_event(self, t: int, obj: tuple, cpu: int) -> None:
+        """The end of an object's lifetime as an event on ``cpu`` (a stream's free of an
+        object of an RCU cache): call_rcu() or kfree_rcu() instead of the free."""
+        slub = self.slub
+        begin_op(slub, cpu, t)
+        cache, slab, objcg = obj[:3]
+        self.free(cache, slab, objcg, cpu, t)
+        end_op(slub, cpu)
+
+    def _free_cb(self, obj: tuple, cpu: int, t: int) -> None:
+        """__d_free() / i_callback(): the deferred kmem_cache_free()."""
+        cache, slab, objcg = obj
+        kmem_cache_free(self.slub, cache, slab, objcg, cpu, t)
+
+    def _kfree_rcu(self, cpu: int, obj: tuple) -> None:
+        """kfree_call_rcu(): the object joins this cpu's batch; the first one arms the
+        drain (kfree_rcu_monitor() after KFREE_DRAIN_JIFFIES)."""
+        slub = self.slub
+        slub.now += slub.c_list_op
+        pending = self.kfree[cpu]
+        if not pending:
+            self.sim.kernel_event(slub.now + slub.costs["kfree_rcu_drain"], self._kfree_drain,
+                                  None, cpu)
+        pending.append(obj)
+        self.kfree_objects += 1
+
+    def _kfree_drain(self, t: int, _a, cpu: int) -> None:
+        """kfree_rcu_monitor(): the cpu's batch waits for one grace period as a whole."""
+        slub = self.slub
+        begin_op(slub, cpu, t)
+        batch, self.kfree[cpu] = self.kfree[cpu], []
+        self.kfree_batches += 1
+        self.call_rcu(cpu, self._kfree_bulk, batch)
+        end_op(slub, cpu)
+
+    def _kfree_bulk(self, batch: list, cpu: int, t: int) -> None:
+        """kfree_rcu_work(): free the batch's objects one after another on ``cpu``."""
+        for cache, slab, objcg in batch:
+            kmem_cache_free(self.slub, cache, slab, objcg, cpu, t)
+
+    # -- SLAB_TYPESAFE_BY_RCU ------------------------------------------------------------
+
+    def rcu_free_slab(self, s: KmemCache, slab: Slab, uncharge: bool) -> None:
+        """free_slab() of a SLAB_TYPESAFE_BY_RCU cache: call_rcu(rcu_free_slab); the pages
+        stay allocated and charged, and hold the memcg, until the grace period ends.
+        The callback is queued on the cpu of the operation that last took a slow path
+        or a kernel-model event (``slub.cur_cpu``): a policy's offline work discarding a
+        slab runs on a cpu the allocator is not told of."""
+        slub = self.slub
+        self.sim.memcgs.get(s.memcg)
+        self.pending_pages += s.pages
+        if uncharge:
+            self.pending_charged[s] = self.pending_charged.get(s, 0) + s.pages
+        self.typesafe_slabs += 1
+        self.call_rcu(slub.cur_cpu, self._free_slab_cb, (s, slab, uncharge))
+
+    def _free_slab_cb(self, arg: tuple, cpu: int, t: int) -> None:
+        s, slab, uncharge = arg
+        self.pending_pages -= s.pages
+        if uncharge:
+            left = self.pending_charged.pop(s) - s.pages
+            if left:
+                self.pending_charged[s] = left
+        self.slub.free_pages(s, slab, uncharge)
+        self.sim.memcgs.put(s.memcg, self.slub.now)
+
+    # -- figures -------------------------------------------------------------------------
+
+    def summary(self) -> dict:
+        """The result document's ``rcu`` object."""
+        return {
+            "callbacks": self.callbacks,
+            "invoked": self.invoked,
+            "pending": self.callbacks - self.invoked,
+            "grace_periods": self.grace_periods,
+            "batches": self.batch_sizes.count,
+            "batch_size": self.batch_sizes.summary(),
+            "batch_size_hist": self.batch_sizes.buckets(),
+            "typesafe_slabs": self.typesafe_slabs,
+            "typesafe_pages_pending": self.pending_pages,
+            "kfree_rcu": {"objects": self.kfree_objects, "batches": self.kfree_batches},
+        }
