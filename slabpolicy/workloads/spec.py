@@ -1108,9 +1108,12 @@ def _machine(chk: _Checker, node: Node) -> Any:
 def _slub_era(chk: _Checker, node: Node) -> Any:
     """``machine.slub``: "3.4" or "6.x".  An unquoted 3.4 is a YAML float; its text is
     taken as written."""
-    if isinstance(node, ScalarNode) and node.value in SLUB_ERAS:
-        return node.value
-    return chk.choice(node, "machine.slub", SLUB_ERAS, "SLUB era")
+    if not isinstance(node, ScalarNode):
+        return chk.choice(node, "machine.slub", SLUB_ERAS, "SLUB era")
+    if node.value not in SLUB_ERAS:
+        chk.add(node, "machine.slub", _unknown("SLUB era", node.value, SLUB_ERAS))
+        return BAD
+    return node.value
 
 
 def _cache(chk: _Checker, node: Node, path: str, names: dict[str, int]) -> Any:
@@ -1294,7 +1297,7 @@ def _cpus(chk: _Checker, node: Node, path: str, ncpus: int | None) -> Any:
             chk.add(node, path, "a cpu is listed twice")
             return BAD
         return tuple(cpus)
-    return chk.integer(node, path, lo=1, hi=ncpus)
+    return chk.integer(node, path, lo=1, hi=limits.MAX_CPUS if ncpus is None else ncpus)
 
 
 def _arrival(chk: _Checker, node: Node, path: str) -> Any:
