@@ -155,21 +155,23 @@ def test_cpu_partial_lists_are_counted_in_slabs_as_6_x_does() -> None:
 # Seen on this 2-cpu, 4 KiB-page, 6.18 kernel (see the task brief); they hold for
 # any 6.8+ kernel with 2 present cpus and default boot parameters.
 TWO_CPU_CASES = [
-    # name, size, order, objects, min_partial, cpu_partial
-    ("kmalloc-8", 8, 0, 512, 5, 120),
-    ("kmalloc-64", 64, 0, 64, 5, 120),
-    ("kmalloc-256", 256, 0, 16, 5, 52),
-    ("kmalloc-1k", 1024, 2, 16, 5, 24),
-    ("kmalloc-4k", 4096, 3, 8, 6, 6),
-    ("kmalloc-8k", 8192, 3, 4, 6, 6),
-    ("dentry", 192, 0, 21, 5, 120),
-    ("inode_cache", 624, 1, 13, 5, 52),
+    # name, size, order, objects, min_partial, cpu_partial (6.x), cpu_partial (3.4)
+    ("kmalloc-8", 8, 0, 512, 5, 120, 30),
+    ("kmalloc-64", 64, 0, 64, 5, 120, 30),
+    ("kmalloc-256", 256, 0, 16, 5, 52, 13),
+    ("kmalloc-1k", 1024, 2, 16, 5, 24, 6),
+    ("kmalloc-4k", 4096, 3, 8, 6, 6, 2),
+    ("kmalloc-8k", 8192, 3, 4, 6, 6, 2),
+    ("dentry", 192, 0, 21, 5, 120, 30),
+    ("inode_cache", 624, 1, 13, 5, 52, 13),
+    ("task_struct", 5888, 3, 5, 6, 6, 2),
 ]
 
 
-@pytest.mark.parametrize(("name", "size", "order", "objects", "min_partial", "cpu_partial"), TWO_CPU_CASES)
+@pytest.mark.parametrize(("name", "size", "order", "objects", "min_partial", "cpu_partial", "_"),
+                         TWO_CPU_CASES)
 def test_two_cpu_machine(
-    name: str, size: int, order: int, objects: int, min_partial: int, cpu_partial: int
+    name: str, size: int, order: int, objects: int, min_partial: int, cpu_partial: int, _: int
 ) -> None:
     g = geometry(size, nr_cpus=2)
     assert g.as_dict() == {
@@ -228,29 +230,16 @@ def test_hand_derived_other_cpu_counts(nr_cpus: int, size: int, order: int, obje
 #
 # The same caches under Linux 3.4's kmem_cache_open() (cpu_partial 30/13/6/2) and
 # calculate_order()/slab_order(), which agree with 6.8+ on these orders.
-THREE_FOUR_CASES = [
-    # name, size, order, objects, min_partial, cpu_partial
-    ("kmalloc-64", 64, 0, 64, 5, 30),
-    ("dentry", 192, 0, 21, 5, 30),
-    ("kmalloc-256", 256, 0, 16, 5, 13),
-    ("inode_cache", 624, 1, 13, 5, 13),
-    ("kmalloc-1k", 1024, 2, 16, 5, 6),
-    ("kmalloc-4k", 4096, 3, 8, 6, 2),
-    ("task_struct", 5888, 3, 5, 6, 2),
-]
 
 
-@pytest.mark.parametrize(("name", "size", "order", "objects", "min_partial", "cpu_partial"),
-                         THREE_FOUR_CASES)
-def test_linux_3_4_two_cpu_machine(name, size, order, objects, min_partial, cpu_partial):
+@pytest.mark.parametrize(("name", "size", "order", "objects", "min_partial", "six", "cpu_partial"),
+                         TWO_CPU_CASES)
+def test_linux_3_4_two_cpu_machine(name, size, order, objects, min_partial, six, cpu_partial):
     g = geometry(size, nr_cpus=2, era="3.4")
     assert (g.order, g.objects_per_slab, g.min_partial, g.cpu_partial) == (
         order, objects, min_partial, cpu_partial), name
     assert g.cpu_partial_slabs is None and g.era == "3.4"
-    six = geometry(size, nr_cpus=2, era="6.x")
-    assert (six.order, six.objects_per_slab) == (order, objects)
-    assert six.cpu_partial == 4 * cpu_partial if size < 1024 else six.cpu_partial > cpu_partial
-    assert six.cpu_partial_slabs == cpu_partial_slabs(six.cpu_partial, objects)
+    assert geometry(size, nr_cpus=2, era="6.x").cpu_partial == six
 
 
 def test_linux_3_4_gives_up_objects_where_6_8_accepts_half_a_slab_of_waste():
