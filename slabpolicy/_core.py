@@ -11,9 +11,9 @@ anything imports the kernel) puts a finder in front of it that imports the
 
 * when ``SLABPOLICY_PURE_PYTHON`` is set (to anything but ``0`` or empty): the
   pure-Python core on demand, for a comparison or a bug hunt;
-* whose ``.py`` is not the source its extension was compiled from (its hash is
-  not the manifest's, or there is no manifest): an edited checkout never runs a
-  stale compiled module.
+* whose ``.py`` (or ``.pxd``) is not the source its extension was compiled from
+  (its hash is not the manifest's, or there is no manifest): an edited checkout
+  never runs a stale compiled module.
 
 The core is all or nothing: if one module would fall back, all do, so a run
 never mixes the two.  :func:`describe` says which core runs (``slabpolicy
@@ -68,8 +68,13 @@ def source_path(module: str, root: Path = PACKAGE_DIR.parent) -> Path:
 
 
 def source_hash(path: Path) -> str:
-    """The SHA-256 of a source file, as the manifest holds it."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    """The SHA-256 of a module's source as the manifest holds it: the ``.py`` and, if
+    there is one, the ``.pxd`` of Cython declarations next to it."""
+    digest = hashlib.sha256(path.read_bytes())
+    pxd = path.with_suffix(".pxd")
+    if pxd.exists():
+        digest.update(pxd.read_bytes())
+    return digest.hexdigest()
 
 
 def extension_path(module: str) -> Path | None:
