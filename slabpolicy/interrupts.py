@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from typing import Any, Iterator
 
 __all__ = ["UserInterrupt", "Terminated", "user_stops", "from_user", "raise_pending",
-           "STOP_SIGNALS"]
+           "STOP_SIGNALS", "stops_held", "unblock_stops"]
 
 #: Signals that stop a run or a compare as Ctrl-C does (exit status 128 + N).
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
@@ -32,6 +32,9 @@ class Terminated(UserInterrupt):
         super().__init__(signal.Signals(signum).name)
         self.signum = signum
 
+
+#: Every signal that user_stops() turns into an exception.
+_ALL_STOPS = (signal.SIGINT, *STOP_SIGNALS)
 
 #: The stop received within the current user_stops() block, if any.  A handler's
 #: exception raised where Python ignores exceptions (a finalizer, an at-fork
@@ -85,3 +88,32 @@ def user_stops() -> Iterator[None]:
             signal.signal(s, handler)
         sys.unraisablehook = hook
         _received.clear()
+
+
+@contextmanager
+def stops_held() -> Iterator[None]:
+    """Hold SIGINT, SIGTERM and SIGHUP back (pthread_sigmask) for the block; one that
+    arrived meanwhile is delivered, and raises, when the block ends.
+
+    For the short stretches where an exception would leave the standard library
+    in a state it cannot clean up: ``ProcessPoolExecutor.submit()`` starts its
+    manager thread and then waits for it to run; an exception raised in that
+    wait leaves a thread object that was never started, and the pool's shutdown
+    then fails with "cannot join thread before it is started".  Threads and
+    processes started within the block inherit the mask: they must call
+    :func:`unblock_stops` (compare's workers do, in their initializer).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _ALL_STOPS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def unblock_stops() -> None:
+    """Let SIGINT, SIGTERM and SIGHUP through again in a process forked within
+    :func:`stops_held` (a signal held back until now is delivered here)."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _ALL_STOPS)

@@ -11,19 +11,12 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from slabpolicy.runs.results import checksum_of
-from slabpolicy.cli import app
 from slabpolicy.api.plugin_manager import make_plugin_manager, policy_registry
 
 from misbehaving_plugins import BOOMER      # tests/misbehaving_plugins.py
-
-# The installed Typer vendors Click and its CliRunner always keeps stderr apart
-# (``result.stderr``; there is no ``mix_stderr`` argument).  The environment is
-# cleaned of the variables that would hide the bundled policies.
-RUNNER = CliRunner(env={"SLABPOLICY_DISABLE_PLUGIN_AUTOLOAD": None,
-                        "SLABPOLICY_BLOCK_PLUGINS": None, "COLUMNS": "200"})
+from cli_support import failed, invoke
 
 # cgroups arrive at 0, 20, 40, 60 ms and live 50 ms: four offlines, at 50, 70, 90, 110 ms.
 SMALL = """\
@@ -62,10 +55,6 @@ MEMORY_FIGURES = ("slab_pages", "dead_cache_pages", "dead_caches", "dying_memcgs
 PERCENTILES = ("count", "p50", "p90", "p99", "p999", "max")
 
 
-def invoke(*args: str):
-    return RUNNER.invoke(app, [str(a) for a in args])
-
-
 def write(tmp_path: Path, name: str, text: str) -> Path:
     path = tmp_path / name
     path.write_text(textwrap.dedent(text))
@@ -75,15 +64,6 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 @pytest.fixture
 def small(tmp_path: Path) -> Path:
     return write(tmp_path, "small.yaml", SMALL)
-
-
-def assert_clean_failure(result, code: int) -> list[str]:
-    """Exit ``code``, no traceback anywhere; returns stderr's lines."""
-    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
-    assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
-    # a SystemExit from typer.Exit, never an escaped exception
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    return result.stderr.strip().splitlines()
 
 
 def ok(result) -> str:
@@ -243,7 +223,7 @@ def test_run_set_duration(small):
 
 
 def test_run_set_bad_value_names_the_override(small):
-    lines = assert_clean_failure(invoke("run", small, "--set", "duration=100mz"), 2)
+    lines = failed(invoke("run", small, "--set", "duration=100mz"), 2)
     assert lines == ["--set: duration: bad duration '100mz': use a number with ns, us, ms, "
                      "s, min or h (e.g. 5ms)"]
 
@@ -254,7 +234,7 @@ def test_run_set_bad_value_names_the_override(small):
 
 def test_unknown_policy(small):
     result = invoke("run", small, "--policy", "leave-in-plce")
-    lines = assert_clean_failure(result, 1)
+    lines = failed(result, 1)
     installed = ", ".join(policy_registry(make_plugin_manager()))
     assert lines == ["--policy leave-in-plce: unknown policy 'leave-in-plce'; did you mean "
                      f"'leave-in-place'? installed: {installed}"]
@@ -266,7 +246,7 @@ def test_bad_workload_reports_every_problem_with_file_and_line(tmp_path):
     bad = write(tmp_path, "bad.yaml", SMALL.replace("seed: 3\n", "seed: 3\nseeed: 4\n")
                 .replace("duration: 200ms", "duration: 200mz"))
     result = invoke("run", bad)
-    lines = assert_clean_failure(result, 2)
+    lines = failed(result, 2)
     assert lines == [
         f"{bad}:3: seeed: unknown field 'seeed'; did you mean 'seed'?",
         f"{bad}:4: duration: bad duration '200mz': use a number with ns, us, ms, s, min "
@@ -277,18 +257,18 @@ def test_bad_workload_reports_every_problem_with_file_and_line(tmp_path):
 
 def test_nonexistent_workload(tmp_path):
     missing = tmp_path / "nope.yaml"
-    lines = assert_clean_failure(invoke("run", missing), 2)
+    lines = failed(invoke("run", missing), 2)
     assert lines == [f"{missing}: no such workload file"]
 
 
 def test_workload_is_a_directory(tmp_path):
-    lines = assert_clean_failure(invoke("run", tmp_path), 2)
+    lines = failed(invoke("run", tmp_path), 2)
     assert len(lines) == 1 and lines[0].startswith(f"{tmp_path}: ")
 
 
 def test_bad_format_is_a_usage_error(small):
     result = invoke("run", small, "--format", "xml")
-    assert_clean_failure(result, 2)
+    failed(result, 2)
     assert "--format" in result.stderr and "table, json" in result.stderr
     assert result.stdout == ""
 
@@ -296,7 +276,7 @@ def test_bad_format_is_a_usage_error(small):
 def test_negative_seed_is_a_usage_error(small):
     # random.Random(-5) is random.Random(5): a negative seed would silently repeat another
     result = invoke("run", small, "--seed", "-5")
-    assert_clean_failure(result, 2)
+    failed(result, 2)
     assert "--seed" in result.stderr
 
 
@@ -304,7 +284,7 @@ def test_bad_policy_option_points_at_its_line(tmp_path):
     wl = write(tmp_path, "badopt.yaml", SMALL.replace('{era: "4.0"}', '{erra: "4.0"}'))
     line = SMALL.splitlines().index('    options: {era: "4.0"}') + 1
     result = invoke("run", wl)
-    lines = assert_clean_failure(result, 2)
+    lines = failed(result, 2)
     assert lines == [f"{wl}:{line}: policies[1].options.erra: unknown option 'erra' of "
                      f"policy 'leave-in-place'; did you mean 'era'?"]
     assert result.stdout == ""
@@ -312,7 +292,7 @@ def test_bad_policy_option_points_at_its_line(tmp_path):
 
 def test_bad_policy_option_value(tmp_path):
     wl = write(tmp_path, "badval.yaml", SMALL.replace('{era: "4.0"}', '{era: "4.6"}'))
-    lines = assert_clean_failure(invoke("validate", wl), 2)
+    lines = failed(invoke("validate", wl), 2)
     assert len(lines) == 1
     assert ("policies[1].options.era: expected one of none, 4.0, 4.7, 4.11, got '4.6'"
             in lines[0])
@@ -322,7 +302,7 @@ def test_out_that_is_a_file_fails_before_running(small, tmp_path):
     target = tmp_path / "taken"
     target.write_text("")
     result = invoke("run", small, "--out", target)
-    lines = assert_clean_failure(result, 1)
+    lines = failed(result, 1)
     assert len(lines) == 1 and lines[0].startswith(f"--out {target}: ")
     assert result.stdout == ""
 
@@ -343,7 +323,7 @@ def test_validate_bad_file_runs_nothing(tmp_path):
     bad = write(tmp_path, "bad.yaml", SMALL.replace("duration: 200ms", "duration: 1h")
                 .replace("    object_size: 192", "    object_size: 192\n    objct_size: 8"))
     result = invoke("validate", bad)
-    lines = assert_clean_failure(result, 2)
+    lines = failed(result, 2)
     assert lines == [f"{bad}:10: caches[0].objct_size: unknown field 'objct_size'; "
                      f"did you mean 'object_size'?"]
     assert result.stdout == ""
@@ -355,7 +335,7 @@ def test_validate_a_long_workload_is_instant(tmp_path):
 
 
 def test_validate_missing_file(tmp_path):
-    lines = assert_clean_failure(invoke("validate", tmp_path / "nope.yaml"), 2)
+    lines = failed(invoke("validate", tmp_path / "nope.yaml"), 2)
     assert lines == [f"{tmp_path / 'nope.yaml'}: no such workload file"]
 
 
@@ -392,7 +372,7 @@ def test_policies_with_a_local_plugin(tmp_path):
 
 
 def test_policies_bad_format():
-    assert_clean_failure(invoke("policies", "--format", "yaml"), 2)
+    failed(invoke("policies", "--format", "yaml"), 2)
 
 
 # --------------------------------------------------------------------------- #
@@ -423,7 +403,7 @@ def test_geometry_table():
 
 def test_geometry_bad_size():
     result = invoke("geometry", "192", "12zz", "--cpus", "2")
-    lines = assert_clean_failure(result, 2)
+    lines = failed(result, 2)
     assert len(lines) == 1
     assert lines[0].startswith("geometry: bad size '12zz': ")
     assert result.stdout == ""
@@ -435,7 +415,7 @@ def test_geometry_bad_size():
     (["192", "--max-order", "20"], "geometry: max_order must be in 0..10, got 20"),
 ])
 def test_geometry_bad_parameters(args, message):
-    lines = assert_clean_failure(invoke("geometry", *args, "--cpus", "2"), 2)
+    lines = failed(invoke("geometry", *args, "--cpus", "2"), 2)
     assert lines == [message]
 
 
@@ -467,7 +447,7 @@ def test_plugin_that_raises(small, tmp_path):
     plugin = write(tmp_path, "boomer_plugin.py", BOOMER)
     out_dir = tmp_path / "out"
     result = invoke("run", small, "--plugin", plugin, "--policy", "boomer", "--out", out_dir)
-    lines = assert_clean_failure(result, 1)
+    lines = failed(result, 1)
     assert len(lines) == 1
     assert str(plugin) in lines[0] and "RuntimeError: boom" in lines[0]
     assert "policy boomer, seed 3, t=" in lines[0]
@@ -481,7 +461,7 @@ def test_plugin_that_raises_after_other_runs_finished(small, tmp_path):
     result = invoke("run", small, "--plugin", plugin, "--policy", "leave-in-place",
                     "--policy", "boomer", "--seed", "1", "--seed", "2", "--out", out_dir,
                     "--format", "json")
-    lines = assert_clean_failure(result, 1)
+    lines = failed(result, 1)
     assert len(lines) == 1 and "boom" in lines[0] and str(plugin) in lines[0]
     # the runs that finished are written whole, nothing else (no temporary files)
     assert files_in(out_dir) == ["small--leave-in-place--seed1.json",
@@ -497,7 +477,7 @@ def test_json_shape_follows_what_was_asked_not_what_finished(small, tmp_path):
     plugin = write(tmp_path, "boomer_second.py", BOOMER)
     result = invoke("run", small, "--plugin", plugin, "--policy", "leave-in-place",
                     "--policy", "boomer", "--format", "json")
-    assert_clean_failure(result, 1)
+    failed(result, 1)
     printed = json.loads(result.stdout)
     assert isinstance(printed, list) and len(printed) == 1
     check_result_doc(printed[0])
@@ -506,18 +486,18 @@ def test_json_shape_follows_what_was_asked_not_what_finished(small, tmp_path):
 def test_plugin_that_raises_when_building_its_policy(small, tmp_path):
     plugin = write(tmp_path, "broken_factory.py",
                    BOOMER.replace("        pass", "        raise ValueError('no way')"))
-    lines = assert_clean_failure(invoke("run", small, "--plugin", plugin, "--policy", "boomer"), 1)
+    lines = failed(invoke("run", small, "--plugin", plugin, "--policy", "boomer"), 1)
     assert len(lines) == 1 and "ValueError: no way" in lines[0]
 
 
 def test_plugin_that_fails_to_import(small, tmp_path):
     plugin = write(tmp_path, "syntax_error.py", "def (:\n")
-    lines = assert_clean_failure(invoke("run", small, "--plugin", plugin), 1)
+    lines = failed(invoke("run", small, "--plugin", plugin), 1)
     assert len(lines) == 1 and str(plugin) in lines[0] and "failed to import" in lines[0]
 
 
 def test_missing_plugin_file(small, tmp_path):
-    lines = assert_clean_failure(invoke("run", small, "--plugin", tmp_path / "none.py"), 1)
+    lines = failed(invoke("run", small, "--plugin", tmp_path / "none.py"), 1)
     assert lines == [f"{tmp_path / 'none.py'}: plugin file not found"]
 
 
@@ -526,7 +506,7 @@ def test_strict_stops_at_an_accounting_violation(small, tmp_path):
     out_dir = tmp_path / "out"
     result = invoke("run", small, "--plugin", plugin, "--policy", "leaky", "--strict",
                     "--out", out_dir)
-    lines = assert_clean_failure(result, 3)
+    lines = failed(result, 3)
     assert len(lines) == 1
     assert lines[0].startswith("accounting violation at t=")
     assert "(policy leaky, seed 3)" in lines[0]

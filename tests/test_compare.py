@@ -14,66 +14,12 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from slabpolicy.runs import matrix as experiment
-from slabpolicy.cli import app
 
 from misbehaving_plugins import BOOMER      # tests/misbehaving_plugins.py
 
-RUNNER = CliRunner(env={"SLABPOLICY_DISABLE_PLUGIN_AUTOLOAD": None,
-                        "SLABPOLICY_BLOCK_PLUGINS": None, "COLUMNS": "200"})
-
-# cgroups arrive at random (poisson), so a seed changes the cgroups as well as
-# the allocations; the two policies differ only in what happens at offline.
-SMALL = """\
-name: small
-seed: 3
-duration: 200ms
-sample_interval: 10ms
-machine:
-  cpus: 2
-caches:
-  - name: dentry
-    object_size: 192
-cgroups:
-  - name: c
-    count: 6
-    arrival: {process: poisson, rate: 40/s}
-    lifetime: {dist: exponential, mean: 40ms}
-    streams:
-      - cache: dentry
-        rate: 3000/s
-        lifetime:
-          dist: mixture
-          of:
-            - {weight: 0.9, dist: exponential, mean: 5ms}
-            - {weight: 0.1, dist: forever}
-        remote_free: 0.2
-policies:
-  - leave-in-place
-  - name: leave-in-place
-    label: leave-in-place-4.0
-    options: {era: "4.0"}
-"""
-LABELS = ("leave-in-place", "leave-in-place-4.0")
-
-def invoke(*args):
-    return RUNNER.invoke(app, [str(a) for a in args])
-
-
-def ok(result) -> str:
-    assert result.exit_code == 0, (result.exit_code, result.stdout, result.stderr)
-    assert "Traceback" not in result.stderr
-    return result.stdout
-
-
-def failed(result, code: int) -> list[str]:
-    """Exit ``code``, no traceback, no escaped exception; stderr's lines."""
-    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
-    assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    return result.stderr.strip().splitlines()
+from cli_support import LABELS, SMALL, failed, invoke, ok, results_in
 
 
 @pytest.fixture
@@ -99,16 +45,6 @@ def counted(monkeypatch):
 
 def compare(small: Path, out: Path, *extra) -> object:
     return invoke("compare", small, "--out", out, "--jobs", "1", *extra)
-
-
-def strip(doc: dict) -> dict:
-    """A result without the fields allowed to vary between identical runs."""
-    return {k: v for k, v in doc.items() if k not in ("wall_seconds", "provenance", "checksum")}
-
-
-def results_in(directory: Path) -> dict[str, dict]:
-    return {p.name: strip(json.loads(p.read_text())) for p in sorted(directory.glob("*.json"))
-            if p.name != experiment.MANIFEST}
 
 
 def no_temporary_files(directory: Path) -> None:

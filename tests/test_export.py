@@ -9,7 +9,6 @@ import math
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from slabpolicy.analysis.export import COLUMNS, long_rows, to_csv
 from slabpolicy.analysis.metrics import metric_paths
@@ -17,11 +16,8 @@ from slabpolicy.analysis.report import comparison_table, csv_value, jnum, render
 from slabpolicy.cli import app
 from slabpolicy.runs import matrix
 
-from test_compare import SMALL as WORKLOAD      # two policies, poisson arrivals, 200 ms
-
-RUNNER = CliRunner(env={"SLABPOLICY_DISABLE_PLUGIN_AUTOLOAD": None,
-                        "SLABPOLICY_BLOCK_PLUGINS": None})
-
+from cli_support import RUNNER
+from cli_support import SMALL as WORKLOAD      # two policies, poisson arrivals, 200 ms
 
 
 @pytest.fixture(scope="module")

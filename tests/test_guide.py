@@ -15,9 +15,10 @@ from slabpolicy.cli import app
 from slabpolicy.workloads import bundled, spec
 from slabpolicy.workloads.spec import load_workload
 
+from cli_support import CLEAN_ENV
+
 ROOT = Path(__file__).resolve().parent.parent
-RUNNER = CliRunner(env={"SLABPOLICY_DISABLE_PLUGIN_AUTOLOAD": None,
-                        "SLABPOLICY_BLOCK_PLUGINS": None, "COLUMNS": "100"})
+RUNNER = CliRunner(env={**CLEAN_ENV, "COLUMNS": "100"})
 #: every field the loader accepts, by block (the names spec.py checks against)
 FIELDS = {"top": spec._TOP, "machine": spec._MACHINE, "caches": spec._CACHE,
           "cgroups": spec._GROUP, "arrival": spec._ARRIVAL, "streams": spec._STREAM,

@@ -19,11 +19,11 @@ from typer.testing import CliRunner
 
 from slabpolicy.cli import app
 
+from cli_support import CLEAN_ENV
+from cli_support import SMALL as WORKLOAD      # two policies, poisson arrivals, 200 ms
 from headless import find_browser, view
-from test_compare import SMALL as WORKLOAD      # two policies, poisson arrivals, 200 ms
 
-RUNNER = CliRunner(env={"SLABPOLICY_DISABLE_PLUGIN_AUTOLOAD": None,
-                        "SLABPOLICY_BLOCK_PLUGINS": None, "COLUMNS": "120"})
+RUNNER = CliRunner(env={**CLEAN_ENV, "COLUMNS": "120"})
 
 METRICS = ("memory.slab_pages.mean", "memory.dying_memcgs.final", "latency_ns.free.p99")
 

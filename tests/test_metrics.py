@@ -24,9 +24,10 @@ from slabpolicy.runs import matrix
 from slabpolicy.runs.runner import resolve_policies, run_one
 from slabpolicy.workloads.spec import load_workload
 
+from cli_support import CLEAN_ENV
+
 ROOT = Path(__file__).resolve().parent.parent
-RUNNER = CliRunner(env={"SLABPOLICY_DISABLE_PLUGIN_AUTOLOAD": None,
-                        "SLABPOLICY_BLOCK_PLUGINS": None, "COLUMNS": "120"})
+RUNNER = CliRunner(env={**CLEAN_ENV, "COLUMNS": "120"})
 
 
 @pytest.fixture(scope="module")

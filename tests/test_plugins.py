@@ -16,10 +16,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from slabpolicy import PLUGIN_API_VERSION, Option, PolicySpec
-from slabpolicy.cli import app
 from slabpolicy.errors import PluginError
 from slabpolicy.kernel.memcg import RELEASED
 from slabpolicy.api.plugin_manager import (BLOCK_ENV, DISABLE_AUTOLOAD_ENV, make_plugin_manager,
@@ -28,13 +26,14 @@ from slabpolicy.runs.runner import resolve_policies, run_one
 from slabpolicy.api.testing import Kit
 from slabpolicy.workloads.spec import load_workload
 
+from cli_support import invoke, ok
+
 pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "reap-after-delay" / "slabpolicy_reap_after_delay.py"
 EXAMPLE_DIST = "slabpolicy-reap-after-delay"
 BUNDLED = ("chaining", "leave-in-place", "objcg", "scan-and-move")
-CLEAN_ENV = {DISABLE_AUTOLOAD_ENV: None, BLOCK_ENV: None, "COLUMNS": "200"}
 
 # cgroups arrive at 0, 20, 40, 60 ms and live 50 ms: four offlines, at 50, 70, 90,
 # 110 ms.  A fifth of the dentries live about 30 ms, so some outlive their cgroup
@@ -73,10 +72,6 @@ TINY_OFFLINES = 4
 TINY_TICKS = 10          # at 20, 40, ... 200 ms
 
 
-def invoke(*args, env: dict | None = None):
-    return CliRunner(env={**CLEAN_ENV, **(env or {})}).invoke(app, [str(a) for a in args])
-
-
 def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(textwrap.dedent(text))
@@ -90,11 +85,6 @@ def failure(result, code: int = 1) -> str:
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, lines
     return lines[0]
-
-
-def ok(result) -> str:
-    assert result.exit_code == 0, (result.exit_code, result.stdout, result.stderr)
-    return result.stdout
 
 
 def line_of(path: Path, text: str) -> int:

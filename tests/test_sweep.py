@@ -20,7 +20,7 @@ from slabpolicy.runs import matrix
 from slabpolicy.runs.sweep import plan_sweep
 from slabpolicy.workloads.spec import load_workload
 
-from test_compare import LABELS, SMALL, failed, invoke, ok, results_in
+from cli_support import LABELS, SMALL, failed, invoke, ok, results_in
 
 RATE = "cgroups[0].arrival.rate"
 

@@ -24,7 +24,7 @@ pytest.importorskip("distributed")
 from slabpolicy.runs import executors  # noqa: E402
 from slabpolicy.runs.matrix import Task  # noqa: E402
 
-from test_compare import SMALL, invoke, ok, results_in  # noqa: E402
+from cli_support import SMALL, invoke, ok, results_in  # noqa: E402
 
 RATE = "cgroups[0].arrival.rate"
 DASK = str(Path(sys.executable).with_name("dask"))

@@ -21,7 +21,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from contextlib import nullcontext
 from typing import Any, Callable, ContextManager, Sequence
 
-from slabpolicy.interrupts import STOP_SIGNALS, raise_pending
+from slabpolicy.interrupts import STOP_SIGNALS, raise_pending, stops_held, unblock_stops
 
 __all__ = ["run_in_pool", "worker_pids"]
 
@@ -46,6 +46,7 @@ def _worker_init(parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     for s in STOP_SIGNALS:
         signal.signal(s, signal.SIG_DFL)
+    unblock_stops()                       # forked while the parent held them back
     _die_with_parent(parent)
 
 
@@ -80,9 +81,11 @@ def run_in_pool(function: Callable[[Any], Any], tasks: Sequence[Any], jobs: int,
     pending: dict[Future, int] = {}
     try:
         # every task is submitted (and, with fork, every worker started) before a
-        # progress bar starts its thread
-        for i, task in enumerate(tasks):
-            pending[pool.submit(function, task)] = i
+        # progress bar starts its thread; a stop arriving meanwhile is raised once
+        # the pool's manager thread is running (see stops_held)
+        with stops_held():
+            for i, task in enumerate(tasks):
+                pending[pool.submit(function, task)] = i
         if on_start is not None:
             on_start(worker_pids(pool))
         with progress if progress is not None else nullcontext(lambda: None) as advance:

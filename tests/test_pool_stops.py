@@ -1,0 +1,68 @@
+"""compare's worker pool and a stop that lands while the pool starts.
+
+``ProcessPoolExecutor.submit()`` starts the pool's manager thread and waits for
+it to run.  A SIGTERM whose handler raised inside that wait left a thread that
+was never started, and the pool's shutdown failed with "RuntimeError: cannot
+join thread before it is started" instead of compare reporting "terminated".
+The stop is now held back while tasks are submitted and raised afterwards.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import time
+from concurrent.futures import process
+
+import pytest
+
+from slabpolicy.interrupts import Terminated, user_stops
+from slabpolicy.runs.pool import run_in_pool
+
+
+def _slow(x: int) -> int:
+    time.sleep(30)
+    return x
+
+
+def test_sigterm_while_the_manager_thread_starts_raises_terminated(monkeypatch):
+    start = process._ExecutorManagerThread.start
+    started: list[process._ExecutorManagerThread] = []
+
+    def start_after_a_sigterm(self):
+        os.kill(os.getpid(), signal.SIGTERM)    # its handler runs at the next bytecode
+        started.append(self)
+        return start(self)
+
+    monkeypatch.setattr(process._ExecutorManagerThread, "start", start_after_a_sigterm)
+    pids: list[int] = []
+    try:
+        with user_stops(), pytest.raises(Terminated):
+            run_in_pool(_slow, [1, 2], 2, lambda i, v: None, on_start=pids.extend)
+        assert started and started[0].ident is not None     # the thread did start
+        assert pids == []          # raised as soon as the submissions were done
+        deadline = time.monotonic() + 10
+        while any(c.is_alive() for c in multiprocessing.active_children()):
+            assert time.monotonic() < deadline, "a worker outlived run_in_pool"
+            time.sleep(0.05)
+    finally:                       # a failure here must not leave workers for atexit to join
+        for child in multiprocessing.active_children():
+            child.kill()
+
+
+def test_workers_do_not_inherit_the_held_signals():
+    """A worker forked while the parent held SIGTERM back still dies of SIGTERM."""
+    out: list[int] = []
+
+    def record(i: int, value: int) -> None:
+        out.append(value)
+
+    with user_stops():
+        run_in_pool(_blocked_mask, [0], 1, record)
+    assert out == [0], "the worker's SIGTERM is still blocked"
+
+
+def _blocked_mask(_: int) -> int:
+    """How many of SIGINT/SIGTERM/SIGHUP this worker has blocked."""
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    return sum(s in blocked for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP))
