@@ -573,8 +573,11 @@ class Allocator:
         self.existing[slab] = None
         self.inc_slabs_node(s, node, slab.objects)
         self.total_pages += s.pages
-        if self.total_pages > self.peak_pages:
-            self.peak_pages = self.total_pages
+        if s.account:                   # account_slab(): the obj_cgroups vector
+            self.objcgs.slab_created(slab)
+        held = self.total_pages + self.objcgs.vector_pages
+        if held > self.peak_pages:
+            self.peak_pages = held
         return slab
 
     def free_slab(self, s: KmemCache, slab: Slab, uncharge: bool = True) -> None:
@@ -607,6 +610,8 @@ class Allocator:
         cost = self.costs
         self.now += cost["page_free"] + cost["page_order"] * s.order
         self.total_pages -= slab.cache.pages
+        if self.objcgs.vectors:
+            self.objcgs.free_vector(slab)
         if uncharge:
             if not s.memcg.is_root:
                 self.now += self.memcg_stock.uncharge(s.memcg, self.cur_cpu, s.pages)
@@ -679,6 +684,8 @@ class Allocator:
             s.allocating -= 1
             self.n_alloc_slow += 1
             hist = self.h_alloc_slow
+        if objcg is not None:           # memcg_slab_post_alloc_hook()
+            self.objcgs.post_alloc(slab)
         self.cpu_free_at[cpu] = self.now
         if self.pressure is not None:      # over a limit: reclaim before returning
             self.pressure(objcg.memcg if objcg is not None else s.memcg, cpu, start)
