@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from slabpolicy.kernel.geometry import (
     MAX_OBJS_PER_PAGE,
+    REMOTE_NODE_DEFRAG_RATIO,
     Geometry,
     calc_slab_order,
     calculate_order,
@@ -148,6 +149,17 @@ def test_cpu_partial_lists_are_counted_in_slabs_as_6_x_does() -> None:
             checked += 1
     if not checked:
         pytest.skip("no cpu has a cpu partial list right now")
+
+
+@needs_sysfs
+def test_remote_node_defrag_ratio_is_the_kernels_default() -> None:
+    """kmem_cache_open() sets s->remote_node_defrag_ratio = 1000; sysfs shows a tenth
+    (remote_node_defrag_ratio_show()).  The file exists on CONFIG_NUMA kernels only."""
+    shown = {path.name: _read_int(path / "remote_node_defrag_ratio")
+             for path in _live_caches() if (path / "remote_node_defrag_ratio").exists()}
+    if not shown:
+        pytest.skip("no remote_node_defrag_ratio in /sys/kernel/slab (CONFIG_NUMA off)")
+    assert set(shown.values()) == {REMOTE_NODE_DEFRAG_RATIO // 10}, shown
 
 
 # ------------------------------------------------------ this machine's figures

@@ -389,9 +389,11 @@ class Simulation(PolicyOperations):
             self._check_pending = True
         dead_pages = sum(c.existing_slabs() * c.pages for c in slub.dead_caches)
         live = (slub.n_alloc_fast + slub.n_alloc_slow) - (slub.n_free_fast + slub.n_free_slow)
-        slab_bytes = slub.total_pages * self.workload.machine.page_size
+        # the kmalloc pages of objcg's obj_cgroups vectors are slab memory too
+        slab_pages = slub.total_pages + slub.objcgs.vector_pages
+        slab_bytes = slab_pages * self.workload.machine.page_size
         sample = {
-            "slab_pages": slub.total_pages,
+            "slab_pages": slab_pages,
             "dead_cache_pages": dead_pages,
             "dead_caches": len(slub.dead_caches),
             "dying_memcgs": self.memcgs.nr_dying,

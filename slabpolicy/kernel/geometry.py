@@ -45,7 +45,7 @@ DEFAULT_ERA = "3.4"
 CPU_PARTIAL = {
     # era: objects for s->size >= PAGE_SIZE, >= 1024, >= 256, smaller
     "3.4": (2, 6, 13, 30),        # kmem_cache_open(), Linux 3.4
-    "6.x": (6, 24, 52, 120),      # set_cpu_partial(), Linux 4.x to 6.x
+    "6.x": (6, 24, 52, 120),      # set_cpu_partial(), Linux 5.16+ (23e98ad1ce89)
 }
 """The per-cpu partial list limit in objects, by era and slot size."""
 REMOTE_NODE_DEFRAG_RATIO = 1000
@@ -235,9 +235,10 @@ def cpu_partial_for(size: int, page_size: int = 4096, has_cpu_partial: bool = Tr
                     era: str = "6.x") -> int:
     """Objects a cpu may keep on its per-cpu partial list (sysfs ``cpu_partial``).
 
-    Models ``set_cpu_partial()`` in mm/slub.c (4.x to 6.x: 120/52/24/6 objects for
-    slots under 256 bytes, from 256, from 1024, from a page) and, for era "3.4",
-    the same choice in Linux 3.4's ``kmem_cache_open()`` (30/13/6/2).
+    Models ``set_cpu_partial()`` in mm/slub.c (5.16+, 23e98ad1ce89 "mm/slub: increase
+    default cpu partial list sizes": 120/52/24/6 objects for slots under 256 bytes,
+    from 256, from 1024, from a page) and, for era "3.4", the same choice in Linux
+    3.4's ``kmem_cache_open()`` (30/13/6/2, kept until 5.15).
     ``has_cpu_partial`` stands for ``kmem_cache_has_cpu_partial()`` (3.4:
     ``!kmem_cache_debug(s)``), false for debug caches and kernels built without
     CONFIG_SLUB_CPU_PARTIAL; then the value is 0.
