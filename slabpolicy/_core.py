@@ -30,31 +30,18 @@ import os
 import sys
 from pathlib import Path
 
-#: the modules compiled when a C compiler is present (the rest stays Python)
-COMPILED = (
-    "slabpolicy.kernel.accounting",
-    "slabpolicy.kernel.costs",
-    "slabpolicy.kernel.engine",
-    "slabpolicy.kernel.histogram",
-    "slabpolicy.kernel.list_lru",
-    "slabpolicy.kernel.locks",
-    "slabpolicy.kernel.memcg",
-    "slabpolicy.kernel.memcg_kmem",
-    "slabpolicy.kernel.memcg_stock",
-    "slabpolicy.kernel.objcg",
-    "slabpolicy.kernel.policy_ops",
-    "slabpolicy.kernel.rcu",
-    "slabpolicy.kernel.reclaim",
-    "slabpolicy.kernel.slub",
-    "slabpolicy.kernel.turns",
-    "slabpolicy.workloads.distributions",
-)
+PACKAGE_DIR = Path(__file__).resolve().parent
+#: the modules compiled when a C compiler is present (the rest stays Python): every
+#: module of slabpolicy/kernel and the distributions, found here so that a new kernel
+#: module is compiled too
+COMPILED = tuple(sorted(
+    [f"slabpolicy.kernel.{p.stem}" for p in (PACKAGE_DIR / "kernel").glob("*.py")
+     if p.stem != "__init__"] + ["slabpolicy.workloads.distributions"]))
 #: set (not to ``0``) to import the pure-Python core even where it is compiled
 PURE_ENV = "SLABPOLICY_PURE_PYTHON"
 #: written next to this file by the build: {"cython": version, "sources": {module: sha256}}
 MANIFEST = "_compiled.json"
 
-PACKAGE_DIR = Path(__file__).resolve().parent
 COMPILED_CORE = "compiled"
 PURE_CORE = "pure Python"
 
