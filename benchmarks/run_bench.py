@@ -7,6 +7,8 @@ Run it from the repository root, with the venv slabpolicy is installed in::
     python benchmarks/run_bench.py --repeat 5         # best and median of 5 runs
     python benchmarks/run_bench.py --policy reparent
     python benchmarks/run_bench.py --scale 10 --workload benchmarks/bench.yaml
+    python benchmarks/run_bench.py --matrix           # every workload x bundled policy,
+                                                      # ratio to a bare loop, both cores
 
 (or ``/tmp/venv/bin/python benchmarks/run_bench.py`` without activating it).
 
@@ -30,6 +32,11 @@ live set is the same, so a simulator whose memory does not grow with the
 duration shows a ratio of the two peak RSS figures close to 1.
 
 Output: one figure per line, ``name: value``.  Stdlib and slabpolicy only.
+
+``--matrix`` prints instead the table of every workload (this one and the
+bundled experiments) under every bundled policy, ops/s and the ratio to a bare
+Python event loop measured in the same process, for the compiled and the
+pure-Python core (see ``bench_matrix.py`` next to this script).
 """
 from __future__ import annotations
 
@@ -99,6 +106,23 @@ def child(args: argparse.Namespace) -> None:
     }))
 
 
+def matrix(args: argparse.Namespace) -> None:
+    """``--matrix``: the workloads x policies table, Markdown, on stdout."""
+    import bench_matrix
+    cores = bench_matrix.CORES if args.core == "both" else (args.core,)
+    duration_ns = int(args.duration * 1e6)
+    rows, cores = bench_matrix.run_matrix(args.pairs, duration_ns, args.min_ops, cores, _pin,
+                                          args.only_workload, args.only_policy)
+    if not cores:
+        raise SystemExit("no core to measure: the compiled core is not available here")
+    print(f"python: {sys.version.split()[0]} ({platform.python_implementation()}); each cell: "
+          f"median of {args.pairs} interleaved (bare loop, simulation) pairs in one process "
+          f"pinned to one cpu; workloads cut short (from {args.duration:g} ms of simulated "
+          f"time, doubled up to {args.min_ops:,} operations); "
+          f"cores: {', '.join(cores)}")
+    print(bench_matrix.format_matrix(rows, cores))
+
+
 def measure(args: argparse.Namespace, duration_ns: int | None = None) -> dict:
     """Run one child process and return its figures."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child",
@@ -125,11 +149,36 @@ def main(argv: list[str] | None = None) -> None:
                     help="workload file (default: bench.yaml next to this script)")
     ap.add_argument("--scale", type=int, default=10, metavar="K",
                     help="duration multiplier of the memory run (default 10; 0: skip it)")
+    ap.add_argument("--matrix", action="store_true",
+                    help="print the workloads x bundled policies table: ops/s and ratio to a "
+                         "bare event loop, compiled and pure-Python core")
+    ap.add_argument("--pairs", type=int, default=5, metavar="N",
+                    help="--matrix: interleaved (bare, simulation) pairs per cell (default 5)")
+    ap.add_argument("--duration", type=float, default=300, metavar="MS",
+                    help="--matrix: cut every workload to MS ms of simulated time (default 300)")
+    ap.add_argument("--min-ops", type=int, default=40_000, metavar="N",
+                    help="--matrix: lengthen a cut workload until a run has N operations "
+                         "(default 40000)")
+    ap.add_argument("--core", choices=("both", "compiled", "pure"), default="both",
+                    help="--matrix: which core's columns (default both; a core that is not "
+                         "available shows '-')")
+    ap.add_argument("--only-workload", action="append", metavar="NAME",
+                    help="--matrix: only this workload (file stem; repeatable)")
+    ap.add_argument("--only-policy", action="append", metavar="NAME",
+                    help="--matrix: only this policy (repeatable)")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--matrix-cell", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--duration-ns", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
         child(args)
+        return
+    if args.matrix_cell:
+        import bench_matrix
+        print(json.dumps(bench_matrix.cell(*json.loads(args.matrix_cell))))
+        return
+    if args.matrix:
+        matrix(args)
         return
     if args.repeat < 1:
         ap.error("--repeat must be at least 1")

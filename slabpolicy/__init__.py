@@ -3,9 +3,13 @@
 A simulator of the Linux SLUB allocator with per-memcg kmem caches, comparing
 dead-cache policies (plugins) on the same workloads.
 """
-from slabpolicy.api.hookspecs import hookimpl
-from slabpolicy.api.policy import PLUGIN_API_VERSION, Option, PolicySpec
-from slabpolicy.errors import SlabpolicyError
+from slabpolicy import _core
+
+_core.install()   # before anything imports the kernel: the compiled core, or its source
+
+from slabpolicy.api.hookspecs import hookimpl  # noqa: E402
+from slabpolicy.api.policy import PLUGIN_API_VERSION, Option, PolicySpec  # noqa: E402
+from slabpolicy.errors import SlabpolicyError  # noqa: E402
 
 __version__ = "0.1.0"
 

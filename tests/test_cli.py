@@ -380,25 +380,35 @@ def test_policies_bad_format():
 # --------------------------------------------------------------------------- #
 
 def test_geometry_json():
+    """One row per size and era: 3.4's cpu_partial (30/13) and 6.x's (120/52) with its
+    cpu_partial_slabs, DIV_ROUND_UP(2 * 120, 21) = 12 and DIV_ROUND_UP(2 * 52, 13) = 8."""
     stdout = ok(invoke("geometry", "192", "624", "--cpus", "2", "--format", "json"))
     rows = json.loads(stdout)
+    common = [{"object_size": 192, "order": 0, "objects_per_slab": 21, "pages_per_slab": 1,
+               "min_partial": 5},
+              {"object_size": 624, "order": 1, "objects_per_slab": 13, "pages_per_slab": 2,
+               "min_partial": 5}]
     assert rows == [
-        {"object_size": 192, "order": 0, "objects_per_slab": 21, "pages_per_slab": 1,
-         "min_partial": 5, "cpu_partial": 120},
-        {"object_size": 624, "order": 1, "objects_per_slab": 13, "pages_per_slab": 2,
-         "min_partial": 5, "cpu_partial": 52},
+        {"slub": "3.4", **common[0], "cpu_partial": 30, "cpu_partial_slabs": None},
+        {"slub": "6.x", **common[0], "cpu_partial": 120, "cpu_partial_slabs": 12},
+        {"slub": "3.4", **common[1], "cpu_partial": 13, "cpu_partial_slabs": None},
+        {"slub": "6.x", **common[1], "cpu_partial": 52, "cpu_partial_slabs": 8},
     ]
-    assert [list(r) for r in rows] == [["object_size", "order", "objects_per_slab",
-                                        "pages_per_slab", "min_partial", "cpu_partial"]] * 2
+    assert [list(r) for r in rows] == [["slub", "object_size", "order", "objects_per_slab",
+                                        "pages_per_slab", "min_partial", "cpu_partial",
+                                        "cpu_partial_slabs"]] * 4
 
 
-def test_geometry_table():
-    lines = ok(invoke("geometry", "192", "4KiB", "--cpus", "2")).splitlines()
-    assert lines[0] == "2 cpus, 4KiB pages, slub_max_order=3"
-    assert lines[1].split() == ["object_size", "order", "objects_per_slab", "pages_per_slab",
-                                "min_partial", "cpu_partial"]
-    assert lines[3].split() == ["192", "0", "21", "1", "5", "120"]
-    assert lines[4].split()[0] == "4096"
+def test_geometry_table_shows_both_eras_side_by_side():
+    lines = ok(invoke("geometry", "192", "4KiB", "10928", "--cpus", "2")).splitlines()
+    assert lines[0].startswith("2 cpus, 4KiB pages, slub_max_order=3;")
+    assert lines[1].split() == ["object_size", "min_partial", "3.4", "order", "3.4", "objects",
+                                "3.4", "cpu_partial", "6.x", "order", "6.x", "objects", "6.x",
+                                "cpu_partial", "6.x", "cpu_partial_slabs"]
+    assert lines[3].split() == ["192", "5", "0", "21", "30", "0", "21", "120", "12"]
+    assert lines[4].split() == ["4096", "6", "3", "8", "2", "3", "8", "6", "2"]
+    # 3.4 lowers min_objects to one object of order 2 where 6.8+ takes two at order 3
+    assert lines[5].split() == ["10928", "6", "2", "1", "2", "3", "2", "6", "6"]
 
 
 def test_geometry_bad_size():

@@ -50,7 +50,7 @@ def test_geometry_comments_match_the_tool(path):
             geo = geometry(kind.slot_size, nr_cpus=machine.cpus, page_size=machine.page_size,
                            max_order=machine.slub_max_order,
                            min_objects=machine.slub_min_objects,
-                           min_order=machine.slub_min_order)
+                           min_order=machine.slub_min_order, era=machine.slub)
             said = (int(slab.group(1)), int(slab.group(2)))
             assert said == (geo.objects_per_slab, geo.order), (
                 f"{where}: the comment says {said[0]} per order-{said[1]} slab; the tool "

@@ -12,9 +12,11 @@ from hypothesis import strategies as st
 
 from slabpolicy.kernel.geometry import (
     MAX_OBJS_PER_PAGE,
+    REMOTE_NODE_DEFRAG_RATIO,
     Geometry,
     calc_slab_order,
     calculate_order,
+    calculate_order_34,
     cpu_partial_for,
     cpu_partial_slabs,
     fls,
@@ -22,6 +24,7 @@ from slabpolicy.kernel.geometry import (
     get_order,
     min_partial_for,
     order_objects,
+    slab_order_34,
 )
 
 SYS_SLAB = Path("/sys/kernel/slab")
@@ -125,35 +128,73 @@ def test_matches_proc_slabinfo() -> None:
         assert (g.objects_per_slab, g.pages_per_slab) == (int(objperslab), int(pagesperslab)), name
 
 
+@needs_sysfs
+def test_cpu_partial_lists_are_counted_in_slabs_as_6_x_does() -> None:
+    """slabs_cpu_partial shows each cpu's partial list as ``objects(slabs)`` with
+    objects = slabs * objs_per_slab / 2 (6.x assumes slabs half full), and no list
+    holds more than the model's cpu_partial_slabs = DIV_ROUND_UP(cpu_partial * 2,
+    objs_per_slab) slabs: put_cpu_partial() drains at that many, get_partial_node()
+    puts at most half of it plus one."""
+    checked = 0
+    for path, k in _live_caches().items():
+        if not k["cpu_partial"]:
+            continue
+        limit = max(cpu_partial_slabs(k["cpu_partial"], k["objs_per_slab"]), 1)
+        for field in (path / "slabs_cpu_partial").read_text().split()[1:]:
+            match = re.fullmatch(r"C(\d+)=(\d+)\((\d+)\)", field)
+            assert match, (path.name, field)
+            objects, slabs = int(match.group(2)), int(match.group(3))
+            assert objects == slabs * k["objs_per_slab"] // 2, (path.name, field)
+            assert slabs <= limit, (path.name, field, limit)
+            checked += 1
+    if not checked:
+        pytest.skip("no cpu has a cpu partial list right now")
+
+
+@needs_sysfs
+def test_remote_node_defrag_ratio_is_the_kernels_default() -> None:
+    """kmem_cache_open() sets s->remote_node_defrag_ratio = 1000; sysfs shows a tenth
+    (remote_node_defrag_ratio_show()).  The file exists on CONFIG_NUMA kernels only."""
+    shown = {path.name: _read_int(path / "remote_node_defrag_ratio")
+             for path in _live_caches() if (path / "remote_node_defrag_ratio").exists()}
+    if not shown:
+        pytest.skip("no remote_node_defrag_ratio in /sys/kernel/slab (CONFIG_NUMA off)")
+    assert set(shown.values()) == {REMOTE_NODE_DEFRAG_RATIO // 10}, shown
+
+
 # ------------------------------------------------------ this machine's figures
 
 # Seen on this 2-cpu, 4 KiB-page, 6.18 kernel (see the task brief); they hold for
 # any 6.8+ kernel with 2 present cpus and default boot parameters.
 TWO_CPU_CASES = [
-    # name, size, order, objects, min_partial, cpu_partial
-    ("kmalloc-8", 8, 0, 512, 5, 120),
-    ("kmalloc-64", 64, 0, 64, 5, 120),
-    ("kmalloc-256", 256, 0, 16, 5, 52),
-    ("kmalloc-1k", 1024, 2, 16, 5, 24),
-    ("kmalloc-4k", 4096, 3, 8, 6, 6),
-    ("kmalloc-8k", 8192, 3, 4, 6, 6),
-    ("dentry", 192, 0, 21, 5, 120),
-    ("inode_cache", 624, 1, 13, 5, 52),
+    # name, size, order, objects, min_partial, cpu_partial (6.x), cpu_partial (3.4)
+    ("kmalloc-8", 8, 0, 512, 5, 120, 30),
+    ("kmalloc-64", 64, 0, 64, 5, 120, 30),
+    ("kmalloc-256", 256, 0, 16, 5, 52, 13),
+    ("kmalloc-1k", 1024, 2, 16, 5, 24, 6),
+    ("kmalloc-4k", 4096, 3, 8, 6, 6, 2),
+    ("kmalloc-8k", 8192, 3, 4, 6, 6, 2),
+    ("dentry", 192, 0, 21, 5, 120, 30),
+    ("inode_cache", 624, 1, 13, 5, 52, 13),
+    ("task_struct", 5888, 3, 5, 6, 6, 2),
 ]
 
 
-@pytest.mark.parametrize(("name", "size", "order", "objects", "min_partial", "cpu_partial"), TWO_CPU_CASES)
+@pytest.mark.parametrize(("name", "size", "order", "objects", "min_partial", "cpu_partial", "_"),
+                         TWO_CPU_CASES)
 def test_two_cpu_machine(
-    name: str, size: int, order: int, objects: int, min_partial: int, cpu_partial: int
+    name: str, size: int, order: int, objects: int, min_partial: int, cpu_partial: int, _: int
 ) -> None:
     g = geometry(size, nr_cpus=2)
     assert g.as_dict() == {
+        "slub": "6.x",
         "object_size": size,
         "order": order,
         "objects_per_slab": objects,
         "pages_per_slab": 1 << order,
         "min_partial": min_partial,
         "cpu_partial": cpu_partial,
+        "cpu_partial_slabs": -(-2 * cpu_partial // objects),
     }, name
 
 
@@ -195,6 +236,47 @@ HAND_DERIVED = [
 def test_hand_derived_other_cpu_counts(nr_cpus: int, size: int, order: int, objects: int) -> None:
     g = geometry(size, nr_cpus=nr_cpus)
     assert (g.order, g.objects_per_slab) == (order, objects)
+
+
+# ------------------------------------------------------------------ Linux 3.4
+#
+# The same caches under Linux 3.4's kmem_cache_open() (cpu_partial 30/13/6/2) and
+# calculate_order()/slab_order(), which agree with 6.8+ on these orders.
+
+
+@pytest.mark.parametrize(("name", "size", "order", "objects", "min_partial", "six", "cpu_partial"),
+                         TWO_CPU_CASES)
+def test_linux_3_4_two_cpu_machine(name, size, order, objects, min_partial, six, cpu_partial):
+    g = geometry(size, nr_cpus=2, era="3.4")
+    assert (g.order, g.objects_per_slab, g.min_partial, g.cpu_partial) == (
+        order, objects, min_partial, cpu_partial), name
+    assert g.cpu_partial_slabs is None and g.era == "3.4"
+    assert geometry(size, nr_cpus=2, era="6.x").cpu_partial == six
+
+
+def test_linux_3_4_gives_up_objects_where_6_8_accepts_half_a_slab_of_waste():
+    """10928-byte slots, 2 cpus: min_objects = min(12, order_objects(3)) = 2, and at
+    order 3 two objects leave 10912 of 32768 bytes (over 1/4).  3.4 then tries one
+    object: order 2 holds one with 5456 bytes left (any waste goes at fraction 1);
+    6.8+ keeps two objects at order 3 (10912 <= 32768 / 2)."""
+    assert slab_order_34(10928, 2, 3, 4) == 4          # no order up to 3 at 1/4
+    assert calculate_order_34(10928, nr_cpus=2) == 2
+    assert calculate_order(10928, nr_cpus=2, era="3.4") == 2
+    assert calculate_order(10928, nr_cpus=2) == 3
+    assert order_objects(2, 10928) == 1 and order_objects(3, 10928) == 2
+
+
+def test_linux_3_4_slab_order_building_block():
+    """slab_order(): the search starts at fls(min_objects * size - 1) - PAGE_SHIFT and
+    skips slabs too small for min_objects; a slub_min_order with over
+    MAX_OBJS_PER_PAGE objects gives get_order(size * 32767) - 1 at once."""
+    assert slab_order_34(192, 16, 3, 16) == 0          # 3071 -> o0; 4096 % 192 = 64
+    assert slab_order_34(192, 24, 3, 16) == 1          # 4607 -> o1; 8192 % 192 = 128
+    assert slab_order_34(3000, 10, 3, 16) == 4         # o3: 2768 > 2048, none left
+    assert slab_order_34(3000, 10, 3, 8) == 3
+    assert slab_order_34(8, 1, 10, 16, min_order=10) == 5
+    with pytest.raises(ValueError, match="SLUB era"):
+        geometry(64, nr_cpus=2, era="4.0")
 
 
 # ------------------------------------------------------------ building blocks
@@ -245,7 +327,8 @@ def test_geometry_record() -> None:
     g = geometry(624, nr_cpus=2)
     assert isinstance(g, Geometry)
     assert list(g.as_dict()) == [
-        "object_size", "order", "objects_per_slab", "pages_per_slab", "min_partial", "cpu_partial",
+        "slub", "object_size", "order", "objects_per_slab", "pages_per_slab", "min_partial",
+        "cpu_partial", "cpu_partial_slabs",
     ]
     assert g.slab_bytes == 8192
     with pytest.raises(AttributeError):

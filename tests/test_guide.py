@@ -10,7 +10,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from slabpolicy import __version__
+from slabpolicy import __version__, _core
 from slabpolicy.cli import app
 from slabpolicy.workloads import bundled, spec
 from slabpolicy.workloads.spec import load_workload
@@ -31,9 +31,10 @@ def invoke(*args):
     return RUNNER.invoke(app, list(args))
 
 
-def test_version():
+def test_version_says_which_core_runs():
     done = invoke("--version")
-    assert (done.exit_code, done.stdout) == (0, f"slabpolicy {__version__}\n")
+    assert (done.exit_code, done.stdout) == (0, f"slabpolicy {__version__}, {_core.describe()}\n")
+    assert _core.describe().startswith(("compiled core (Cython ", "pure Python core ("))
 
 
 def test_schema_is_a_valid_commented_workload(tmp_path):

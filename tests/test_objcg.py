@@ -87,7 +87,7 @@ def test_offline_is_constant_in_the_objects_left_behind():
 
 
 def test_the_per_object_charge_costs_the_published_cycles():
-    """"SLUB 1 object: 87 -> 90 cycles": a stock hit adds objcg_charge to the fast path."""
+    """Waiman Long's 49 ns a pair (objcg_charge): a stock hit adds it to the fast path."""
     k, parent, child, cache, objcg, objs = setup(3)
     c = k.slub.costs
     assert k.slub.h_alloc_fast_rec.count == 2            # the first one took the slow path

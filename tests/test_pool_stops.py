@@ -9,8 +9,8 @@ The stop is now held back while tasks are submitted and raised afterwards.
 from __future__ import annotations
 
 import multiprocessing
-import os
 import signal
+import threading
 import time
 from concurrent.futures import process
 
@@ -30,7 +30,10 @@ def test_sigterm_while_the_manager_thread_starts_raises_terminated(monkeypatch):
     started: list[process._ExecutorManagerThread] = []
 
     def start_after_a_sigterm(self):
-        os.kill(os.getpid(), signal.SIGTERM)    # its handler runs at the next bytecode
+        # to the main thread, which holds it back: a signal to the process goes to any
+        # thread not blocking it, such as a native one an earlier test's library
+        # started (jemalloc's), and its handler would run at once in the main thread
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGTERM)
         started.append(self)
         return start(self)
 

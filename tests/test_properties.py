@@ -22,7 +22,7 @@ KINDS = {"small": (64, 64), "dentry": (192, 192), "big": (4096, 4096)}
 CORRECT = [("leave-in-place", {}), ("leave-in-place", {"era": "4.0"}),
            ("leave-in-place", {"era": "4.7"}),
            ("leave-in-place", {"era": "4.11"}), ("reparent", {}), ("scan-and-move", {}),
-           ("chaining", {"variant": "corrected"}), ("objcg", {})]
+           ("chaining", {"variant": "corrected"}), ("objcg", {}), ("objcg", {"era": "5.9"})]
 AS_POSTED = ("chaining", {"variant": "as-posted"})
 #: the kinds of violation chaining as posted is known to commit (tests/test_chaining.py)
 AS_POSTED_KINDS = ("freed while still on", "pages charged but", "destroyed twice",

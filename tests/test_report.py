@@ -343,6 +343,21 @@ def test_duplicates_and_missing_baseline():
     assert t.row("wc", "better", "memory.slab_pages.mean").vs_baseline is None
 
 
+def test_results_of_two_slub_eras_under_one_workload_are_a_warning():
+    """A directory holding both eras' runs of one workload (``--set machine.slub=6.x``
+    into the same --out) is compared as one, and the table says so."""
+    docs = all_docs()
+    for doc in docs:
+        doc["machine"] = {"cpus": 4, "slub": "6.x" if doc["seed"] == SEEDS[0] else "3.4"}
+    t = comparison_table(docs)
+    assert [w for w in t.warnings if "SLUB eras" in w] == [
+        f"{w}: results come from SLUB eras 3.4, 6.x (machine.slub); they are compared as one"
+        for w in WORKLOADS]
+    for doc in docs:
+        doc["machine"]["slub"] = "3.4"
+    assert not any("SLUB eras" in w for w in comparison_table(docs).warnings)
+
+
 def test_single_seed_gives_nan_not_a_crash():
     t = comparison_table([make_doc("wa", p, 11) for p in POLICIES])
     assert t.n_comparisons == 0

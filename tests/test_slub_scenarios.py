@@ -11,8 +11,9 @@ import pytest
 from slabpolicy.kernel.slub import CPU_PARTIAL, CPU_SLAB, NOWHERE, PARTIAL
 from slabpolicy.api.testing import Kit
 
-# kmalloc-64: 64 objects per order-0 slab, min_partial 5, cpu_partial 120 (2 cpus)
-# big: 4096-byte slots, 8 per order-3 slab, min_partial 6, cpu_partial 6
+# The kit's SLUB era is 3.4 (tests/test_slub_eras.py sets each era against the other).
+# kmalloc-64: 64 objects per order-0 slab, min_partial 5, cpu_partial 30 (2 cpus)
+# big: 4096-byte slots, 8 per order-3 slab, min_partial 6, cpu_partial 2
 KINDS = {"kmalloc-64": (64, 64), "big": (4096, 4096)}
 
 
@@ -32,8 +33,8 @@ def kit():
 def test_geometry_of_the_scenario_caches(kit):
     cg = kit.memcg("a")
     small, big = kit.cache(cg, "kmalloc-64"), kit.cache(cg, "big")
-    assert (small.objects, small.order, small.min_partial, small.cpu_partial) == (64, 0, 5, 120)
-    assert (big.objects, big.order, big.min_partial, big.cpu_partial) == (8, 3, 6, 6)
+    assert (small.objects, small.order, small.min_partial, small.cpu_partial) == (64, 0, 5, 30)
+    assert (big.objects, big.order, big.min_partial, big.cpu_partial) == (8, 3, 6, 2)
 
 
 def test_allocations_fill_the_cpu_slab_then_leave_full_slabs_on_no_list(kit):
@@ -89,23 +90,23 @@ def test_cpu_partial_overflow_is_unfrozen_onto_the_node_list_under_list_lock(kit
     """put_cpu_partial(): "partial array is full. Move the existing set to the per node
     partial list" (unfreeze_partials() under list_lock, CPU_PARTIAL_DRAIN).
 
-    ``big`` has cpu_partial 6: seven first-frees put seven slabs with one free object
-    each (pobjects 7 > 6); the eighth drains those seven onto the node list."""
+    ``big`` has cpu_partial 2 (3.4): three first-frees put three slabs with one free
+    object each (pobjects 3 > 2); the fourth drains those three onto the node list."""
     cg = kit.memcg("a")
     s = kit.cache(cg, "big")
-    slabs = full_slabs(kit, s, 9, cpu=0)
+    slabs = full_slabs(kit, s, 5, cpu=0)
     heads = [objs[0] for objs in slabs]
-    for objs in slabs[:7]:
+    for objs in slabs[:3]:
         kit.free(s, objs[0], cpu=1)
-    assert s.cpu[1].pobjects == 7 and kit.lock_stats()["acquisitions"] == 0
-    kit.free(s, slabs[7][0], cpu=1)
+    assert s.cpu[1].pobjects == 3 and kit.lock_stats()["acquisitions"] == 0
+    kit.free(s, slabs[3][0], cpu=1)
     assert s.stats["CPU_PARTIAL_DRAIN"] == 1
     assert kit.lock_stats()["acquisitions"] == 1
     # unfreeze_partials() walks the list from its head, the latest put first
-    assert kit.node_partial(s) == list(reversed(heads[:7]))
-    assert all((h.where, h.frozen) == (PARTIAL, False) for h in heads[:7])
-    assert kit.cpu_partial(s, cpu=1) == [heads[7]] and s.cpu[1].pobjects == 1
-    assert s.node[0].nr_partial == 7
+    assert kit.node_partial(s) == list(reversed(heads[:3]))
+    assert all((h.where, h.frozen) == (PARTIAL, False) for h in heads[:3])
+    assert kit.cpu_partial(s, cpu=1) == [heads[3]] and s.cpu[1].pobjects == 1
+    assert s.node[0].nr_partial == 3
     kit.assert_accounting()
 
 
@@ -155,11 +156,11 @@ def test_a_slab_emptied_with_min_partial_or_fewer_on_the_node_list_stays(kit):
 
 def test_get_partial_node_refills_the_cpu_slab_and_cpu_partials_under_list_lock(kit):
     """get_partial_node(): the first partial slab becomes the cpu slab, more are frozen
-    onto the cpu partial list until more than cpu_partial/2 objects are free there."""
+    onto the cpu partial list until more than cpu_partial/2 (15) objects are free there."""
     cg, s, slabs = empty_slab_setup(kit, n_partial=7)     # 7 slabs, 1 free object each
     locks = kit.lock_stats()["acquisitions"]
     kit.alloc(s, n=1, cpu=1)
-    # one free object per slab: the cpu slab plus all six others (6 <= 120 / 2)
+    # one free object per slab: the cpu slab plus all six others (6 <= 30 / 2)
     assert s.node[0].nr_partial == 0
     assert s.cpu[1].slab is not None and len(s.cpu[1].partial) == 6
     assert s.stats["ALLOC_FROM_PARTIAL"] == 1 and s.stats["CPU_PARTIAL_NODE"] == 6

@@ -428,3 +428,49 @@ def test_parse_distribution_problems():
     with pytest.raises(WorkloadError):
         parse_distribution("5")
     assert math.isinf(parse_distribution("forever").mean_ns())
+
+
+# --------------------------------------------------------------------------- #
+# machine.slub: the SLUB era
+# --------------------------------------------------------------------------- #
+
+@pytest.mark.parametrize(("written", "era"), [("3.4", "3.4"), ('"3.4"', "3.4"), ("6.x", "6.x")])
+def test_the_slub_era_is_read_as_written(tmp_path, written, era):
+    """An unquoted 3.4 is a YAML float: the loader takes its text, not 3.4000..."""
+    w = load_workload(write(tmp_path, BASE.replace("  cpus: 4\n", f"  cpus: 4\n  slub: {written}\n")))
+    assert w.machine.slub == era and w.machine.remote_node_defrag_ratio == 1000
+
+
+def test_the_slub_era_and_ratio_default_to_3_4_and_1000(tmp_path):
+    w = load_workload(write(tmp_path, BASE))
+    assert (w.machine.slub, w.machine.remote_node_defrag_ratio) == ("3.4", 1000)
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ("  slub: 4.0\n", "machine.slub: unknown SLUB era '4.0'"),
+    ("  slub: [3.4]\n", "machine.slub: expected one of 3.4, 6.x, got a list"),
+    ("  remote_node_defrag_ratio: 1001\n",
+     "machine.remote_node_defrag_ratio: must be at most 1000, got 1001"),
+    ("  remote_node_defrag_ratio: -1\n",
+     "machine.remote_node_defrag_ratio: must be at least 0, got -1"),
+])
+def test_a_bad_slub_era_or_ratio_is_one_line_with_file_line_and_field(tmp_path, line, message):
+    path = write(tmp_path, BASE.replace("  cpus: 4\n", "  cpus: 4\n" + line))
+    [problem] = problems_of(path)
+    assert problem.startswith(f"{path}:5: {message}"), problem
+
+
+def test_the_slub_era_can_be_set_from_the_command_line(tmp_path):
+    w = load_workload(write(tmp_path, BASE), ["machine.slub=6.x",
+                                              "machine.remote_node_defrag_ratio=0"])
+    assert (w.machine.slub, w.machine.remote_node_defrag_ratio) == ("6.x", 0)
+    [problem] = problems_of(write(tmp_path, BASE), ["machine.slub=2.6"])
+    assert problem.startswith("--set: machine.slub: unknown SLUB era '2.6'"), problem
+
+
+def test_a_bad_machine_with_a_group_cpu_count_is_one_line(tmp_path):
+    """A machine that fails validation leaves no cpu count to check a group's ``cpus:``
+    against; the machine's problem is reported, not an internal error."""
+    path = write(tmp_path, BASE.replace("    count: 1\n", "    count: 1\n    cpus: 2\n"))
+    [problem] = problems_of(path, ["machine.slub=5.x"])
+    assert problem.startswith("--set: machine.slub: unknown SLUB era '5.x'"), problem

@@ -80,7 +80,8 @@ def _pattern(path: str) -> re.Pattern[str]:
 
 #: Sections of a result document that are not metrics: who and what ran, the raw
 #: histograms and time series behind the metrics, and where it ran.
-NOT_METRICS = ("schema", "workload", "policy", "seed", "latency_hist", "series", "provenance")
+NOT_METRICS = ("schema", "workload", "policy", "seed", "machine", "latency_hist", "series",
+               "provenance")
 
 #: The memory figures sampled every ``sample_interval`` (``slabpolicy/kernel/engine.py``,
 #: ``Simulation._sample``): unit, meaning, upper bound.

@@ -216,6 +216,7 @@ def _group(results: list[dict]) -> tuple[dict[str, dict[str, dict[int, dict]]], 
     policies: list[str] = []
     warns: list[str] = []
     digests: dict[str, list[str]] = {}
+    eras: dict[str, list[str]] = {}
     duplicates: dict[tuple[str, str], list[int]] = {}
     for i, result in enumerate(results):
         try:
@@ -231,6 +232,9 @@ def _group(results: list[dict]) -> tuple[dict[str, dict[str, dict[int, dict]]], 
         digest = result["workload"].get("sha256")
         if digest and digest not in digests.setdefault(workload, []):
             digests[workload].append(digest)
+        era = (result.get("machine") or {}).get("slub")
+        if era and era not in eras.setdefault(workload, []):
+            eras[workload].append(era)
         if seed in by_seed:
             duplicates.setdefault((workload, label), []).append(seed)
             continue
@@ -242,6 +246,10 @@ def _group(results: list[dict]) -> tuple[dict[str, dict[str, dict[int, dict]]], 
         if len(found) > 1:
             warns.append(f"{workload}: results come from {len(found)} different workload files "
                          f"(sha256 {', '.join(d[:12] for d in found)}); they are compared as one")
+    for workload, found in eras.items():
+        if len(found) > 1:
+            warns.append(f"{workload}: results come from SLUB eras {', '.join(sorted(found))} "
+                         f"(machine.slub); they are compared as one")
     return groups, policies, list(groups), warns
 
 

@@ -52,14 +52,14 @@ SURFACE: dict[type, dict[str, str]] = {
         call="kmem_cache_dup kmem_cache_destroy kmem_cache_shrink flush_all discard_slab "
              "free_slab new_slab lock unlock add_partial remove_partial add_full remove_full "
              "inc_slabs_node dec_slabs_node set_slab_cache deactivate_slab unfreeze_partials "
-             "put_cpu_partial slab_free_slowpath",
+             "put_cpu_partial slab_free_slowpath discards_empty",
         set="now"),
     KmemCache: _names(
         read="id name kind index memcg root size object_size order pages objects node cpu "
-             "dead destroyed nr_slabs stats obj_full_size",
+             "dead destroyed nr_slabs stats obj_full_size cpu_partial_slabs",
         call="existing_slabs slab_nr_pages stat",
         set="min_partial cpu_partial discard_empty track_full free_lock account discard flags "
-            "parent_slab policy_data"),
+            "parent_slab policy_data remote_node_defrag_ratio"),
     KmemCacheNode: _names(read="node list_lock partial full nr_partial nr_slabs total_objects"),
     KmemCacheCpu: _names(read="slab freelist partial pobjects"),
     Slab: _names(read="id cache node objects cpu freed", set="inuse frozen where"),
@@ -85,7 +85,7 @@ INTERNAL: dict[type, tuple[str, ...]] = {
     Allocator: tuple(
         "begin c_alloc_fast c_alloc_slow c_cmpxchg c_free_fast c_free_slow "
         "c_line_transfer c_list_op c_lock c_lock_bounce cpu_free_at cpu_waiters cur_cpu "
-        "dead_cache_free end get_partial_node h_alloc_fast_rec h_alloc_slow "
+        "dead_cache_free end era get_any_partial get_cycles get_partial_node h_alloc_fast_rec h_alloc_slow "
         "h_free_fast_rec h_free_slow locks mark_dead memcg_stock memcgs "
         "n_alloc_fast n_alloc_slow n_free_fast n_free_slow node_of_cpu objcgs "
         "on_dead_cache_empty on_violation peak_pages retired_stats slab_alloc slab_free "

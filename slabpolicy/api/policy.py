@@ -42,6 +42,10 @@ def _parse_float(value: Any) -> float:
 
 
 def _parse_str(value: Any) -> str:
+    """A string; a number stands for its text, since YAML and the command line read a
+    version such as ``era=5.9`` as one."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
     if not isinstance(value, str):
         raise ValueError(f"expected a string, got {value!r}")
     return value

@@ -29,6 +29,7 @@ from slabpolicy.api.plugin_manager import (build_policy, make_plugin_manager, po
                                           register_run_plugin)
 from slabpolicy.kernel.slub import PARTIAL, KmemCache, Slab
 from slabpolicy.kernel.costs import default_costs
+from slabpolicy.kernel.geometry import DEFAULT_ERA, REMOTE_NODE_DEFRAG_RATIO
 from slabpolicy.workloads.spec import CacheKind, Machine, Workload
 from slabpolicy.workloads.units import UnitError, parse_duration
 
@@ -55,14 +56,16 @@ class Kit:
                  policy: str = "leave-in-place", options: dict[str, Any] | None = None,
                  costs: dict[str, int] | None = None, strict: bool = True,
                  step_ns: int = 1_000, plugins: tuple[str, ...] = (),
-                 tick_interval: int | str = "1s") -> None:
+                 tick_interval: int | str = "1s", slub: str = DEFAULT_ERA,
+                 remote_node_defrag_ratio: int = REMOTE_NODE_DEFRAG_RATIO) -> None:
         store_user = set(store_user)
         kinds = kinds or DEFAULT_KINDS
         rcu = rcu or {}
         table = default_costs()
         table.update(costs or {})
         machine = Machine(cpus=cpus, nodes=nodes, page_size=page_size, slub_max_order=3,
-                          slub_min_objects=0, slub_min_order=0, memory=memory)
+                          slub_min_objects=0, slub_min_order=0, memory=memory, slub=slub,
+                          remote_node_defrag_ratio=remote_node_defrag_ratio)
         self.workload = Workload(
             name="kit", description="", path="<kit>", sha256="", seed=0,
             duration_ns=1 << 62, sample_interval_ns=1 << 62,

@@ -475,19 +475,29 @@ def geometry(
     min_objects: Annotated[int, typer.Option(help="slub_min_objects (0: from the cpu count)")] = 0,
     fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
 ) -> None:
-    """What SLUB does for an object size: order, objects per slab, min_partial, cpu_partial."""
+    """What SLUB does for an object size, in each SLUB era (3.4 and 6.x) side by side:
+    order, objects per slab, min_partial, cpu_partial (and 6.x's cpu_partial_slabs)."""
     _check_format(fmt, FORMATS_TABLE_JSON)
     try:
         page = parse_size(page_size)
         nr_cpus = cpus or os.cpu_count() or 1
-        rows = [geometry_mod.geometry(parse_size(size), nr_cpus=nr_cpus, page_size=page,
-                                      max_order=max_order, min_objects=min_objects).as_dict()
+        rows = [[geometry_mod.geometry(parse_size(size), nr_cpus=nr_cpus, page_size=page,
+                                       max_order=max_order, min_objects=min_objects, era=era)
+                 for era in geometry_mod.SLUB_ERAS]
                 for size in sizes]
     except (UnitError, ValueError) as exc:
         typer.echo(f"geometry: {exc}", err=True)
         raise typer.Exit(code=2)
     if fmt == "json":
-        typer.echo(_dump(rows))
-    else:
-        typer.echo(f"{nr_cpus} cpus, {format_size(page)} pages, slub_max_order={max_order}")
-        typer.echo(tabulate([list(r.values()) for r in rows], headers=list(rows[0])))
+        typer.echo(_dump([g.as_dict() for row in rows for g in row]))
+        return
+    typer.echo(f"{nr_cpus} cpus, {format_size(page)} pages, slub_max_order={max_order}; "
+               f"objects per slab; cpu_partial in objects, cpu_partial_slabs in slabs")
+    per_era = {"order": "order", "objects_per_slab": "objects", "cpu_partial": "cpu_partial"}
+    headers = ["object_size", "min_partial",
+               *(f"{era} {label}" for era in geometry_mod.SLUB_ERAS for label in per_era.values()),
+               "6.x cpu_partial_slabs"]
+    table = [[row[0].object_size, row[0].min_partial,
+              *(getattr(g, f) for g in row for f in per_era), row[-1].cpu_partial_slabs]
+             for row in rows]
+    typer.echo(tabulate(table, headers=headers))

@@ -8,7 +8,7 @@ import typer
 from tabulate import tabulate
 from typer.core import TyperGroup
 
-from slabpolicy import __version__
+from slabpolicy import __version__, _core
 from slabpolicy.cli.app import FORMATS_TABLE_JSON, _check_format, app
 from slabpolicy.workloads import bundled
 from slabpolicy.workloads.spec import SCHEMA
@@ -66,7 +66,7 @@ app.info.cls = HelpGroup
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"slabpolicy {__version__}")
+        typer.echo(f"slabpolicy {__version__}, {_core.describe()}")
         raise typer.Exit()
 
 
@@ -74,7 +74,8 @@ def _version(value: bool) -> None:
 def main(
     version: Annotated[bool, typer.Option(
         "--version", callback=_version, is_eager=True,
-        help="print slabpolicy's version and exit")] = False,
+        help="print slabpolicy's version and which core runs (compiled or pure Python), "
+             "and exit")] = False,
 ) -> None:
     """Simulate SLUB with per-memcg kmem caches and compare dead-cache policies."""
 

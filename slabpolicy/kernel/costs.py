@@ -85,6 +85,20 @@ _STEPS = (
              "32-byte accounting overhead 4.932 s over 10^8 alloc+free pairs = 49 ns a "
              "pair, 85 ns before the series (Waiman Long, same post, May 2021); a cold stock adds "
              "a page charge (memcg_charge_stock or memcg_charge)"),
+    CostStep("objcg_charge_5_9", 31,
+             "the same as Linux 5.9-5.13 does it (irqs off around the stock, no vmstat "
+             "cache), the per-object vmstat update left out (objcg_vmstat): the 32-byte "
+             "accounting overhead before the series, 8.504 s, less the 2.209 s its "
+             "vmstat patch removed = 6.295 s over 10^8 alloc+free pairs = 63 ns a pair "
+             "(Waiman Long, same post, May 2021, on linux-next-20210419, whose object "
+             "stock is 5.9's)"),
+    CostStep("objcg_vmstat", 11,
+             "mod_objcg_state() of one object without the per-cpu vmstat cache (5.9-5.13: "
+             "mod_memcg_lruvec_state() at every accounted alloc and free): 'mm/memcg: "
+             "Cache vmstat data in percpu memcg_stock_pcp' (68ac5b3c8db2, 5.14) took the "
+             "32-byte accounting overhead from 8.504 s to 6.295 s over 10^8 alloc+free "
+             "pairs, 22 ns a pair, one update at each end (Waiman Long, same post, May "
+             "2021); the cached update that remains is part of objcg_charge"),
     CostStep("object_scan", 82,
              "reading one object of a dead cache, cold since its memcg went offline: a "
              "miss to local DRAM, 40 cycles + 67 ns at 2.67 GHz (7-cpu.com, Xeon X5650 "

@@ -1,7 +1,14 @@
 """The event engine: simulated nanoseconds on N cpus, driven by a workload.
 
 A heap of ``(time, seq, kind, a, b, c)`` events, SimPy's way: the increasing
-``seq`` breaks ties, so a run is deterministic.  Every random draw comes from one
+``seq`` breaks ties, so a run is deterministic.  The streams' next allocations
+are kept apart, in a small heap of ``(time, seq, stream)`` with one entry per
+stream (``Simulation._arrivals``): an allocation replaces its stream's entry
+there instead of costing a push and a pop in the big heap, which holds every
+live object's free.  Both take their ``seq`` from the one counter at the moment
+the event is queued, and the loop always takes the head with the smaller
+``(time, seq)``, so the events are processed in exactly the order one heap
+would give.  Every random draw comes from one
 ``random.Random(seed)`` and depends only on the workload's own events (cgroup
 arrivals and lifetimes, allocation times, cpus, object lifetimes), never on the
 policy: the same seed gives every policy the same event stream, which is what
@@ -36,7 +43,8 @@ from slabpolicy.kernel.slub import Allocator, KmemCache
 from slabpolicy.workloads.placement import Placement
 from slabpolicy.kernel.turns import TURN, Turns
 
-ALLOC, FREE, FREE_ACCOUNTED, ARRIVE, OFFLINE, RESUME, CALL, SAMPLE = range(8)
+# the kinds of the big heap's events (a stream's allocation, kind 0 once, is in _arrivals)
+FREE, FREE_ACCOUNTED, ARRIVE, OFFLINE, RESUME, CALL, SAMPLE = range(1, 8)
 MIGRATE = TURN + 1  # a task of a cgroup moves to another cpu (after turns.TURN)
 KERNEL = TURN + 2  # kernel-model work: an RCU batch, kswapd (kernel/rcu.py, reclaim.py)
 
@@ -126,8 +134,10 @@ class Simulation(PolicyOperations):
         self.rcu_waits = 0
         self.series: dict[str, list] = {"t_ns": [], **{f: [] for f in MEMORY_FIGURES}}
         self._heap: list[tuple] = []
+        #: each stream's next allocation, ``(time, seq, stream)``, apart from the big heap
+        self._arrivals: list[tuple] = []
         self._seq = itertools.count()
-        self.turns = self.slub.turns = Turns(self._heap, self._seq)
+        self.turns = self.slub.turns = Turns(self._heap, self._arrivals, self._seq)
         self._end = self.end_ns
         #: a sample came while operations were stopped mid-way: check at the next
         #: moment none is (their half-done state is not a violation)
@@ -136,6 +146,7 @@ class Simulation(PolicyOperations):
         #: batch, a reclaim pass): it is taken when they have finished, in the drain
         self._final_sample_due = False
         self._set_aside: list[tuple] = []    # events past the end, while draining
+        self._set_aside_arrivals: list[tuple] = []
         self._groups = {g.name: _Group(g, self.rng) for g in workload.groups}
         self._offline_cpu: dict[int, int] = {}
         self._placement = Placement(workload.machine.cpus)
@@ -241,8 +252,10 @@ class Simulation(PolicyOperations):
         turns = self.turns
         me = turns.loop
         heap = self._heap
+        arrivals = self._arrivals
         pop = heapq.heappop
         push = heapq.heappush
+        replace = heapq.heapreplace
         seq = self._seq
         end = self._end
         ncpus = self.workload.machine.cpus
@@ -250,16 +263,22 @@ class Simulation(PolicyOperations):
         expo = self.rng.expovariate
         slab_alloc = self.slub.slab_alloc
         slab_free = self.slub.slab_free
-        while heap and heap[0][0] <= end and turns.loop is me:
-            t, _, kind, a, b, c = pop(heap)
-            if kind == FREE:
-                slab_free(a, b, c, t)
-            elif kind == ALLOC:
+        while turns.loop is me:
+            if arrivals and (not heap or arrivals[0] < heap[0]):
+                # a stream's next allocation comes first (same (time, seq) order as one heap)
+                t, _, a = arrivals[0]
+                if t > end:
+                    break
                 memcg = a.memcg
                 if memcg.rmdir_ns is not None:
+                    pop(arrivals)
                     continue                  # rmdir'ed cgroups allocate no more
                 cache = a.cache
-                if cache is None:
+                taken = cache is None
+                if taken:
+                    # the first allocation asks the policy for the cache: the event is
+                    # off the queue then, as any event being processed is
+                    pop(arrivals)
                     cache = a.cache = self.memcg_cache(memcg, a.index)
                     if cache.account and not memcg.is_root:
                         a.objcg = self.slub.objcgs.objcg_of(memcg)
@@ -276,7 +295,12 @@ class Simulation(PolicyOperations):
                 unused = a.unused_life() if freed and a.unused_life is not None else None
                 nt = t + int(expo(a.per_ns))
                 if nt <= end:
-                    push(heap, (nt, next(seq), ALLOC, a, None, None))
+                    if taken:
+                        push(arrivals, (nt, next(seq), a))
+                    else:
+                        replace(arrivals, (nt, next(seq), a))   # pop this one, queue the next
+                elif not taken:
+                    pop(arrivals)
                 objcg = a.objcg
                 slab = slab_alloc(cache, cpu, t, objcg)
                 if freed:
@@ -287,6 +311,12 @@ class Simulation(PolicyOperations):
                         push(heap, (t + life, next(seq), FREE, cache, slab, fcpu))
                     else:
                         push(heap, (t + life, next(seq), FREE_ACCOUNTED, objcg, slab, fcpu))
+                continue
+            if not heap or heap[0][0] > end:
+                break
+            t, _, kind, a, b, c = pop(heap)
+            if kind == FREE:
+                slab_free(a, b, c, t)
             elif kind == FREE_ACCOUNTED:
                 slab_free(b.cache, b, c, t, a)    # a shared cache: the slab's own
             elif kind == SAMPLE:
@@ -324,8 +354,13 @@ class Simulation(PolicyOperations):
         turns = self.turns
         me = turns.loop
         heap = self._heap
+        arrivals = self._arrivals
         aside = self._set_aside
-        while turns.stopped and heap and turns.loop is me:
+        aside_arrivals = self._set_aside_arrivals
+        while turns.stopped and (heap or arrivals) and turns.loop is me:
+            if arrivals and (not heap or arrivals[0] < heap[0]):
+                aside_arrivals.append(heapq.heappop(arrivals))
+                continue
             event = heapq.heappop(heap)
             if event[2] == TURN:
                 turns.resume(event[3], event[0])
@@ -335,6 +370,9 @@ class Simulation(PolicyOperations):
             for event in aside:
                 heapq.heappush(heap, event)
             aside.clear()
+            for event in aside_arrivals:
+                heapq.heappush(arrivals, event)
+            aside_arrivals.clear()
             if self._final_sample_due and not turns.stopped:
                 # the run's last figures are those of its final state, as ops counts are
                 self._final_sample_due = self._check_pending = False
@@ -351,9 +389,11 @@ class Simulation(PolicyOperations):
             self._check_pending = True
         dead_pages = sum(c.existing_slabs() * c.pages for c in slub.dead_caches)
         live = (slub.n_alloc_fast + slub.n_alloc_slow) - (slub.n_free_fast + slub.n_free_slow)
-        slab_bytes = slub.total_pages * self.workload.machine.page_size
+        # the kmalloc pages of objcg's obj_cgroups vectors are slab memory too
+        slab_pages = slub.total_pages + slub.objcgs.vector_pages
+        slab_bytes = slab_pages * self.workload.machine.page_size
         sample = {
-            "slab_pages": slub.total_pages,
+            "slab_pages": slab_pages,
             "dead_cache_pages": dead_pages,
             "dead_caches": len(slub.dead_caches),
             "dying_memcgs": self.memcgs.nr_dying,
@@ -404,7 +444,7 @@ class Simulation(PolicyOperations):
                          stream.remote_free, cpus, unused_sampler)
             nt = t + int(rng.expovariate(st.per_ns))
             if nt <= self.end_ns:
-                self._push(nt, ALLOC, st)
+                heapq.heappush(self._arrivals, (nt, next(self._seq), st))
         if group.spawned < spec.count:
             arrival = spec.arrival
             if arrival.process == "poisson":

@@ -1,14 +1,26 @@
-"""SLUB slab geometry, exactly as a Linux 6.8+ kernel computes it (mm/slub.c).
+"""SLUB slab geometry, exactly as the kernel of each SLUB era computes it (mm/slub.c).
 
 Given a cache's slot size (the kernel's ``s->size``, shown in
 ``/sys/kernel/slab/<cache>/slab_size``) and the machine's cpu count, these pure
 functions reproduce the slab page order, objects per slab, ``min_partial`` and
 ``cpu_partial`` the kernel chooses when it creates the cache.
 
-The order search modelled is the one in Linux >= 6.8, after Vlastimil Babka's
-series "mm/slub: remove min_objects loop from calculate_order()" and "mm/slub:
-attempt to find layouts up to 1/2 waste in calculate_order()". Older kernels
-started at ``min_objects`` and decreased it, and can pick different orders.
+Two eras (:data:`SLUB_ERAS`, the workload's ``machine.slub``):
+
+* ``"3.4"``: Linux 3.4's ``calculate_order()``/``slab_order()``, which start at
+  ``min_objects`` and lower it while no order up to ``slub_max_order`` wastes at
+  most 1/16, 1/8 or 1/4 of the slab; ``kmem_cache_open()`` sets ``cpu_partial``
+  to 30/13/6/2 objects.
+* ``"6.x"``: Linux >= 6.8, after Vlastimil Babka's series "mm/slub: remove
+  min_objects loop from calculate_order()" and "mm/slub: attempt to find layouts
+  up to 1/2 waste in calculate_order()"; ``set_cpu_partial()`` sets 120/52/24/6
+  objects, which ``slub_set_cpu_partial()`` turns into ``cpu_partial_slabs``
+  (Linux 5.16, b47291ef02b0, "mm, slub: change percpu partial accounting from
+  objects to pages").
+
+The functions default to ``"6.x"``, the era of a kernel running today (the tests
+check them against ``/sys/kernel/slab``); a workload's default era is
+:data:`DEFAULT_ERA`.
 """
 from __future__ import annotations
 
@@ -26,6 +38,20 @@ MIN_PAGE_SIZE = 1024
 """Smallest page size accepted by the validation here."""
 MIN_SIZE = 8
 """Smallest slot size: one free pointer on a 64-bit kernel."""
+SLUB_ERAS = ("3.4", "6.x")
+"""The SLUB eras modelled: Linux 3.4 and Linux 6.8 and later."""
+DEFAULT_ERA = "3.4"
+"""A workload's SLUB era when it names none (README, "Which SLUB")."""
+CPU_PARTIAL = {
+    # era: objects for s->size >= PAGE_SIZE, >= 1024, >= 256, smaller
+    "3.4": (2, 6, 13, 30),        # kmem_cache_open(), Linux 3.4
+    "6.x": (6, 24, 52, 120),      # set_cpu_partial(), Linux 5.16+ (23e98ad1ce89)
+}
+"""The per-cpu partial list limit in objects, by era and slot size."""
+REMOTE_NODE_DEFRAG_RATIO = 1000
+"""``s->remote_node_defrag_ratio`` as kmem_cache_open() sets it, in 3.4 and in 6.x
+(CONFIG_NUMA): get_any_partial() looks at other nodes when ``get_cycles() % 1024``
+is at most this.  sysfs shows and takes a tenth of it (0..100)."""
 
 
 def fls(x: int) -> int:
@@ -83,12 +109,15 @@ def calculate_order(
     max_order: int = 3,
     min_objects: int = 0,
     min_order: int = 0,
+    era: str = "6.x",
 ) -> int:
     """Page order of a slab for slot size ``size``.
 
-    Models ``calculate_order()`` in mm/slub.c (6.8+). ``nr_cpus`` is the count
-    the kernel uses: ``num_present_cpus()``, or ``nr_cpu_ids`` when at most one
-    cpu is present. ``max_order``, ``min_objects`` and ``min_order`` are the
+    Models ``calculate_order()`` in mm/slub.c of ``era`` (6.8+, or 3.4: see
+    :func:`calculate_order_34`). ``nr_cpus`` is the count the kernel uses:
+    ``num_present_cpus()``, or ``nr_cpu_ids`` when at most one cpu is present
+    (3.4: ``nr_cpu_ids``; the model has no absent cpus, so both are the cpu
+    count). ``max_order``, ``min_objects`` and ``min_order`` are the
     ``slab_max_order=``, ``slab_min_objects=`` and ``slab_min_order=`` boot
     parameters (0 objects means "derive from the cpu count").
 
@@ -98,6 +127,11 @@ def calculate_order(
     would be negative (calculate_sizes() fails the cache then too).
     """
     _validate(size, nr_cpus, page_size, max_order, min_objects, min_order)
+    _check_era(era)
+    if era == "3.4":
+        return calculate_order_34(size, nr_cpus=nr_cpus, page_size=page_size,
+                                  max_order=max_order, min_objects=min_objects,
+                                  min_order=min_order)
     if not min_objects:
         min_objects = 4 * (fls(nr_cpus) + 1)
     max_objects = max(order_objects(max_order, size, page_size), 1)
@@ -122,6 +156,69 @@ def calculate_order(
     return order
 
 
+def slab_order_34(size: int, min_objects: int, max_order: int, fract_leftover: int,
+                  page_size: int = 4096, min_order: int = 0) -> int:
+    """Linux 3.4's ``slab_order()``: the smallest order from where ``min_objects``
+    objects fit up to ``max_order`` whose leftover is at most 1/``fract_leftover``
+    of the slab; ``max_order + 1`` when none is.
+
+    The search starts at ``fls(min_objects * size - 1) - PAGE_SHIFT`` (get_order()
+    by hand) and skips orders too small for ``min_objects`` objects.  A
+    ``slub_min_order`` so large that one slab holds over MAX_OBJS_PER_PAGE objects
+    gives ``get_order(size * MAX_OBJS_PER_PAGE) - 1`` at once, as in the kernel.
+    ``s->reserved`` (the rcu_head of a SLAB_DESTROY_BY_RCU cache on some
+    architectures) is 0 on x86-64 and left out.
+    """
+    if order_objects(min_order, size, page_size) > MAX_OBJS_PER_PAGE:
+        return get_order(size * MAX_OBJS_PER_PAGE, page_size) - 1
+    order = max(min_order, fls(min_objects * size - 1) - fls(page_size - 1))
+    while order <= max_order:
+        slab_size = page_size << order
+        if slab_size >= min_objects * size and slab_size % size <= slab_size // fract_leftover:
+            break
+        order += 1
+    return order
+
+
+def calculate_order_34(size: int, *, nr_cpus: int, page_size: int = 4096, max_order: int = 3,
+                       min_objects: int = 0, min_order: int = 0) -> int:
+    """Linux 3.4's ``calculate_order()``: for ``min_objects`` from 4 * (fls(nr_cpu_ids)
+    + 1) (capped at what fits at ``slub_max_order``) down to 2, the first order
+    from :func:`slab_order_34` wasting at most 1/16, then 1/8, then 1/4 of the
+    slab; then one object up to ``slub_max_order`` with any waste; then up to
+    MAX_ORDER - 1.
+
+    Where 6.8+ keeps ``min_objects`` and accepts up to 1/2 waste, 3.4 gives up
+    objects first: a slot whose leftover exceeds a quarter at every order with
+    ``min_objects`` objects gets a smaller slab in 3.4.
+    """
+    if not min_objects:
+        min_objects = 4 * (fls(nr_cpus) + 1)
+    min_objects = min(min_objects, order_objects(max_order, size, page_size))
+    while min_objects > 1:
+        for fraction in (16, 8, 4):
+            order = slab_order_34(size, min_objects, max_order, fraction, page_size, min_order)
+            if order <= max_order:
+                return _check_order(order, size, page_size, min_order)
+        min_objects -= 1
+    order = slab_order_34(size, 1, max_order, 1, page_size, min_order)
+    if order <= max_order:
+        return _check_order(order, size, page_size, min_order)
+    order = slab_order_34(size, 1, MAX_PAGE_ORDER, 1, page_size, min_order)
+    if order <= MAX_PAGE_ORDER:
+        return _check_order(order, size, page_size, min_order)
+    raise ValueError(f"slot size {size} needs an order > MAX_PAGE_ORDER ({MAX_PAGE_ORDER})")
+
+
+def _check_order(order: int, size: int, page_size: int, min_order: int) -> int:
+    """calculate_sizes() fails the cache on a negative order (a slab of slub_min_order
+    holding over MAX_OBJS_PER_PAGE objects of an object size too small)."""
+    if order < 0:
+        raise ValueError(f"slot size {size}: an order-{min_order} slab of {page_size} bytes "
+                         f"holds over MAX_OBJS_PER_PAGE ({MAX_OBJS_PER_PAGE}) objects")
+    return order
+
+
 def min_partial_for(size: int) -> int:
     """Partial slabs a node keeps before freeing empty ones.
 
@@ -134,22 +231,29 @@ def min_partial_for(size: int) -> int:
     return min(MAX_PARTIAL, max(MIN_PARTIAL, (fls(size) - 1) // 2))
 
 
-def cpu_partial_for(size: int, page_size: int = 4096, has_cpu_partial: bool = True) -> int:
+def cpu_partial_for(size: int, page_size: int = 4096, has_cpu_partial: bool = True,
+                    era: str = "6.x") -> int:
     """Objects a cpu may keep on its per-cpu partial list (sysfs ``cpu_partial``).
 
-    Models ``set_cpu_partial()`` in mm/slub.c. ``has_cpu_partial`` stands for
-    ``kmem_cache_has_cpu_partial()``, false for debug caches and kernels built
-    without CONFIG_SLUB_CPU_PARTIAL; then the value is 0.
+    Models ``set_cpu_partial()`` in mm/slub.c (5.16+, 23e98ad1ce89 "mm/slub: increase
+    default cpu partial list sizes": 120/52/24/6 objects for slots under 256 bytes,
+    from 256, from 1024, from a page) and, for era "3.4", the same choice in Linux
+    3.4's ``kmem_cache_open()`` (30/13/6/2, kept until 5.15).
+    ``has_cpu_partial`` stands for ``kmem_cache_has_cpu_partial()`` (3.4:
+    ``!kmem_cache_debug(s)``), false for debug caches and kernels built without
+    CONFIG_SLUB_CPU_PARTIAL; then the value is 0.
     """
+    _check_era(era)
     if not has_cpu_partial:
         return 0
+    page, kilo, quarter, small = CPU_PARTIAL[era]
     if size >= page_size:
-        return 6
+        return page
     if size >= 1024:
-        return 24
+        return kilo
     if size >= 256:
-        return 52
-    return 120
+        return quarter
+    return small
 
 
 def cpu_partial_slabs(cpu_partial: int, objects_per_slab: int) -> int:
@@ -174,21 +278,27 @@ class Geometry:
     min_partial: int
     cpu_partial: int
     page_size: int = 4096
+    era: str = "6.x"
+    #: the per-cpu partial list limit in slabs (6.x's s->cpu_partial_slabs); None in
+    #: 3.4, which bounds the list by its free objects instead
+    cpu_partial_slabs: int | None = None
 
     @property
     def slab_bytes(self) -> int:
         """Bytes in one slab: ``page_size << order``."""
         return self.page_size << self.order
 
-    def as_dict(self) -> dict[str, int]:
-        """The six kernel-visible figures, in field order (``page_size`` left out)."""
+    def as_dict(self) -> dict[str, int | str | None]:
+        """The era and the kernel-visible figures, in field order (``page_size`` left out)."""
         return {
+            "slub": self.era,
             "object_size": self.object_size,
             "order": self.order,
             "objects_per_slab": self.objects_per_slab,
             "pages_per_slab": self.pages_per_slab,
             "min_partial": self.min_partial,
             "cpu_partial": self.cpu_partial,
+            "cpu_partial_slabs": self.cpu_partial_slabs,
         }
 
 
@@ -200,12 +310,14 @@ def geometry(
     max_order: int = 3,
     min_objects: int = 0,
     min_order: int = 0,
+    era: str = "6.x",
 ) -> Geometry:
-    """Full geometry of a cache with slot size ``size`` (``s->size``).
+    """Full geometry of a cache with slot size ``size`` (``s->size``) in SLUB ``era``.
 
     Mirrors the tail of ``calculate_sizes()`` (``s->oo = oo_make(order, size)``)
-    and of ``kmem_cache_open()`` (min_partial, cpu_partial) for a non-debug cache.
-    ``object_size`` reported is the slot size itself.
+    and of ``kmem_cache_open()`` (min_partial, cpu_partial; 6.x: cpu_partial_slabs
+    by ``slub_set_cpu_partial()``) for a non-debug cache.  ``object_size``
+    reported is the slot size itself.
     """
     order = calculate_order(
         size,
@@ -214,16 +326,26 @@ def geometry(
         max_order=max_order,
         min_objects=min_objects,
         min_order=min_order,
+        era=era,
     )
+    objects = order_objects(order, size, page_size)
+    cpu_partial = cpu_partial_for(size, page_size, era=era)
     return Geometry(
         object_size=size,
         order=order,
-        objects_per_slab=order_objects(order, size, page_size),
+        objects_per_slab=objects,
         pages_per_slab=1 << order,
         min_partial=min_partial_for(size),
-        cpu_partial=cpu_partial_for(size, page_size),
+        cpu_partial=cpu_partial,
         page_size=page_size,
+        era=era,
+        cpu_partial_slabs=cpu_partial_slabs(cpu_partial, objects) if era == "6.x" else None,
     )
+
+
+def _check_era(era: str) -> None:
+    if era not in SLUB_ERAS:
+        raise ValueError(f"SLUB era must be one of {', '.join(SLUB_ERAS)}, got {era!r}")
 
 
 def _check_page_size(page_size: int) -> None:

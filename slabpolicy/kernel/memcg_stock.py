@@ -3,7 +3,7 @@
 try_charge() (mm/memcontrol.c, 2.6.33 on) first tries consume_stock(): each cpu
 keeps pages already charged to one memcg's page counter, and a charge they
 cover touches no shared counter.  Otherwise it charges a batch
-(MEMCG_CHARGE_BATCH, 32 pages) to the page counters, the hierarchy included,
+(MEMCG_CHARGE_BATCH, 32 pages; 64 from 6.1) to the page counters, the hierarchy included,
 and keeps the rest in the stock, draining what the stock held for another
 memcg.  An uncharge goes back to the stock (refill_stock()), which drains to the
 counters when it holds pages of another memcg or more than a batch.
@@ -15,18 +15,24 @@ it, ``memcg_charge`` when the page counters are touched.
 """
 from __future__ import annotations
 
-#: MEMCG_CHARGE_BATCH (CHARGE_BATCH before 4.x): pages a stock refill charges at once
+#: MEMCG_CHARGE_BATCH (CHARGE_BATCH before 4.x): pages a stock refill charges at once,
+#: from 2.6.33 to 6.0
 MEMCG_CHARGE_BATCH = 32
+#: MEMCG_CHARGE_BATCH from 6.1 on: 1813e51eece0 (Shakeel Butt, "memcg: increase
+#: MEMCG_CHARGE_BATCH to 64", 2022)
+MEMCG_CHARGE_BATCH_6_1 = 64
 
 
 class MemcgStock:
     """One ``memcg_stock_pcp`` per cpu: the memcg cached and its pre-charged pages."""
 
-    __slots__ = ("cached", "nr_pages", "c_stock", "c_counter")
+    __slots__ = ("cached", "nr_pages", "c_stock", "c_counter", "batch")
 
     def __init__(self, cpus: int, costs: dict[str, int]) -> None:
         self.cached: list = [None] * cpus
         self.nr_pages = [0] * cpus
+        #: the era's MEMCG_CHARGE_BATCH (objcg's 6.x era sets MEMCG_CHARGE_BATCH_6_1)
+        self.batch = MEMCG_CHARGE_BATCH
         self.c_stock = costs["memcg_charge_stock"]
         self.c_counter = costs["memcg_charge"]
 
@@ -37,7 +43,7 @@ class MemcgStock:
             self.nr_pages[cpu] -= pages
             return self.c_stock
         self.cached[cpu] = memcg
-        self.nr_pages[cpu] = max(0, MEMCG_CHARGE_BATCH - pages)
+        self.nr_pages[cpu] = max(0, self.batch - pages)
         return self.c_counter
 
     def uncharge(self, memcg, cpu: int, pages: int) -> int:
@@ -45,7 +51,7 @@ class MemcgStock:
         page counters when the stock is another memcg's or grows past a batch)."""
         if self.cached[cpu] is memcg:
             self.nr_pages[cpu] += pages
-            if self.nr_pages[cpu] <= MEMCG_CHARGE_BATCH:
+            if self.nr_pages[cpu] <= self.batch:
                 return self.c_stock
             self.nr_pages[cpu] = 0
             return self.c_counter

@@ -1,4 +1,4 @@
-"""Object cgroups: per-object kmem charging, as Linux does since 5.9.
+"""Object cgroups: per-object kmem charging, as Linux does since 5.14 (the 6.x kernels).
 
 A cache marked ``account`` (SLAB_ACCOUNT with the slab controller) is shared by
 every memcg, and each object is charged to its memcg's object cgroup in bytes:
@@ -8,15 +8,30 @@ when it holds enough bytes of the same objcg (consume_obj_stock()); otherwise
 whole pages are charged to the memcg's page counter and the rest of the last
 page goes into the stock (obj_cgroup_charge()).  A free gives its bytes back to
 the stock, which uncharges whole pages when it holds more than a page
-(refill_obj_stock()); a stock switching to another objcg drains the old one's
-bytes (drain_obj_stock()): whole pages uncharged, the remainder parked in
-``objcg->nr_charged_bytes``.
+(refill_obj_stock(), 5387c90490f7, 5.14); a stock switching to another objcg
+drains the old one's bytes (drain_obj_stock()): whole pages uncharged, the
+remainder parked in ``objcg->nr_charged_bytes``.  Page charges go through the
+per-cpu memcg stock (try_charge(), :mod:`slabpolicy.kernel.memcg_stock`) and
+page uncharges back into it (obj_cgroup_uncharge_pages() -> refill_stock()).
+
+Every slab of an accounted cache carries the ``obj_cgroups`` vector, one
+``struct obj_cgroup *`` per object (``slab->obj_exts`` since 6.10, a
+``struct slabobj_ext`` of 8 bytes without memory allocation profiling),
+kcalloc()'ed when the slab is created (account_slab(), 2e9bd4831599, 5.12) or,
+for a slab made before its cache was accounted, at its first charged object
+(memcg_slab_post_alloc_hook()), and kfree()'d with the slab.  It is a kmalloc
+allocation without __GFP_ACCOUNT: slab memory that no memcg is charged for.
+The model keeps its bytes, rounded up to the kmalloc size class, and counts
+the pages of the kmalloc slabs that hold them as full pages of vectors
+(``vector_pages``) in the run's slab pages.
 
 At offline the memcg's object cgroups are re-parented in O(1)
 (memcg_reparent_objcgs()): they point at the parent from then on, so later
 frees uncharge the parent.  The model also moves the pages they had charged to
 the dying memcg up to the parent (the kernel leaves them in the freed memcg's
 counter), so that the checker's rule "no released memcg is charged" holds.
+
+What Linux 5.9 did differently is :mod:`slabpolicy.kernel.objcg_eras`.
 
 The byte bookkeeping is exact, so the checker can ask:
 ``pages charged through objcgs * PAGE_SIZE == bytes of live objects + bytes in
@@ -28,6 +43,19 @@ from slabpolicy.kernel.memcg import MemCgroup, MemcgTree
 
 #: sizeof(struct obj_cgroup *): the per-object pointer charged with every object
 OBJ_POINTER_BYTES = 8
+
+
+def kmalloc_size(size: int, page_size: int) -> int:
+    """The bytes kmalloc(size) takes in SLUB (x86-64): its size class, the powers of two
+    from 8 and the 96 and 192 byte caches, up to KMALLOC_MAX_CACHE_SIZE (two pages);
+    above it, whole pages from the page allocator (kmalloc_large())."""
+    if size > 2 * page_size:
+        return -(-size // page_size) * page_size
+    if 64 < size <= 96:
+        return 96
+    if 128 < size <= 192:
+        return 192
+    return max(8, 1 << (size - 1).bit_length())
 
 
 class ObjCgroup:
@@ -54,7 +82,11 @@ class ObjStock:
 
 
 class ObjcgAccounting:
-    """Every objcg and per-cpu stock of a run; charges advance the allocator's op clock."""
+    """Every objcg, per-cpu stock and obj_cgroups vector of a run, as 5.14+ keeps
+    them; charges advance the allocator's op clock."""
+
+    #: the kernel era this class models (objcg's option ``era``)
+    era = "6.x"
 
     def __init__(self, alloc, memcgs: MemcgTree, cpus: int, page_size: int) -> None:
         self.alloc = alloc
@@ -65,7 +97,17 @@ class ObjcgAccounting:
         self.lists: dict[int, list[ObjCgroup]] = {}       # memcg->objcg_list
         self.all: list[ObjCgroup] = []
         self.pages = 0                # pages charged through every objcg
-        self.c_obj = alloc.costs["objcg_charge"]
+        #: the obj_cgroups vector of each slab that has one: its kmalloc bytes
+        self.vectors: dict = {}
+        self.vector_bytes = 0
+        #: the pages of the kmalloc slabs holding the vectors, packed full
+        self.vector_pages = 0
+        self.c_obj = self.object_cost(alloc.costs)
+
+    @staticmethod
+    def object_cost(costs: dict[str, int]) -> int:
+        """What charging or uncharging one object costs (its vmstat update included)."""
+        return costs["objcg_charge"]
 
     def objcg_of(self, memcg: MemCgroup) -> ObjCgroup:
         """memcg->objcg, allocated when first needed (memcg_online_kmem())."""
@@ -85,12 +127,17 @@ class ObjcgAccounting:
         self.pages += pages
 
     def _uncharge_pages(self, objcg: ObjCgroup, pages: int) -> None:
-        """obj_cgroup_uncharge_pages()."""
+        """obj_cgroup_uncharge_pages(): back into the per-cpu memcg stock (refill_stock())."""
         alloc = self.alloc
-        alloc.now += alloc.memcg_stock.uncharge(objcg.memcg, alloc.cur_cpu, pages)
+        alloc.now += self.uncharge_cost(objcg, pages)
         self.memcgs.uncharge(objcg.memcg, pages)
         objcg.pages -= pages
         self.pages -= pages
+
+    def uncharge_cost(self, objcg: ObjCgroup, pages: int) -> int:
+        """What a page uncharge costs: refill_stock() on this cpu."""
+        alloc = self.alloc
+        return alloc.memcg_stock.uncharge(objcg.memcg, alloc.cur_cpu, pages)
 
     def charge(self, objcg: ObjCgroup, cpu: int, size: int) -> None:
         """obj_cgroup_charge() of one object of ``size`` bytes on ``cpu``."""
@@ -137,10 +184,47 @@ class ObjcgAccounting:
             stock.nr_bytes = 0
         stock.cached = None
 
+    # -- the obj_cgroups vector ----------------------------------------------------------
+
+    def slab_created(self, slab) -> None:
+        """account_slab() of an accounted cache's new slab: its vector, from 5.12 on."""
+        self.alloc_vector(slab)
+
+    def post_alloc(self, slab) -> None:
+        """memcg_slab_post_alloc_hook(): a slab without a vector gets one now."""
+        if slab not in self.vectors:
+            self.alloc_vector(slab)
+
+    def alloc_vector(self, slab) -> None:
+        """kcalloc_node(objects, sizeof(struct obj_cgroup *)): one kmalloc."""
+        alloc = self.alloc
+        nbytes = kmalloc_size(slab.objects * OBJ_POINTER_BYTES, self.page_size)
+        self.vectors[slab] = nbytes
+        self.vector_bytes += nbytes
+        self.vector_pages = -(-self.vector_bytes // self.page_size)
+        alloc.now += alloc.c_alloc_fast
+        held = alloc.total_pages + self.vector_pages
+        if held > alloc.peak_pages:
+            alloc.peak_pages = held
+
+    def free_vector(self, slab) -> None:
+        """memcg_free_slab_cgroups(): the vector goes with its slab (kfree())."""
+        nbytes = self.vectors.pop(slab, 0)
+        if nbytes:
+            self.vector_bytes -= nbytes
+            self.vector_pages = -(-self.vector_bytes // self.page_size)
+            self.alloc.now += self.alloc.c_free_fast
+
+    # -- offline ---------------------------------------------------------------------------
+
     def reparent(self, memcg: MemCgroup, parent: MemCgroup) -> None:
-        """memcg_reparent_objcgs(): the memcg's objcgs charge ``parent`` from now on."""
+        """memcg_reparent_objcgs(), under the era's lock, which the caller holds: the
+        memcg's active objcg and those it inherited charge ``parent`` from now on, one
+        list step each (list_for_each_entry() over memcg->objcg_list)."""
         moved = 0
         objcgs = self.lists.pop(memcg.id, [])
+        active = 0 if memcg.id in self.by_memcg else 1     # memcg->objcg exists from online
+        self.alloc.now += self.alloc.c_list_op * (len(objcgs) + active)
         for objcg in objcgs:
             objcg.memcg = parent
             moved += objcg.pages

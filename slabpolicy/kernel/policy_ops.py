@@ -35,6 +35,7 @@ class PolicyOperations:
     memcgs: MemcgTree
     schedule: Callable[[int, Callable[[], Any]], None]
     _heap: list[tuple]
+    _arrivals: list[tuple]
 
     # -- timers ----------------------------------------------------------------------
 
@@ -62,6 +63,9 @@ class PolicyOperations:
         last = None
         for t, _, _, a, _, _ in self._heap:
             if not isinstance(getattr(a, "__self__", None), Timer) and (last is None or t > last):
+                last = t
+        for t, _, _ in self._arrivals:      # the streams' next allocations
+            if last is None or t > last:
                 last = t
         return last
 

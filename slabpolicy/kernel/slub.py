@@ -1,8 +1,12 @@
 """The SLUB allocator model: caches, slabs, the alloc and free paths.
 
 What is modelled is mm/slub.c of the 3.3/3.4 era the seed patch applies to
-(per-cpu partial lists included), with a current kernel's geometry
-(:mod:`slabpolicy.kernel.geometry`).  Objects are interchangeable, so a slab is a
+(per-cpu partial lists included).  The workload's SLUB era (``machine.slub``)
+fixes the rest together: the geometry and ``cpu_partial`` of
+:mod:`slabpolicy.kernel.geometry`, how the cpu partial list is bounded (3.4: by
+free objects; 6.x: by slabs), whether a node keeps an empty slab
+(``nr_partial > min_partial`` in 3.4, ``>=`` from 4.0), and 3.4's discard of an
+empty cpu partial slab met before any list_lock is held.  Objects are interchangeable, so a slab is a
 count: an object handle is the slab it lives in, and ``slab.inuse`` is the
 number of live objects in it.  The cpu slab's objects are split, as in the
 kernel, between the cpu freelist (``c.freelist``, a count here) and the slab's
@@ -23,7 +27,7 @@ from typing import Callable
 from greenlet import getcurrent
 
 from slabpolicy.kernel.costs import default_costs
-from slabpolicy.kernel.geometry import cpu_partial_for, geometry
+from slabpolicy.kernel.geometry import cpu_partial_for, cpu_partial_slabs, geometry
 from slabpolicy.kernel.histogram import Histogram
 from slabpolicy.kernel.locks import Lock, LockRegistry
 from slabpolicy.kernel.memcg import MemCgroup, MemcgTree
@@ -171,7 +175,8 @@ class KmemCache:
     """struct kmem_cache: a root cache or a per-memcg copy of one (kmem_cache_dup())."""
 
     __slots__ = ("id", "name", "kind", "index", "memcg", "size", "object_size", "order",
-                 "pages", "objects", "min_partial", "cpu_partial", "cpu", "node", "flags",
+                 "pages", "objects", "min_partial", "_cpu_partial", "cpu_partial_slabs",
+                 "remote_node_defrag_ratio", "cpu", "node", "flags",
                  "track_full", "free_lock", "discard_empty", "discard", "account", "obj_full_size", "dead", "destroyed", "parent_slab", "root",
                  "stats", "policy_data", "allocating", "rcu")
 
@@ -180,7 +185,7 @@ class KmemCache:
         machine = alloc.machine
         geo = geometry(kind.slot_size, nr_cpus=machine.cpus, page_size=machine.page_size,
                        max_order=machine.slub_max_order, min_objects=machine.slub_min_objects,
-                       min_order=machine.slub_min_order)
+                       min_order=machine.slub_min_order, era=machine.slub)
         self.id = id
         self.name = name
         self.kind = kind
@@ -195,7 +200,9 @@ class KmemCache:
         self.min_partial = geo.min_partial
         # kmem_cache_has_cpu_partial() is false for debug caches (SLAB_STORE_USER)
         self.cpu_partial = cpu_partial_for(kind.slot_size, machine.page_size,
-                                           has_cpu_partial=not kind.store_user)
+                                           has_cpu_partial=not kind.store_user, era=machine.slub)
+        #: s->remote_node_defrag_ratio (0..1000): get_any_partial()'s odds per 1024
+        self.remote_node_defrag_ratio = machine.remote_node_defrag_ratio
         self.cpu = [KmemCacheCpu() for _ in range(machine.cpus)]
         self.node = [KmemCacheNode(alloc.locks.new_lock("list_lock", f"{name} node {n}"), n, name)
                      for n in range(machine.nodes)]
@@ -228,6 +235,21 @@ class KmemCache:
         #: how its objects are freed: none, call_rcu, typesafe (SLAB_TYPESAFE_BY_RCU) or
         #: kfree_rcu (kernel/rcu.py)
         self.rcu = kind.rcu
+
+    @property
+    def cpu_partial(self) -> int:
+        """``s->cpu_partial``: the per-cpu partial list limit in objects (sysfs
+        ``cpu_partial``); 0 keeps no cpu partial list."""
+        return self._cpu_partial
+
+    @cpu_partial.setter
+    def cpu_partial(self, objects: int) -> None:
+        """slub_set_cpu_partial() (6.x): the limit in objects also sets
+        ``cpu_partial_slabs`` = DIV_ROUND_UP(objects * 2, objects per slab), the
+        limit in slabs that 6.x applies (slabs assumed half full); 3.4 has no
+        such field and bounds the list by free objects."""
+        self._cpu_partial = objects
+        self.cpu_partial_slabs = cpu_partial_slabs(objects, self.objects)
 
     @property
     def nr_slabs(self) -> int:
@@ -276,6 +298,12 @@ class Allocator:
         #: caller driving the allocator directly, processed in call order)
         self.turns = None
         self.node_of_cpu = [machine.node_of_cpu(c) for c in range(machine.cpus)]
+        #: the SLUB era (machine.slub): "3.4" bounds a cpu partial list by its free
+        #: objects and keeps an empty slab while nr_partial <= min_partial; "6.x"
+        #: bounds it by slabs and keeps one while nr_partial < min_partial
+        self.era = machine.slub
+        self._counts_slabs = machine.slub == "6.x"
+        self._min_partial_slack = 0 if self._counts_slabs else 1
         self.caches: list[KmemCache] = []          # every cache not destroyed
         self.dead_caches: set[KmemCache] = set()   # caches of offline memcgs, not destroyed
         self.total_pages = 0                       # pages the page allocator has handed out
@@ -532,8 +560,11 @@ class Allocator:
         s.node[node].slabs.add(slab)
         self.inc_slabs_node(s, node, slab.objects)
         self.total_pages += s.pages
-        if self.total_pages > self.peak_pages:
-            self.peak_pages = self.total_pages
+        if s.account:                   # account_slab(): the obj_cgroups vector
+            self.objcgs.slab_created(slab)
+        held = self.total_pages + self.objcgs.vector_pages
+        if held > self.peak_pages:
+            self.peak_pages = held
         return slab
 
     def free_slab(self, s: KmemCache, slab: Slab, uncharge: bool = True) -> None:
@@ -564,6 +595,8 @@ class Allocator:
         cost = self.costs
         self.now += cost["page_free"] + cost["page_order"] * s.order
         self.total_pages -= slab.cache.pages
+        if self.objcgs.vectors:
+            self.objcgs.free_vector(slab)
         if uncharge:
             if not s.memcg.is_root:
                 self.now += self.memcg_stock.uncharge(s.memcg, self.cur_cpu, s.pages)
@@ -636,6 +669,8 @@ class Allocator:
             s.allocating -= 1
             self.n_alloc_slow += 1
             hist = self.h_alloc_slow
+        if objcg is not None:           # memcg_slab_post_alloc_hook()
+            self.objcgs.post_alloc(slab)
         self.cpu_free_at[cpu] = self.now
         if self.pressure is not None:      # over a limit: reclaim before returning
             self.pressure(objcg.memcg if objcg is not None else s.memcg, cpu, start)
@@ -684,6 +719,8 @@ class Allocator:
             return self._load_freelist(c, slab, cpu)
         node = self.node_of_cpu[cpu]
         slab = self.get_partial_node(s, s.node[node], c, cpu)
+        if slab is None and len(s.node) > 1:
+            slab = self.get_any_partial(s, c, cpu, node)
         if slab is None:
             slab = self.new_slab(s, node)
             slab.frozen = True
@@ -704,12 +741,16 @@ class Allocator:
     def get_partial_node(self, s: KmemCache, n: KmemCacheNode, c: KmemCacheCpu,
                          cpu: int) -> Slab | None:
         """get_partial_node(): under list_lock, the first partial slab becomes the cpu slab
-        and more are frozen onto the cpu partial list until more than cpu_partial/2
-        objects are free there."""
+        and more are frozen onto the cpu partial list until, in 3.4, more than
+        cpu_partial/2 objects are free there (``available > s->cpu_partial / 2``), or,
+        in 6.x, more than cpu_partial_slabs/2 slabs were put there
+        (``++partial_slabs > slub_get_cpu_partial(s) / 2``, v6.9; none at all when
+        cpu_partial_slabs is 0)."""
         if not n.nr_partial:      # checked without the lock, as the kernel does
             return None
         self.lock(n.list_lock)
         first = None
+        partial_slabs = 0
         for slab in n.partial:
             # acquire_slab(): off the partial list, frozen
             self.remove_partial(n, slab)
@@ -724,24 +765,67 @@ class Allocator:
                 s.stat("ALLOC_FROM_PARTIAL")
             else:
                 available = self.put_cpu_partial(s, slab, cpu, drain=False)
+                partial_slabs += 1
                 s.stat("CPU_PARTIAL_NODE")
-            if s.track_full or available > s.cpu_partial // 2:
+            if s.track_full:
+                break
+            if self._counts_slabs:
+                if partial_slabs > s.cpu_partial_slabs // 2 or not s.cpu_partial_slabs:
+                    break
+            elif available > s.cpu_partial // 2:
                 break
         self.unlock(n.list_lock)
         return first
 
+    def get_any_partial(self, s: KmemCache, c: KmemCacheCpu, cpu: int,
+                        node: int) -> Slab | None:
+        """get_any_partial() (3.4 and 6.x, CONFIG_NUMA): when ``node`` had no partial
+        slab, ``if (!s->remote_node_defrag_ratio || get_cycles() % 1024 >
+        s->remote_node_defrag_ratio) return NULL;``, else the other nodes in
+        zonelist order (here: the next node first, wrapping round, as
+        build_zonelists() orders nodes at equal distance) with more than
+        min_partial partial slabs are tried with get_partial_node()."""
+        ratio = s.remote_node_defrag_ratio
+        if not ratio or self.get_cycles() % 1024 > ratio:
+            return None
+        nodes = len(s.node)
+        for i in range(1, nodes):
+            n = s.node[(node + i) % nodes]
+            if n.nr_partial > s.min_partial:
+                slab = self.get_partial_node(s, n, c, cpu)
+                if slab is not None:
+                    return slab
+        return None
+
+    def get_cycles(self) -> int:
+        """get_cycles(), the TSC, made deterministic: the op clock in nanoseconds, as
+        a 1 GHz TSC would count; get_any_partial() uses its low ten bits as a
+        pseudo-random draw, as the kernel does."""
+        return self.now
+
+    def discards_empty(self, s: KmemCache, n: KmemCacheNode) -> bool:
+        """Whether an empty slab of ``s`` is discarded rather than kept on ``n``: 3.4's
+        ``n->nr_partial > s->min_partial``, 6.x's ``n->nr_partial >= s->min_partial``
+        (Linux 4.0, d6e0b7fa1186, so that min_partial 0 keeps none), or always for a
+        cache that keeps no empty slab (``discard_empty``)."""
+        return s.discard_empty or n.nr_partial >= s.min_partial + self._min_partial_slack
+
     def put_cpu_partial(self, s: KmemCache, slab: Slab, cpu: int, drain: bool) -> int:
         """put_cpu_partial(): freeze ``slab`` onto ``cpu``'s partial list.
 
-        With ``drain``, a list already holding more than cpu_partial free objects
-        is first unfrozen onto the node lists (CPU_PARTIAL_DRAIN).  A cache whose
+        With ``drain``, a full list is first unfrozen onto the node lists
+        (CPU_PARTIAL_DRAIN): in 3.4 one holding more than cpu_partial free objects
+        (``pobjects > s->cpu_partial``), in 6.x one already holding cpu_partial_slabs
+        slabs (``oldslab->slabs >= s->cpu_partial_slabs``; 6.x drains after putting
+        the new slab on a fresh list, the same lists in the end).  A cache whose
         cpu_partial is 0 keeps nothing there (the 4.0 change for dead caches,
         "slub: make dead caches discard free slabs immediately").  Returns the
         free objects now on the list (pobjects).
         """
         c = s.cpu[cpu]
         self.now += self.c_cmpxchg
-        if drain and c.partial and c.pobjects > s.cpu_partial:
+        if drain and c.partial and (len(c.partial) >= s.cpu_partial_slabs
+                                    if self._counts_slabs else c.pobjects > s.cpu_partial):
             self.unfreeze_partials(s, c)
             s.stat("CPU_PARTIAL_DRAIN")
         slab.frozen = True
@@ -758,8 +842,18 @@ class Allocator:
     def unfreeze_partials(self, s: KmemCache, c: KmemCacheCpu) -> None:
         """unfreeze_partials(): every slab of the cpu partial list goes to its node's
         partial list under that node's list_lock, or, if empty while the node has
-        more than min_partial partial slabs, is discarded."""
+        enough partial slabs (:meth:`discards_empty`), is discarded after the lock
+        is dropped.
+
+        3.4 decides before it takes a lock, against the node whose lock it holds:
+        ``if (!new.inuse && (!n || n->nr_partial > s->min_partial)) m = M_FREE;``,
+        so an empty slab met before any list_lock is held (``n`` still NULL) is
+        discarded without the lock whatever min_partial says.  6.x
+        (__unfreeze_partials(), v6.6; __put_partials() from v6.8) takes the slab's
+        node lock first and tests ``n->nr_partial >= s->min_partial``.
+        """
         held = None
+        held_node = None
         discard = []
         # the list is taken off the cpu first (this_cpu_write(partial, NULL)), so that
         # a flush of this cpu while the walk waits for a list_lock finds it empty
@@ -768,15 +862,24 @@ class Allocator:
         c.pobjects = 0
         for slab in reversed(partial):            # from the list head: the latest put
             n = s.node[slab.node]
+            if not slab.inuse and not self._counts_slabs and (
+                    held_node is None or self.discards_empty(s, held_node)):
+                self.now += self.c_cmpxchg        # 3.4: M_FREE, no lock taken for it
+                slab.frozen = False
+                slab.cpu = -1
+                slab.where = NOWHERE
+                discard.append(slab)
+                continue
             if n.list_lock is not held:
                 if held is not None:
                     self.unlock(held)
                 held = n.list_lock
+                held_node = n
                 self.lock(held)
             self.now += self.c_cmpxchg
             slab.frozen = False
             slab.cpu = -1
-            if not slab.inuse and (s.discard_empty or n.nr_partial > s.min_partial):
+            if not slab.inuse and self._counts_slabs and self.discards_empty(s, n):
                 slab.where = NOWHERE
                 discard.append(slab)
             else:
@@ -800,7 +903,7 @@ class Allocator:
         c.freelist = 0
         self.now += self.c_cmpxchg
         n = s.node[slab.node]
-        if not slab.inuse and (s.discard_empty or n.nr_partial > s.min_partial):
+        if not slab.inuse and self.discards_empty(s, n):
             slab.frozen = False
             slab.cpu = -1
             slab.where = NOWHERE
@@ -980,7 +1083,7 @@ class Allocator:
             slab.frozen = True          # frozen by the same cmpxchg that takes the object
             self.put_cpu_partial(s, slab, cpu, drain=True)
             return
-        if not inuse and (s.discard_empty or n.nr_partial > s.min_partial):
+        if not inuse and self.discards_empty(s, n):
             if prior:
                 self.remove_partial(n, slab)
                 s.stat("FREE_REMOVE_PARTIAL")

@@ -33,7 +33,7 @@ from typing import Callable
 
 from greenlet import getcurrent, greenlet
 
-#: the event kind of a stopped operation's continuation (the engine's kinds are 0-7)
+#: the event kind of a stopped operation's continuation (the engine's kinds are 1-7)
 TURN = 8
 
 #: what a stopped loop greenlet tells :meth:`Turns.run`: start a new loop greenlet
@@ -43,10 +43,11 @@ _TAKE_OVER = object()
 class Turns:
     """The greenlets of one simulation's event loop and its stopped operations."""
 
-    __slots__ = ("heap", "seq", "loop", "main", "loop_fn", "stopped")
+    __slots__ = ("heap", "arrivals", "seq", "loop", "main", "loop_fn", "stopped")
 
-    def __init__(self, heap: list, seq) -> None:
+    def __init__(self, heap: list, arrivals: list, seq) -> None:
         self.heap = heap            # the engine's event heap: (time, seq, kind, a, b, c)
+        self.arrivals = arrivals    # and its streams' next allocations: (time, seq, stream)
         self.seq = seq
         self.loop: greenlet | None = None    # the greenlet running the loop (None: no loop)
         self.main: greenlet | None = None    # where the loop returns when it is done
@@ -72,8 +73,11 @@ class Turns:
     def must_wait(self, t: int) -> bool:
         """Whether an operation arriving at a lock at ``t`` must stop for its turn:
         a loop runs and an event earlier than ``t`` is still queued."""
+        if self.loop is None:
+            return False
         heap = self.heap
-        return self.loop is not None and bool(heap) and heap[0][0] < t
+        arrivals = self.arrivals
+        return bool(heap) and heap[0][0] < t or bool(arrivals) and arrivals[0][0] < t
 
     def can_stop(self) -> bool:
         """Whether the running code can stop (it runs inside the event loop)."""

@@ -77,11 +77,13 @@ def progress_of(sim: Any, wall_s: float) -> Progress:
 def _position(sim: Any) -> tuple:
     """Anything that changes when the run advances (an event popped, an op run)."""
     heap = sim._heap
+    arrivals = sim._arrivals
     try:
         top = heap[0][1] if heap else None
+        next_alloc = arrivals[0][1] if arrivals else None
     except IndexError:              # emptied between the test and the read
-        top = None
-    return sim.slub.now, len(heap), top
+        top = next_alloc = None
+    return sim.slub.now, len(heap), top, next_alloc
 
 
 def _raise_in(thread: threading.Thread, exc: type[BaseException]) -> None:

@@ -22,7 +22,7 @@ import platform
 import sys
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from types import ModuleType
 from typing import Any, Callable
 
@@ -230,6 +230,8 @@ def build_result(sim: Simulation, entry: PolicyEntry, policy: PolicyRun,
                    "options": policy.options, "source": entry.source,
                    "kernel": entry.spec.kernel_for(policy.options)},
         "seed": sim.seed,
+        # the machine simulated, its SLUB era included, so that tables say what they compare
+        "machine": asdict(wl.machine),
         "duration_ns": wl.duration_ns,
         "ops": {"alloc": slub.n_alloc_fast + slub.n_alloc_slow,
                 "free": slub.n_free_fast + slub.n_free_slow,

@@ -197,6 +197,7 @@ def check_trace_workload(chk, top: dict, duration, sample, machine):
     if "sample_interval" not in top and duration is not BAD:
         sample = max(1, duration // 100)
     if "machine" not in top:
+        # recorded on a running kernel: its SLUB is of the 6.x era
         machine = Machine(cpus=source.cpus, nodes=1, page_size=source.page_size,
-                          slub_max_order=3, slub_min_objects=0, slub_min_order=0)
+                          slub_max_order=3, slub_min_objects=0, slub_min_order=0, slub="6.x")
     return source, duration, sample, machine

@@ -39,7 +39,7 @@ from slabpolicy.workloads.distributions import (
     Pareto,
 )
 from slabpolicy.errors import Problem, WorkloadError
-from slabpolicy.kernel.geometry import geometry
+from slabpolicy.kernel.geometry import DEFAULT_ERA, REMOTE_NODE_DEFRAG_RATIO, SLUB_ERAS, geometry
 from slabpolicy.workloads import bundled, limits
 from slabpolicy.workloads.reader import check_node_count, read_workload_bytes
 from slabpolicy.workloads.units import UnitError, format_size, parse_duration, parse_rate, parse_size
@@ -78,6 +78,11 @@ machine:                          # required
   slub_min_objects: 0             # [0] >= 0
   slub_min_order: 0               # [0] 0..slub_max_order
   memory: 64MiB                   # [unlimited] size or unlimited: memory for slab pages (reclaim)
+  slub: "3.4"                     # ["3.4"] "3.4" | "6.x": the SLUB era's cpu_partial limits,
+                                  # slab orders and empty-slab tests (docs/model.md)
+  remote_node_defrag_ratio: 1000  # [1000] 0..1000, s->remote_node_defrag_ratio (sysfs shows
+                                  # a tenth): how often get_any_partial() takes another
+                                  # node's partial slab (nodes > 1)
 caches:                           # required, non-empty list, unique names
   - name: dentry                  # required str
     object_size: 192              # required size >= 8
@@ -150,6 +155,8 @@ class Machine:
     slub_min_objects: int
     slub_min_order: int
     memory: int | None = None    # bytes of memory for slab pages (None: unlimited)
+    slub: str = DEFAULT_ERA      # the SLUB era (kernel/geometry.py SLUB_ERAS)
+    remote_node_defrag_ratio: int = REMOTE_NODE_DEFRAG_RATIO   # kmem_cache_open()'s default
 
     def node_of_cpu(self, cpu: int) -> int:
         """The NUMA node of ``cpu``: cpus are split in contiguous, (nearly) equal blocks."""
@@ -899,7 +906,7 @@ _TOP_REQUIRED = ("name", "duration", "machine", "caches", "cgroups")
 #: what a workload that replays a trace must name (slabpolicy.traces.source gives the rest)
 _TOP_REQUIRED_TRACE = ("name",)
 _MACHINE = ("cpus", "nodes", "page_size", "slub_max_order", "slub_min_objects", "slub_min_order",
-            "memory")
+            "memory", "slub", "remote_node_defrag_ratio")
 _CACHE = ("name", "object_size", "slot_size", "store_user", "rcu")
 _GROUP = ("name", "parent", "count", "cpus", "migration", "arrival", "lifetime", "memory",
           "streams")
@@ -1037,7 +1044,7 @@ def _check_geometry(chk: _Checker, machine: Machine, caches: list[CacheKind]) ->
         try:
             geometry(cache.slot_size, nr_cpus=machine.cpus, page_size=machine.page_size,
                      max_order=machine.slub_max_order, min_objects=machine.slub_min_objects,
-                     min_order=machine.slub_min_order)
+                     min_order=machine.slub_min_order, era=machine.slub)
         except ValueError as exc:
             path = f"caches[{i}].slot_size"
             if path not in chk.lines:
@@ -1088,10 +1095,25 @@ def _machine(chk: _Checker, node: Node) -> Any:
             chk.add(f["memory"], "machine.memory",
                     f"must be at least one page ({format_size(page_size)}), got {format_size(memory)}")
             memory = BAD
-    values = (cpus, nodes, page_size, max_order, min_objects, min_order, memory)
+    era = _slub_era(chk, f["slub"]) if "slub" in f else DEFAULT_ERA
+    ratio = chk.integer(f["remote_node_defrag_ratio"], "machine.remote_node_defrag_ratio",
+                        0, REMOTE_NODE_DEFRAG_RATIO) \
+        if "remote_node_defrag_ratio" in f else REMOTE_NODE_DEFRAG_RATIO
+    values = (cpus, nodes, page_size, max_order, min_objects, min_order, memory, era, ratio)
     if any(v is BAD for v in values):
         return BAD
     return Machine(*values)
+
+
+def _slub_era(chk: _Checker, node: Node) -> Any:
+    """``machine.slub``: "3.4" or "6.x".  An unquoted 3.4 is a YAML float; its text is
+    taken as written."""
+    if not isinstance(node, ScalarNode):
+        return chk.choice(node, "machine.slub", SLUB_ERAS, "SLUB era")
+    if node.value not in SLUB_ERAS:
+        chk.add(node, "machine.slub", _unknown("SLUB era", node.value, SLUB_ERAS))
+        return BAD
+    return node.value
 
 
 def _cache(chk: _Checker, node: Node, path: str, names: dict[str, int]) -> Any:
@@ -1275,7 +1297,7 @@ def _cpus(chk: _Checker, node: Node, path: str, ncpus: int | None) -> Any:
             chk.add(node, path, "a cpu is listed twice")
             return BAD
         return tuple(cpus)
-    return chk.integer(node, path, lo=1, hi=ncpus)
+    return chk.integer(node, path, lo=1, hi=limits.MAX_CPUS if ncpus is None else ncpus)
 
 
 def _arrival(chk: _Checker, node: Node, path: str) -> Any:
