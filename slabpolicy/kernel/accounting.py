@@ -1,7 +1,8 @@
 """The accounting checker (docs/model.md section 7): always on, cheap, strict on request.
 
 At every sample and at the end of a run it compares what the counters say with
-what exists:
+what exists (docs/model.md section 7 says which checks walk every cache, and how
+often):
 
 * the root's hierarchical kmem counter (every charge reaches it), less the pages
   charged through object cgroups, equals the pages of the slabs that exist (and
@@ -20,6 +21,12 @@ what exists:
 * the live objects (allocations minus frees) equal the objects the slabs hold;
 * every slab can be found again: a frozen slab is some cpu's cpu slab or on its
   partial list, and an unfrozen slab on no list is full.
+
+Between full walks (every ``FULL_WALK_EVERY``-th check and the end) only the
+caches the allocator marked as changed (``Allocator.changed_caches``) and those
+whose memcg pointer moved are recounted; the slabs themselves are looked at one
+by one at every check, in the order they were made (``Allocator.existing``),
+and so is every counter of the list above.
 
 The allocator also reports, as they happen, frees into a slab already freed (an
 object lost or freed twice), unused objects that reclaim or expiry would free a
@@ -50,6 +57,13 @@ from slabpolicy.kernel.slub import CPU_PARTIAL, CPU_SLAB, NOWHERE, PARTIAL, WHER
 
 if TYPE_CHECKING:
     from slabpolicy.kernel.engine import Simulation
+    from slabpolicy.kernel.memcg import MemCgroup
+    from slabpolicy.kernel.slub import KmemCache
+
+#: every this many judged checks (and at the end of the run) the checker walks every
+#: cache; the others recount only the caches the allocator marked as changed
+#: (docs/model.md section 7 says why 10)
+FULL_WALK_EVERY = 10
 
 
 class AccountingChecker:
@@ -62,6 +76,14 @@ class AccountingChecker:
         #: the first crash-class violation: {t_ns, what, where}, or None
         self.crashed: dict | None = None
         self.crashes = 0
+        #: judged checks so far (every FULL_WALK_EVERY-th walks every cache)
+        self.judged = 0
+        #: per cache, the memcg and the pages it was last counted with (_count)
+        self._counted_memcg: dict[KmemCache, MemCgroup] = {}
+        self._counted_pages: dict[KmemCache, int] = {}
+        #: memcg id -> pages of the counted caches of its subtree; their total
+        self._below: dict[int, int] = {}
+        self._pages = 0
 
     def violation(self, message: str, crash: str | None = None) -> None:
         """Record a violation the allocator found now (the op clock's time); ``crash``
@@ -83,49 +105,29 @@ class AccountingChecker:
     def check(self, now: int, judge: bool = True) -> int:
         """Compare counters with what exists; return the live object bytes (for utilisation).
 
-        ``judge=False`` only counts: operations stopped half-way at a lock leave
-        counters and slabs out of step until they finish (the engine checks again then).
+        Every ``FULL_WALK_EVERY``-th judged check, and at the end of the run, counts
+        every cache's slabs afresh (:meth:`_walk_caches`); the others recount only
+        the caches the allocator marked as changed (:meth:`_recount_changed`).  The
+        rest is the same at every check.  ``judge=False`` only counts: operations
+        stopped half-way at a lock leave counters and slabs out of step until they
+        finish (the engine checks again then).
         """
         record = self._record if judge else _ignore
-        slub = self.sim.slub
-        pages = 0
-        objects = 0
-        live_bytes = 0
-        below: dict[int, int] = {}        # memcg id -> pages of slabs and objcgs of its subtree
-        for cache in slub.caches:
-            cache_objects = 0
-            for n in cache.node:
-                existing = len(n.slabs)
-                if existing and not cache.memcg.is_root:
-                    for m in cache.memcg.lineage:
-                        below[m.id] = below.get(m.id, 0) + existing * cache.pages
-                if existing != n.nr_slabs:
-                    record(f"nr_slabs {cache.name} {n.node}",
-                                 f"{cache.name} node {n.node}: nr_slabs counts {n.nr_slabs} "
-                                 f"slabs but {existing} exist", now)
-                pages += existing * cache.pages
-                for slab in n.slabs:
-                    cache_objects += slab.inuse
-                    if slab.frozen:
-                        if slab.where == PARTIAL:
-                            # acquire_slab() freezes it again: two cpus own one freelist
-                            record(f"frozen {slab.id}", f"{cache.name}: slab {slab.id} is frozen on "
-                                         f"a node partial list, not on a cpu", now,
-                                         crash="get_partial_node()")
-                        elif slab.where != CPU_SLAB and slab.where != CPU_PARTIAL:
-                            record(f"frozen {slab.id}", f"{cache.name}: slab {slab.id} is frozen on "
-                                         f"{WHERE[slab.where]}, not on a cpu: orphaned, never "
-                                         f"unfrozen or discarded", now)
-                    elif slab.where == NOWHERE and slab.inuse < slab.objects:
-                        record(f"lost {slab.id}", f"{cache.name}: slab {slab.id} has free objects but is "
-                                     f"on no list and no cpu: lost to allocation", now)
-            objects += cache_objects
-            live_bytes += cache_objects * cache.object_size
-        pages += self.sim.rcu.pending_pages     # SLAB_TYPESAFE_BY_RCU slabs not yet freed
+        sim = self.sim
+        slub = sim.slub
+        if now >= sim.end_ns or (judge and self.judged % FULL_WALK_EVERY == 0):
+            self._walk_caches(record, now)
+        else:
+            self._recount_changed(record, now)
+        if judge:
+            self.judged += 1
+            slub.changed_caches.clear()
+        objects, live_bytes = self._check_slabs(record, now)
+        pages = self._pages + sim.rcu.pending_pages     # and typesafe slabs not yet freed
         if pages != slub.total_pages:
             record("page allocator", f"slabs hold {pages} pages but the page allocator "
                          f"handed out {slub.total_pages}", now)
-        charged = self.sim.memcgs.root.usage - slub.objcgs.pages
+        charged = sim.memcgs.root.usage - slub.objcgs.pages
         drift = abs(charged - pages)
         if drift:
             record("charge", f"{charged} pages charged but {pages} pages exist", now)
@@ -135,27 +137,30 @@ class AccountingChecker:
         if unaccounted:
             record("objcg", f"objcg charges hold {unaccounted} bytes more than the live "
                          f"objects, the stocks and the parked bytes", now)
+        below = self._below                  # memcg id -> pages of the slabs of its subtree
+        extra: dict[int, int] = {}           # ... and of its objcgs and typesafe slabs
         for objcg in slub.objcgs.all:
             if objcg.pages and not objcg.memcg.is_root:
                 for m in objcg.memcg.lineage:
-                    below[m.id] = below.get(m.id, 0) + objcg.pages
-        for cache, held in self.sim.rcu.pending_charged.items():   # typesafe slabs in a grace period
+                    extra[m.id] = extra.get(m.id, 0) + objcg.pages
+        for cache, held in sim.rcu.pending_charged.items():   # typesafe slabs in a grace period
             if not cache.memcg.is_root:
                 for m in cache.memcg.lineage:
-                    below[m.id] = below.get(m.id, 0) + held
-        for memcg in self.sim.memcgs:
+                    extra[m.id] = extra.get(m.id, 0) + held
+        for memcg in sim.memcgs:
             if memcg.usage < 0:
                 record(f"negative {memcg.id}",
                              f"memcg {memcg.name}: kmem counter is negative", now)
             # an online memcg's counter holds its subtree's pages (a dying one may have
             # handed its charge up ahead of its slabs: the seed's uncharge_until);
             # the root's is the global check above
-            if memcg.state == ONLINE and not memcg.is_root \
-                    and memcg.usage != below.get(memcg.id, 0):
-                self._record(f"usage {memcg.id}",
-                             f"memcg {memcg.name}: kmem counter is {memcg.usage} pages but "
-                             f"its caches and those below it hold {below.get(memcg.id, 0)}", now)
-        for memcg in self.sim.memcgs.released:
+            if memcg.state == ONLINE and not memcg.is_root:
+                held = below.get(memcg.id, 0) + extra.get(memcg.id, 0)
+                if memcg.usage != held:
+                    self._record(f"usage {memcg.id}",
+                                 f"memcg {memcg.name}: kmem counter is {memcg.usage} pages but "
+                                 f"its caches and those below it hold {held}", now)
+        for memcg in sim.memcgs.released:
             if memcg.usage:
                 record(f"released {memcg.id}", f"memcg {memcg.name} released with "
                              f"{memcg.usage} pages still charged", now)
@@ -163,6 +168,92 @@ class AccountingChecker:
         if live != objects:
             record("objects", f"{live} objects are live but slabs hold {objects}", now)
         return live_bytes
+
+    # -- the slabs each cache holds: all of them, or those of the caches that changed ----
+
+    def _walk_caches(self, record, now: int) -> None:
+        """The full walk: every cache's slab counters against the slabs it holds, and
+        the pages per memcg subtree counted afresh from every cache.  This also finds
+        what the allocator could not mark (a counter or a cache's memcg written by
+        hand), and resets what :meth:`_recount_changed` keeps up to date."""
+        self._counted_memcg.clear()
+        self._counted_pages.clear()
+        self._below.clear()
+        self._pages = 0
+        for cache in self.sim.slub.caches:
+            self._count(cache, record, now)
+
+    def _recount_changed(self, record, now: int) -> None:
+        """Recount only the caches whose slabs, slab counters or memcg changed since
+        the last judged check: the others' figures are those counted then, and a
+        mismatch they had then was recorded then."""
+        slub = self.sim.slub
+        changed = slub.changed_caches
+        counted_memcg = self._counted_memcg
+        for cache in slub.caches:
+            if counted_memcg.get(cache) is not cache.memcg:    # new, or re-parented
+                changed.add(cache)
+        for cache in sorted(changed, key=_cache_id):
+            self._uncount(cache)
+            if not cache.destroyed:
+                self._count(cache, record, now)
+
+    def _count(self, cache: KmemCache, record, now: int) -> None:
+        """Compare each node's slab counter of ``cache`` with its slabs, and add its
+        pages to the total and to its memcg's subtree (every memcg of the lineage)."""
+        pages = 0
+        for n in cache.node:
+            existing = len(n.slabs)
+            if existing != n.nr_slabs:
+                record(f"nr_slabs {cache.name} {n.node}",
+                             f"{cache.name} node {n.node}: nr_slabs counts {n.nr_slabs} "
+                             f"slabs but {existing} exist", now)
+            pages += existing * cache.pages
+        memcg = cache.memcg
+        self._counted_memcg[cache] = memcg
+        self._counted_pages[cache] = pages
+        self._pages += pages
+        if pages and not memcg.is_root:
+            below = self._below
+            for m in memcg.lineage:
+                below[m.id] = below.get(m.id, 0) + pages
+
+    def _uncount(self, cache: KmemCache) -> None:
+        """Take what :meth:`_count` added for ``cache`` back out."""
+        memcg = self._counted_memcg.pop(cache, None)
+        pages = self._counted_pages.pop(cache, 0)
+        self._pages -= pages
+        if pages and not memcg.is_root:
+            below = self._below
+            for m in memcg.lineage:
+                below[m.id] -= pages
+
+    def _check_slabs(self, record, now: int) -> tuple[int, int]:
+        """Every slab that exists, in the order they were made: return the live objects
+        and their bytes, and record frozen slabs no cpu holds and lost slabs."""
+        objects = 0
+        live_bytes = 0
+        for slab in self.sim.slub.existing:
+            cache = slab.cache
+            if cache.destroyed:             # left in a destroyed cache: counted there
+                continue
+            inuse = slab.inuse
+            objects += inuse
+            live_bytes += inuse * cache.object_size
+            if slab.frozen:
+                if slab.where == PARTIAL:
+                    # acquire_slab() freezes it again: two cpus own one freelist
+                    record(f"frozen {slab.id}", f"{cache.name}: slab {slab.id} is frozen on "
+                                 f"a node partial list, not on a cpu", now,
+                                 crash="get_partial_node()")
+                elif slab.where != CPU_SLAB and slab.where != CPU_PARTIAL:
+                    record(f"frozen {slab.id}", f"{cache.name}: slab {slab.id} is frozen on "
+                                 f"{WHERE[slab.where]}, not on a cpu: orphaned, never "
+                                 f"unfrozen or discarded", now)
+            elif slab.where == NOWHERE and inuse < slab.objects:
+                record(f"lost {slab.id}", f"{cache.name}: slab {slab.id} has free objects but is "
+                             f"on no list and no cpu: lost to allocation", now)
+        return objects, live_bytes
 
     def messages(self) -> list[str]:
         """The first message of each distinct violation, sorted."""
@@ -173,6 +264,10 @@ class AccountingChecker:
         return {"violations": len(self.seen), "crashes": self.crashes,
                 "drift_pages_max": self.drift_pages_max,
                 "first_violation_ns": first[0], "first_violation": first[1]}
+
+
+def _cache_id(cache: KmemCache) -> int:
+    return cache.id
 
 
 def _ignore(key: str, message: str, now: int, crash: str | None = None) -> None:

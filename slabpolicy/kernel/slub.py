@@ -307,6 +307,12 @@ class Allocator:
         self.caches: list[KmemCache] = []          # every cache not destroyed
         self.dead_caches: set[KmemCache] = set()   # caches of offline memcgs, not destroyed
         self.total_pages = 0                       # pages the page allocator has handed out
+        #: every slab new_slab() made and free_slab() has not freed, in the order they
+        #: were made (the accounting checker's list of slabs; not a kernel structure)
+        self.existing: dict[Slab, None] = {}
+        #: caches whose slabs or slab counters changed since the accounting checker
+        #: last counted them (it recounts only those between its full walks)
+        self.changed_caches: set[KmemCache] = set()
         self.peak_pages = 0
         self.n_alloc_fast = self.n_alloc_slow = self.n_free_fast = self.n_free_slow = 0
         self.h_alloc_slow = Histogram()
@@ -391,6 +397,7 @@ class Allocator:
             self.on_violation(f"{s.name}: destroyed with {left} slabs ({objs} objects) left",
                               crash="kmem_cache_destroy()" if objs else None)
         s.destroyed = True
+        self.changed_caches.add(s)
         for item, n in s.stats.items():
             self.retired_stats[item] = self.retired_stats.get(item, 0) + n
         self.caches.remove(s)
@@ -410,6 +417,7 @@ class Allocator:
         n = s.node[node]
         n.nr_slabs += 1
         n.total_objects += objects
+        self.changed_caches.add(s)
 
     def dec_slabs_node(self, s: KmemCache | None, node: int, objects: int) -> None:
         """dec_slabs_node(): uncount a slab; a call on no cache (NULL) is a violation."""
@@ -420,12 +428,16 @@ class Allocator:
         n = s.node[node]
         n.nr_slabs -= 1
         n.total_objects -= objects
+        self.changed_caches.add(s)
 
     def set_slab_cache(self, slab: Slab, s: KmemCache) -> None:
         """``page->slab = s``: the slab now belongs to ``s`` (moves no counter, no charge)."""
         slab.cache.node[slab.node].slabs.discard(slab)
+        self.changed_caches.add(slab.cache)
         slab.cache = s
         s.node[slab.node].slabs.add(slab)
+        self.existing[slab] = None
+        self.changed_caches.add(s)
 
     # -- node lists --------------------------------------------------------------------
 
@@ -558,6 +570,7 @@ class Allocator:
         slab = Slab(s, node, self._next_slab_id)
         self._next_slab_id += 1
         s.node[node].slabs.add(slab)
+        self.existing[slab] = None
         self.inc_slabs_node(s, node, slab.objects)
         self.total_pages += s.pages
         if s.account:                   # account_slab(): the obj_cgroups vector
@@ -584,6 +597,8 @@ class Allocator:
                               f"{slab.inuse} live objects", crash="__free_slab()")
         slab.freed = True
         slab.cache.node[slab.node].slabs.discard(slab)
+        self.existing.pop(slab, None)
+        self.changed_caches.add(slab.cache)
         if s.rcu == "typesafe" and self.rcu_free_slab is not None:
             self.rcu_free_slab(s, slab, uncharge)     # call_rcu(rcu_free_slab)
             return
