@@ -91,7 +91,7 @@ _STEPS = (
              "accounting overhead before the series, 8.504 s, less the 2.209 s its "
              "vmstat patch removed = 6.295 s over 10^8 alloc+free pairs = 63 ns a pair "
              "(Waiman Long, same post, May 2021, on linux-next-20210419, whose object "
-             "stock is 5.9's)"),
+             "stock is 5.9's but for page uncharges)"),
     CostStep("objcg_vmstat", 11,
              "mod_objcg_state() of one object without the per-cpu vmstat cache (5.9-5.13: "
              "mod_memcg_lruvec_state() at every accounted alloc and free): 'mm/memcg: "
