@@ -33,7 +33,7 @@ Option ``era`` picks the kernel (``slabpolicy.kernel.objcg_eras``):
 from __future__ import annotations
 
 from slabpolicy import Metric, Option, PolicySpec, hookimpl
-from slabpolicy.kernel.objcg_eras import ERAS, REPARENT_LOCK, use_era
+from slabpolicy.kernel.objcg_eras import ERAS, use_era
 
 VERSION = "2.0"
 
@@ -55,13 +55,10 @@ class ObjCg:
 
     def __init__(self, options: dict) -> None:
         self.era = options["era"]
-        self.reparent_lock = None
 
     @hookimpl
     def slabpolicy_run_start(self, sim):
         use_era(sim.slub, self.era)
-        name = REPARENT_LOCK[self.era]
-        self.reparent_lock = sim.locks.new_lock(name, name)
 
     @hookimpl
     def slabpolicy_memcg_cache(self, sim, memcg, kind, root_cache):
@@ -71,11 +68,8 @@ class ObjCg:
 
     @hookimpl
     def slabpolicy_memcg_offline(self, sim, memcg):
-        """memcg_offline_kmem(): memcg_reparent_objcgs() under the era's lock."""
-        slub = sim.slub
-        slub.lock(self.reparent_lock)
-        slub.objcgs.reparent(memcg, memcg.parent)
-        slub.unlock(self.reparent_lock)
+        """memcg_offline_kmem(): memcg_reparent_objcgs(), under the era's lock."""
+        sim.slub.objcgs.reparent(memcg, memcg.parent)
 
     @hookimpl
     def slabpolicy_run_end(self, sim, result):

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from typing import Any, Iterator
 
 __all__ = ["UserInterrupt", "Terminated", "user_stops", "from_user", "raise_pending",
-           "STOP_SIGNALS", "stops_held", "unblock_stops"]
+           "STOP_SIGNALS", "stops_held"]
 
 #: Signals that stop a run or a compare as Ctrl-C does (exit status 128 + N).
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
@@ -33,8 +33,8 @@ class Terminated(UserInterrupt):
         self.signum = signum
 
 
-#: Every signal that user_stops() turns into an exception.
-_ALL_STOPS = (signal.SIGINT, *STOP_SIGNALS)
+#: Non-empty while a stops_held() block runs: the handlers record, not raise.
+_holding: list[bool] = []
 
 #: The stop received within the current user_stops() block, if any.  A handler's
 #: exception raised where Python ignores exceptions (a finalizer, an at-fork
@@ -66,11 +66,13 @@ def user_stops() -> Iterator[None]:
 
     def interrupt(signum: int, frame: Any) -> None:
         _received.append(UserInterrupt())
-        raise _received[-1]
+        if not _holding:
+            raise _received[-1]
 
     def terminate(signum: int, frame: Any) -> None:
         _received.append(Terminated(signum))
-        raise _received[-1]
+        if not _holding:
+            raise _received[-1]
 
     def unraisable(info: Any) -> None:
         if not isinstance(info.exc_value, UserInterrupt):     # kept in _received instead
@@ -92,28 +94,22 @@ def user_stops() -> Iterator[None]:
 
 @contextmanager
 def stops_held() -> Iterator[None]:
-    """Hold SIGINT, SIGTERM and SIGHUP back (pthread_sigmask) for the block; one that
-    arrived meanwhile is delivered, and raises, when the block ends.
+    """Within the block, a stop that arrives is recorded, not raised; it is raised
+    when the block ends.
 
     For the short stretches where an exception would leave the standard library
     in a state it cannot clean up: ``ProcessPoolExecutor.submit()`` starts its
     manager thread and then waits for it to run; an exception raised in that
     wait leaves a thread object that was never started, and the pool's shutdown
-    then fails with "cannot join thread before it is started".  Threads and
-    processes started within the block inherit the mask: they must call
-    :func:`unblock_stops` (compare's workers do, in their initializer).
+    then fails with "cannot join thread before it is started".  The holding is
+    done in the handlers, not with a signal mask: a signal sent to the process
+    goes to any of its threads, and Python runs the handler in the main thread
+    whichever thread the kernel picked.  Outside :func:`user_stops` it does nothing.
     """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _ALL_STOPS)
+    _holding.append(True)
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
-def unblock_stops() -> None:
-    """Let SIGINT, SIGTERM and SIGHUP through again in a process forked within
-    :func:`stops_held` (a signal held back until now is delivered here)."""
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, _ALL_STOPS)
+        _holding.pop()
+    if not _holding:
+        raise_pending()

@@ -181,3 +181,38 @@ def test_the_era_is_written_as_on_the_command_line():
     assert spec.parse_options(options) == ({"era": "5.9"}, [])
     parsed, problems = spec.parse_options({"era": 5.1})
     assert problems and "5.9, 6.x" in str(problems)
+
+
+@pytest.mark.parametrize("era, lock", [("5.9", "css_set_lock"), ("6.x", "objcg_lock")])
+def test_an_offline_objcg_is_released_under_the_lock_when_its_last_reference_goes(era, lock):
+    """obj_cgroup_release(): a killed objcg's references are its live objects and the
+    stocks caching it.  The child allocates on both cpus and goes offline (one
+    acquisition); its two objects are freed, but both stocks still cache it; another
+    memcg's allocation on cpu 0 drains one stock (one page uncharged), on cpu 1 the
+    other: the last reference goes, and the objcg leaves the parent's list under the
+    lock (a second acquisition)."""
+    k = Kit(cpus=2, kinds=KINDS, policy="objcg", options={"era": era})
+    parent = k.memcg("parent")
+    child = k.memcg("child", parent)
+    cache = k.cache(child, "dentry")
+    objcg = k.objcg(child)
+    objs = [k.alloc(cache, cpu=cpu, objcg=objcg)[0] for cpu in (0, 1)]
+    k.offline(child)
+
+    def state():
+        return (k.sim.locks.stats()[lock]["acquisitions"], objcg.pages, parent.usage,
+                objcg in k.slub.objcgs.lists[parent.id])
+
+    assert state() == (1, 2, 2, True)
+    k.free(cache, objs[0], cpu=0, objcg=objcg)
+    k.free(cache, objs[1], cpu=1, objcg=objcg)
+    assert state() == (1, 2, 2, True)
+    other = k.objcg(k.memcg("other"))
+    k.alloc(cache, cpu=0, objcg=other)
+    assert state() == (1, 1, 1, True)
+    k.alloc(cache, cpu=1, objcg=other)
+    assert state() == (2, 0, 0, False)
+    k.assert_accounting()
+    k.offline(parent)     # one list step, its own objcg: the child's is gone; the lock's
+    assert k.sim.h_offline.counts == {C["lock"] + C["list_op"]: 1,      # line on cpu 1
+                                      C["lock_bounce"] + C["list_op"]: 1}

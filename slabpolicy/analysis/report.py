@@ -607,8 +607,10 @@ def _plain(table: ComparisonTable, cols: list[Column]) -> list[str]:
     return out
 
 
-def _wrap(lines: list[str], width: int) -> list[str]:
-    """Footer lines wrapped to ``width``, continuation lines indented."""
+def wrap_footer(lines: list[str], width: int | None = None) -> list[str]:
+    """Footer lines wrapped to ``width`` (FOOTER_WIDTH), continuation lines indented
+    (the plain-text tables of compare, report and sweep)."""
+    width = FOOTER_WIDTH if width is None else width
     out = []
     for text in lines:
         out += textwrap.wrap(text, width=width, subsequent_indent="  ",
@@ -812,4 +814,4 @@ def render(table: ComparisonTable, fmt: str, wide: bool = False) -> str:
         footer = "\n".join(f"- {_md(line)}" for line in table.footer(wide))
         return _github(table, cols) + "\n\n" + footer + "\n"
     return ("\n".join(_plain(table, cols)) + "\n\n"
-            + "\n".join(_wrap(table.footer(wide), FOOTER_WIDTH)) + "\n")
+            + "\n".join(wrap_footer(table.footer(wide))) + "\n")

@@ -142,5 +142,5 @@ def render(sweep: SweepTable, fmt: str, wide: bool = False) -> str:
         parts.append(f"{metric}{unit}\n{body}")
     footer = table.footer(wide)
     if fmt == "plain":
-        footer = report._wrap(footer, report.FOOTER_WIDTH)
+        footer = report.wrap_footer(footer)
     return "\n\n".join(parts) + "\n\n" + "\n".join(footer) + "\n"

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 import random
 from types import GeneratorType
 from typing import Any, Callable
@@ -260,7 +261,7 @@ class Simulation(PolicyOperations):
         end = self._end
         ncpus = self.workload.machine.cpus
         rnd = self.rng.random
-        expo = self.rng.expovariate
+        log = math.log
         slab_alloc = self.slub.slab_alloc
         slab_free = self.slub.slab_free
         while turns.loop is me:
@@ -293,7 +294,7 @@ class Simulation(PolicyOperations):
                 if freed and a.remote_free and rnd() < a.remote_free:
                     fcpu = (cpu + 1 + int(rnd() * (ncpus - 1))) % ncpus
                 unused = a.unused_life() if freed and a.unused_life is not None else None
-                nt = t + int(expo(a.per_ns))
+                nt = t + int(-log(1.0 - rnd()) / a.per_ns)      # rng.expovariate(per_ns)
                 if nt <= end:
                     if taken:
                         push(arrivals, (nt, next(seq), a))
@@ -387,7 +388,10 @@ class Simulation(PolicyOperations):
         live_bytes = self.checker.check(t, judge)
         if not judge:
             self._check_pending = True
-        dead_pages = sum(c.existing_slabs() * c.pages for c in slub.dead_caches)
+        dead_pages = 0          # KmemCache.existing_slabs() * pages, without a call per cache
+        for cache in slub.dead_caches:
+            for n in cache.node:
+                dead_pages += len(n.slabs) * cache.pages
         live = (slub.n_alloc_fast + slub.n_alloc_slow) - (slub.n_free_fast + slub.n_free_slow)
         # the kmalloc pages of objcg's obj_cgroups vectors are slab memory too
         slab_pages = slub.total_pages + slub.objcgs.vector_pages

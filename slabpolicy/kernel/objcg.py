@@ -30,6 +30,10 @@ At offline the memcg's object cgroups are re-parented in O(1)
 frees uncharge the parent.  The model also moves the pages they had charged to
 the dying memcg up to the parent (the kernel leaves them in the freed memcg's
 counter), so that the checker's rule "no released memcg is charged" holds.
+The memcg's objcg is killed then; when its last reference goes (its last
+object freed, and no per-cpu stock caching it) obj_cgroup_release() uncharges
+its parked bytes, whole pages by then, and takes it off its memcg's list under
+the objcg lock.
 
 What Linux 5.9 did differently is :mod:`slabpolicy.kernel.objcg_eras`.
 
@@ -61,7 +65,7 @@ def kmalloc_size(size: int, page_size: int) -> int:
 class ObjCgroup:
     """struct obj_cgroup: what an accounted object points to."""
 
-    __slots__ = ("id", "memcg", "nr_charged_bytes", "live_bytes", "pages")
+    __slots__ = ("id", "memcg", "nr_charged_bytes", "live_bytes", "pages", "killed")
 
     def __init__(self, id: int, memcg: MemCgroup) -> None:
         self.id = id
@@ -69,6 +73,9 @@ class ObjCgroup:
         self.nr_charged_bytes = 0     # bytes parked by drain_obj_stock()
         self.live_bytes = 0           # bytes of live objects charged through it
         self.pages = 0                # pages charged through it, not yet uncharged
+        #: percpu_ref_kill()ed at its memcg's offline: released when its objects and
+        #: the stocks caching it are gone (the references it still has)
+        self.killed = False
 
 
 class ObjStock:
@@ -103,6 +110,8 @@ class ObjcgAccounting:
         #: the pages of the kmalloc slabs holding the vectors, packed full
         self.vector_pages = 0
         self.c_obj = self.object_cost(alloc.costs)
+        #: the lock of the objcg lists (objcg_lock; 5.9's css_set_lock): set with the era
+        self.lock = None
 
     @staticmethod
     def object_cost(costs: dict[str, int]) -> int:
@@ -183,6 +192,8 @@ class ObjcgAccounting:
             old.nr_charged_bytes += nr_bytes
             stock.nr_bytes = 0
         stock.cached = None
+        if old is not None and old.killed and not old.live_bytes:     # obj_cgroup_put(old)
+            self.release_if_unused(old)
 
     # -- the obj_cgroups vector ----------------------------------------------------------
 
@@ -218,20 +229,50 @@ class ObjcgAccounting:
     # -- offline ---------------------------------------------------------------------------
 
     def reparent(self, memcg: MemCgroup, parent: MemCgroup) -> None:
-        """memcg_reparent_objcgs(), under the era's lock, which the caller holds: the
-        memcg's active objcg and those it inherited charge ``parent`` from now on, one
-        list step each (list_for_each_entry() over memcg->objcg_list)."""
+        """memcg_reparent_objcgs(): under the era's lock, the memcg's active objcg and
+        those it inherited charge ``parent`` from now on, one list step each
+        (list_for_each_entry() over memcg->objcg_list); then percpu_ref_kill() of the
+        active one, released at once if nothing refers to it any more."""
+        alloc = self.alloc
+        alloc.lock(self.lock)
         moved = 0
         objcgs = self.lists.pop(memcg.id, [])
-        active = 0 if memcg.id in self.by_memcg else 1     # memcg->objcg exists from online
-        self.alloc.now += self.alloc.c_list_op * (len(objcgs) + active)
+        active = self.by_memcg.pop(memcg.id, None)
+        alloc.now += alloc.c_list_op * (len(objcgs) + (active is None))  # memcg->objcg exists
         for objcg in objcgs:
             objcg.memcg = parent
             moved += objcg.pages
         self.lists.setdefault(parent.id, []).extend(objcgs)
-        self.by_memcg.pop(memcg.id, None)
         if moved:
             self.memcgs.uncharge_until(memcg, parent, moved)
+        alloc.unlock(self.lock)
+        if active is not None:
+            active.killed = True
+            if not active.live_bytes:
+                self.release_if_unused(active)
+
+    #: obj_cgroup_release() uncharges the parked pages under the lock (5.9) or before it
+    #: (0764db9b49c9)
+    release_uncharges_under_lock = False
+
+    def release_if_unused(self, objcg: ObjCgroup) -> None:
+        """obj_cgroup_release(), when a killed objcg's last reference goes: no live
+        object and no stock caches it.  Its parked bytes are whole pages by then
+        (the kernel WARNs otherwise): they are uncharged, and it leaves its memcg's
+        objcg_list under the lock."""
+        if any(stock.cached is objcg for stock in self.stocks):
+            return
+        alloc = self.alloc
+        pages, objcg.nr_charged_bytes = divmod(objcg.nr_charged_bytes, self.page_size)
+        objcg.killed = False                  # released: never again
+        if pages and not self.release_uncharges_under_lock:
+            self._uncharge_pages(objcg, pages)
+        alloc.lock(self.lock)
+        if pages and self.release_uncharges_under_lock:
+            self._uncharge_pages(objcg, pages)
+        alloc.now += alloc.c_list_op          # list_del(&objcg->list)
+        self.lists[objcg.memcg.id].remove(objcg)
+        alloc.unlock(self.lock)
 
     def unaccounted_bytes(self) -> int:
         """Charged pages' bytes minus what is accounted for (0 when the books balance)."""

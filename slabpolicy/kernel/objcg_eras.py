@@ -27,7 +27,9 @@ mm/memcontrol.c and mm/slab.h of v5.9:
   around the stock: cost steps ``objcg_charge_5_9`` + ``objcg_vmstat``
   instead of 6.x's ``objcg_charge`` (68ac5b3c8db2 added the per-cpu cache).
 * memcg_reparent_objcgs() runs under ``spin_lock_irq(&css_set_lock)``, the
-  cgroup core's global lock; 6.x has its own ``objcg_lock`` (0764db9b49c9).
+  cgroup core's global lock, and so does obj_cgroup_release() when a killed
+  objcg's last reference goes, its parked pages uncharged under the lock; 6.x
+  has its own ``objcg_lock`` and uncharges before taking it (0764db9b49c9).
 """
 from __future__ import annotations
 
@@ -36,7 +38,8 @@ from slabpolicy.kernel.objcg import ObjCgroup, ObjcgAccounting
 
 #: the objcg eras, oldest first
 ERAS = ("5.9", "6.x")
-#: the lock memcg_reparent_objcgs() takes in each era (its lock_stat class)
+#: the lock of the objcg lists in each era (its lock_stat class), which
+#: memcg_reparent_objcgs() and obj_cgroup_release() take
 REPARENT_LOCK = {"5.9": "css_set_lock", "6.x": "objcg_lock"}
 
 
@@ -44,6 +47,7 @@ class ObjcgAccounting59(ObjcgAccounting):
     """Object cgroups as Linux 5.9 charges them (mm/memcontrol.c, mm/slab.h of v5.9)."""
 
     era = "5.9"
+    release_uncharges_under_lock = True
 
     @staticmethod
     def object_cost(costs: dict[str, int]) -> int:
@@ -80,3 +84,5 @@ def use_era(slub, era: str) -> None:
         slub.memcg_stock.batch = MEMCG_CHARGE_BATCH
     else:
         slub.memcg_stock.batch = MEMCG_CHARGE_BATCH_6_1
+    name = REPARENT_LOCK[era]
+    slub.objcgs.lock = slub.locks.new_lock(name, name)

@@ -76,8 +76,10 @@ class Turns:
         if self.loop is None:
             return False
         heap = self.heap
+        if heap and heap[0][0] < t:
+            return True
         arrivals = self.arrivals
-        return bool(heap) and heap[0][0] < t or bool(arrivals) and arrivals[0][0] < t
+        return bool(arrivals) and arrivals[0][0] < t
 
     def can_stop(self) -> bool:
         """Whether the running code can stop (it runs inside the event loop)."""

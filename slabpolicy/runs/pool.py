@@ -21,7 +21,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from contextlib import nullcontext
 from typing import Any, Callable, ContextManager, Sequence
 
-from slabpolicy.interrupts import STOP_SIGNALS, raise_pending, stops_held, unblock_stops
+from slabpolicy.interrupts import STOP_SIGNALS, raise_pending, stops_held
 
 __all__ = ["run_in_pool", "worker_pids"]
 
@@ -46,7 +46,6 @@ def _worker_init(parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     for s in STOP_SIGNALS:
         signal.signal(s, signal.SIG_DFL)
-    unblock_stops()                       # forked while the parent held them back
     _die_with_parent(parent)
 
 
