@@ -6,10 +6,12 @@ bundled policy (the ``slabpolicy_plugins`` entry points, with their default
 options, or the experiment's own options where it lists the policy by that
 name).  Each cell is one child process per core (compiled, pure Python), pinned
 to one cpu, that runs ``--pairs`` interleaved pairs: the bare loop, then the
-simulation (``run_one``), again and again.  A pair's ratio is the simulation's
-ops/s over the bare loop's; the cell shows the median ops/s and the median
-ratio.  Measuring both in the same process, alternately, cancels most of what
-the machine's load and clock do to either figure.
+simulation (``run_one``), again and again.  Both are timed in cpu seconds of
+the process (``time.process_time``), not wall time: on a shared machine the
+wall time counts what other processes take.  A pair's ratio is the
+simulation's ops per cpu second over the bare loop's; the cell shows the
+median ops/s and the median ratio.  Measuring both in the same process,
+alternately, cancels most of what the machine's load and clock do to either.
 
 The bare loop (:func:`bare_loop`) is the least an event-driven allocation
 simulator can do in CPython: one ``heappush`` per allocation (its free time),
@@ -43,7 +45,7 @@ CORES = ("compiled", "pure")
 
 
 def bare_loop(ops: int) -> float:
-    """Run ``ops`` operations of the bare event loop; return its ops/s.
+    """Run ``ops`` operations of the bare event loop; return its ops per cpu second.
 
     Each step allocates (one heappush of the object's free time) and frees every
     object whose time has come (one heappop each); a lifetime cycles through
@@ -55,7 +57,7 @@ def bare_loop(ops: int) -> float:
     allocs = frees = 0
     span = 2 * BARE_LIVE
     t = 0
-    start = time.perf_counter()
+    start = time.process_time()
     while allocs + frees < ops:
         t += 1
         while heap and heap[0] <= t:
@@ -63,7 +65,7 @@ def bare_loop(ops: int) -> float:
             frees += 1
         push(heap, t + (t * 7919) % span)
         allocs += 1
-    return (allocs + frees) / (time.perf_counter() - start)
+    return (allocs + frees) / (time.process_time() - start)
 
 
 def policy_names() -> list[str]:
@@ -112,10 +114,12 @@ def cell(workload_path: str, policy_name: str, pairs: int, max_duration_ns: int,
                     lambda w: run_one(w, policy, w.seed))
     sims, ratios = [], []
     for _ in range(pairs):
+        start = time.process_time()
         result = run_one(workload, policy, workload.seed)
+        cpu_seconds = time.process_time() - start
         ops = result["ops"]["alloc"] + result["ops"]["free"]
         bare = bare_loop(ops)
-        sims.append(ops / result["wall_seconds"])
+        sims.append(ops / cpu_seconds)
         ratios.append(sims[-1] / bare)
     return {"core": _core.running(), "ops": ops, "duration_ns": workload.duration_ns,
             "ops_per_s": statistics.median(sims), "ratio": statistics.median(ratios),

@@ -11,9 +11,9 @@ anything imports the kernel) puts a finder in front of it that imports the
 
 * when ``SLABPOLICY_PURE_PYTHON`` is set (to anything but ``0`` or empty): the
   pure-Python core on demand, for a comparison or a bug hunt;
-* whose ``.py`` is not the source its extension was compiled from (its hash is
-  not the manifest's, or there is no manifest): an edited checkout never runs a
-  stale compiled module.
+* whose ``.py`` (or ``.pxd``) is not the source its extension was compiled from
+  (its hash is not the manifest's, or there is no manifest): an edited checkout
+  never runs a stale compiled module.
 
 The core is all or nothing: if one module would fall back, all do, so a run
 never mixes the two.  :func:`describe` says which core runs (``slabpolicy
@@ -30,31 +30,18 @@ import os
 import sys
 from pathlib import Path
 
-#: the modules compiled when a C compiler is present (the rest stays Python)
-COMPILED = (
-    "slabpolicy.kernel.accounting",
-    "slabpolicy.kernel.costs",
-    "slabpolicy.kernel.engine",
-    "slabpolicy.kernel.histogram",
-    "slabpolicy.kernel.list_lru",
-    "slabpolicy.kernel.locks",
-    "slabpolicy.kernel.memcg",
-    "slabpolicy.kernel.memcg_kmem",
-    "slabpolicy.kernel.memcg_stock",
-    "slabpolicy.kernel.objcg",
-    "slabpolicy.kernel.policy_ops",
-    "slabpolicy.kernel.rcu",
-    "slabpolicy.kernel.reclaim",
-    "slabpolicy.kernel.slub",
-    "slabpolicy.kernel.turns",
-    "slabpolicy.workloads.distributions",
-)
+PACKAGE_DIR = Path(__file__).resolve().parent
+#: the modules compiled when a C compiler is present (the rest stays Python): every
+#: module of slabpolicy/kernel and the distributions, found here so that a new kernel
+#: module is compiled too
+COMPILED = tuple(sorted(
+    [f"slabpolicy.kernel.{p.stem}" for p in (PACKAGE_DIR / "kernel").glob("*.py")
+     if p.stem != "__init__"] + ["slabpolicy.workloads.distributions"]))
 #: set (not to ``0``) to import the pure-Python core even where it is compiled
 PURE_ENV = "SLABPOLICY_PURE_PYTHON"
 #: written next to this file by the build: {"cython": version, "sources": {module: sha256}}
 MANIFEST = "_compiled.json"
 
-PACKAGE_DIR = Path(__file__).resolve().parent
 COMPILED_CORE = "compiled"
 PURE_CORE = "pure Python"
 
@@ -68,8 +55,13 @@ def source_path(module: str, root: Path = PACKAGE_DIR.parent) -> Path:
 
 
 def source_hash(path: Path) -> str:
-    """The SHA-256 of a source file, as the manifest holds it."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    """The SHA-256 of a module's source as the manifest holds it: the ``.py`` and, if
+    there is one, the ``.pxd`` of Cython declarations next to it."""
+    digest = hashlib.sha256(path.read_bytes())
+    pxd = path.with_suffix(".pxd")
+    if pxd.exists():
+        digest.update(pxd.read_bytes())
+    return digest.hexdigest()
 
 
 def extension_path(module: str) -> Path | None:

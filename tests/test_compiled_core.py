@@ -185,3 +185,34 @@ def test_an_edited_source_is_never_shadowed_by_its_stale_extension(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == ("pure Python core (the source of slabpolicy.kernel.histogram changed "
                            "since it was compiled)\n")
+
+
+def test_the_cython_declarations_name_every_field_of_their_classes():
+    """slub.pxd declares the C types of slub.py's fast-path classes: a class with
+    ``__slots__`` declares exactly those, one without declares only what its methods
+    set (anything else lands in its ``__dict__``)."""
+    import ast
+    import re
+
+    from slabpolicy.kernel import slub
+    pxd = (REPO / "slabpolicy" / "kernel" / "slub.pxd").read_text()
+    blocks = re.findall(r"^cdef class (\w+):\n((?:    .*\n|\n)*)", pxd, flags=re.M)
+    assert [name for name, _ in blocks] == ["Slab", "KmemCacheCpu", "KmemCache", "Allocator"]
+    tree = ast.parse((REPO / "slabpolicy" / "kernel" / "slub.py").read_text())
+    for name, body in blocks:
+        declared = {field.strip() for line in re.findall(r"cdef public \w+ (.*)", body)
+                    for field in line.split(",")}
+        cls = getattr(slub, name)
+        if "__slots__" in vars(cls):
+            assert declared == set(cls.__slots__), (name, declared ^ set(cls.__slots__))
+        else:
+            node = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == name)
+            assigned = {t.attr for n in ast.walk(node)
+                        if isinstance(n, (ast.Assign, ast.AugAssign, ast.AnnAssign))
+                        for t in (n.targets if isinstance(n, ast.Assign) else [n.target])
+                        for t in (t.elts if isinstance(t, ast.Tuple) else [t])
+                        if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name)
+                        and t.value.id == "self"}
+            set_elsewhere = {"turns", "dead_cache_free", "on_dead_cache_empty", "pressure",
+                             "rcu_free_slab"}    # by the engine, reclaim and rcu
+            assert declared <= assigned | set_elsewhere, (name, declared - assigned - set_elsewhere)

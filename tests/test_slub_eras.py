@@ -220,3 +220,23 @@ def test_get_any_partial_leaves_a_node_with_min_partial_slabs_or_fewer():
     slab = alloc_at_cycles(kit, s, 0)
     assert slab.node == 1 and s.node[0].nr_partial == 5
     kit.assert_accounting()
+
+
+# ------------------------------------------------------------------ the result
+
+@pytest.mark.parametrize("era", ERAS)
+def test_the_result_document_records_the_slub_era(era):
+    """A run's result names its machine, SLUB era included, so that a table can say
+    which SLUB it compares (the report warns when one workload's results mix eras)."""
+    from slabpolicy.api.plugin_manager import make_plugin_manager, policy_registry
+    from slabpolicy.runs.runner import resolve_policies, run_one
+    from slabpolicy.workloads.bundled import resolve
+    from slabpolicy.workloads.spec import load_workload
+
+    workload = load_workload(resolve("default"), overrides=["duration=300ms",
+                                                            f"machine.slub={era}"])
+    registry = policy_registry(make_plugin_manager(tuple(workload.plugins)))
+    doc = run_one(workload, resolve_policies(workload, ["leave-in-place"], registry)[0], 1)
+    assert doc["machine"] == {"cpus": 4, "nodes": 1, "page_size": 4096, "slub_max_order": 3,
+                              "slub_min_objects": 0, "slub_min_order": 0, "memory": None,
+                              "slub": era, "remote_node_defrag_ratio": 1000}
