@@ -127,14 +127,6 @@ class ObjcgAccounting:
             self.lists.setdefault(memcg.id, []).append(objcg)
         return objcg
 
-    def _charge_pages(self, objcg: ObjCgroup, pages: int) -> None:
-        """obj_cgroup_charge_pages(): the page counter of the objcg's memcg."""
-        alloc = self.alloc
-        alloc.now += alloc.memcg_stock.charge(objcg.memcg, alloc.cur_cpu, pages)
-        self.memcgs.charge(objcg.memcg, pages)
-        objcg.pages += pages
-        self.pages += pages
-
     def _uncharge_pages(self, objcg: ObjCgroup, pages: int) -> None:
         """obj_cgroup_uncharge_pages(): back into the per-cpu memcg stock (refill_stock())."""
         alloc = self.alloc
@@ -149,8 +141,12 @@ class ObjcgAccounting:
         return alloc.memcg_stock.uncharge(objcg.memcg, alloc.cur_cpu, pages)
 
     def charge(self, objcg: ObjCgroup, cpu: int, size: int) -> None:
-        """obj_cgroup_charge() of one object of ``size`` bytes on ``cpu``."""
-        self.alloc.now += self.c_obj
+        """obj_cgroup_charge() of one object of ``size`` bytes on ``cpu``: from the stock
+        (consume_obj_stock()), else whole pages (obj_cgroup_charge_pages(), written out
+        here: nearly every charge of a run comes this way, as a cpu's stock seldom holds
+        the objcg of the next allocation) and the rest of the last page into the stock."""
+        alloc = self.alloc
+        alloc.now += self.c_obj
         objcg.live_bytes += size
         stock = self.stocks[cpu]
         if stock.cached is objcg and stock.nr_bytes >= size:     # consume_obj_stock()
@@ -159,7 +155,11 @@ class ObjcgAccounting:
         pages, nr_bytes = divmod(size, self.page_size)
         if nr_bytes:
             pages += 1
-        self._charge_pages(objcg, pages)
+        memcg = objcg.memcg                                      # obj_cgroup_charge_pages()
+        alloc.now += alloc.memcg_stock.charge(memcg, alloc.cur_cpu, pages)
+        self.memcgs.charge(memcg, pages)
+        objcg.pages += pages
+        self.pages += pages
         if nr_bytes:
             self.refill(objcg, cpu, self.page_size - nr_bytes, allow_uncharge=False)
 

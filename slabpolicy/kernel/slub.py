@@ -684,8 +684,8 @@ class Allocator:
             s.allocating -= 1
             self.n_alloc_slow += 1
             hist = self.h_alloc_slow
-        if objcg is not None:           # memcg_slab_post_alloc_hook()
-            self.objcgs.post_alloc(slab)
+        if objcg is not None and slab not in self.objcgs.vectors:
+            self.objcgs.post_alloc(slab)   # memcg_slab_post_alloc_hook(): the slab's vector
         self.cpu_free_at[cpu] = self.now
         if self.pressure is not None:      # over a limit: reclaim before returning
             self.pressure(objcg.memcg if objcg is not None else s.memcg, cpu, start)
