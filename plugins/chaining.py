@@ -34,7 +34,13 @@ shows what this adds up to.
 4. kmem_switch_slab() sets ``s->parent_slab`` before SLAB_CHAINED, so that a free
    arriving while the switch waits for a list_lock finds the cache it is chained
    to (as posted, parent_slab is set last, and such a free dereferences NULL:
-   the checker reports it and the free takes the normal path).
+   the checker reports it and the free takes the normal path);
+5. a dead cache chained to the cache being switched (a dead child memcg's, whose
+   full slabs are still to come) is chained to the new cache from then on, and
+   its pages' charge goes up with the switched cache's: as posted it stays
+   chained to a cache that is destroyed once empty, and a later free into one of
+   its full slabs moves the slab into the destroyed cache (the cgroup's rmdir
+   does not wait for its dying children).
 
 How the model reads the patch.  ``s`` in __slab_free() is the cache the object
 was allocated from (kmem_cache_free(s, x) of the 2012 API): the patch's tests of
@@ -90,9 +96,23 @@ class Chaining:
                 moved = yield from self.kmem_switch_slab(sim, oldcache, newcache)
                 if self.corrected:
                     pages = moved + oldcache.slab_nr_pages()
+            if self.corrected:
+                pages += self.rechain(sim, oldcache, newcache)
+            if pages:
                 slub.now += slub.costs["memcg_charge"]
                 sim.memcgs.uncharge_until(memcg, memcg.parent, pages)
             self.memcg_cache_destroy(sim, oldcache)
+
+    @staticmethod
+    def rechain(sim, old, new) -> int:
+        """Fix 5: the dead caches chained to ``old`` are chained to ``new``; returns
+        their pages, charged to ``old``'s memcg since their own memcg's offline."""
+        pages = 0
+        for cache in sim.slub.caches:
+            if cache is not old and cache.flags & SLAB_CHAINED and cache.parent_slab is old:
+                cache.parent_slab = new
+                pages += cache.slab_nr_pages()
+        return pages
 
     def memcg_cache_destroy(self, sim, cache) -> None:
         """__memcg_cache_destroy(): kmem_cache_destroy() + mem_cgroup_put() if no page is left."""

@@ -84,6 +84,36 @@ def test_full_pages_keep_the_cache_until_the_last_leaves_the_full_list(variant):
                                  for sl in sorted(slabs, key=lambda sl: str(sl.id))]
 
 
+def test_corrected_rechains_a_dead_childs_cache_when_its_parent_goes_too():
+    """Fix 5.  A child's dead cache keeps a full slab, chained to its parent's cache;
+    then the parent goes too (rmdir does not wait for a dying child), and its cache,
+    left empty by the switch, is destroyed.  The child's cache is chained to the
+    root's from then on, the full slab's charge goes up with the parent's, and the
+    first free into the full slab moves it to the root's partial list."""
+    k = kit("corrected")
+    parent = k.memcg("parent")
+    child = k.memcg("child", parent)
+    s = k.cache(child, "dentry")
+    objs = k.alloc(s, n=PER_SLAB + 1, cpu=0)       # one full slab, one cpu slab of 1
+    full, partial = objs[0], objs[PER_SLAB]
+    root = k.slub.root_caches[s.index]
+    k.offline(child)
+    ps = s.parent_slab
+    assert ps.memcg is parent and partial.cache is ps and full.cache is s
+    assert parent.usage == 2 and child.usage == 0
+    k.offline(parent)
+    assert ps.destroyed and s.parent_slab is root
+    assert partial.cache is root and full.cache is s and full.where == NOWHERE
+    assert parent.usage == 0 and k.root.usage == 2 == k.slub.total_pages
+    k.free(s, full, cpu=1)
+    k.sim.run_events()                               # the child's destroy work
+    assert full.cache is root and full.where == PARTIAL
+    assert k.node_partial(root) == [partial, full]
+    assert root.nr_slabs == 2 and s.destroyed
+    assert child.state == "released" and parent.state == "released"
+    assert violations(k) == []
+
+
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_frees_into_a_chained_cache_rarely_take_a_list_lock(variant):
     """"When an object is freed, there are high stakes that no list locks are needed -

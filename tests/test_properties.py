@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from slabpolicy.api.plugin_manager import make_plugin_manager, policy_registry
@@ -184,6 +184,13 @@ def _drain_rcu(kit):
 @given(policy=st.sampled_from(CORRECT), cpus=st.integers(1, 4), rcu=RCU_MODES_BY_KIND,
        small=st.booleans(), memory=st.sampled_from([None, 64, 256]),
        ops=st.lists(reclaim_op, max_size=60))
+# found by this test: a dead child's cache chained to a parent's cache that went
+# too (chaining's fix 5)
+@example(policy=("chaining", {"variant": "corrected"}), cpus=4,
+         rcu={"big": "none", "dentry": "call_rcu", "small": "kfree_rcu"}, small=False,
+         memory=256, ops=[("alloc", 2, "dentry", 1, 33), ("wait", 8), ("offline", 2, 0),
+                          ("offline", 0, 2), ("free", 716, 0, 40), ("rcu_free", 1914, 1, 1),
+                          ("free", 1699, 2, 3)])
 def test_reclaim_and_rcu_frees_lose_nothing_and_free_nothing_twice(policy, cpus, rcu, small,
                                                                     memory, ops):
     """Objects go unused onto list_lrus, memcgs get memory.high limits, the machine a
