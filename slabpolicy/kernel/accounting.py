@@ -157,9 +157,9 @@ class AccountingChecker:
             if memcg.state == ONLINE and not memcg.is_root:
                 held = below.get(memcg.id, 0) + extra.get(memcg.id, 0)
                 if memcg.usage != held:
-                    self._record(f"usage {memcg.id}",
-                                 f"memcg {memcg.name}: kmem counter is {memcg.usage} pages but "
-                                 f"its caches and those below it hold {held}", now)
+                    record(f"usage {memcg.id}",
+                           f"memcg {memcg.name}: kmem counter is {memcg.usage} pages but "
+                           f"its caches and those below it hold {held}", now)
         for memcg in sim.memcgs.released:
             if memcg.usage:
                 record(f"released {memcg.id}", f"memcg {memcg.name} released with "
