@@ -1,14 +1,12 @@
-"""The event engine: simulated nanoseconds on N cpus, driven by a workload.
+"""The engine: simulated nanoseconds on N cpus, driven by a workload.
 
-A heap of ``(time, seq, kind, a, b, c)`` events, SimPy's way: the increasing
-``seq`` breaks ties, so a run is deterministic.  The streams' next allocations
-are kept apart, in a small heap of ``(time, seq, stream)`` with one entry per
-stream (``Simulation._arrivals``): an allocation replaces its stream's entry
-there instead of costing a push and a pop in the big heap, which holds every
-live object's free.  Both take their ``seq`` from the one counter at the moment
-the event is queued, and the loop always takes the head with the smaller
-``(time, seq)``, so the events are processed in exactly the order one heap
-would give.  Every random draw comes from one
+Events ``(time, seq, kind, a, b, c)`` are processed in ``(time, seq)`` order,
+SimPy's way: the increasing ``seq`` breaks ties, so a run is deterministic.
+They are queued in an :class:`~slabpolicy.kernel.event_queue.EventQueue`: the
+near ones in a small heap, the later ones (mostly frees of live objects) in
+buckets, and the streams' next allocations apart, one per stream; the loop
+always takes the earliest head, so the events are processed in exactly the
+order one heap of them all would give.  Every random draw comes from one
 ``random.Random(seed)`` and depends only on the workload's own events (cgroup
 arrivals and lifetimes, allocation times, cpus, object lifetimes), never on the
 policy: the same seed gives every policy the same event stream, which is what
@@ -26,7 +24,6 @@ and free paths are plain method calls.
 from __future__ import annotations
 
 import heapq
-import itertools
 import math
 import random
 from types import GeneratorType
@@ -34,6 +31,7 @@ from typing import Any, Callable
 
 from slabpolicy.kernel.accounting import AccountingChecker
 from slabpolicy.kernel.costs import rcu_grace_period
+from slabpolicy.kernel.event_queue import EventQueue
 from slabpolicy.kernel.histogram import Histogram
 from slabpolicy.kernel.locks import LockRegistry
 from slabpolicy.kernel.memcg import ONLINE, MemCgroup, MemcgTree
@@ -44,7 +42,7 @@ from slabpolicy.kernel.slub import Allocator, KmemCache
 from slabpolicy.workloads.placement import Placement
 from slabpolicy.kernel.turns import TURN, Turns
 
-# the kinds of the big heap's events (a stream's allocation, kind 0 once, is in _arrivals)
+# the kinds of the big heap's events (a stream's allocation is in the queue's arrivals)
 FREE, FREE_ACCOUNTED, ARRIVE, OFFLINE, RESUME, CALL, SAMPLE = range(1, 8)
 MIGRATE = TURN + 1  # a task of a cgroup moves to another cpu (after turns.TURN)
 KERNEL = TURN + 2  # kernel-model work: an RCU batch, kswapd (kernel/rcu.py, reclaim.py)
@@ -134,11 +132,8 @@ class Simulation(PolicyOperations):
         self.h_offline = Histogram()
         self.rcu_waits = 0
         self.series: dict[str, list] = {"t_ns": [], **{f: [] for f in MEMORY_FIGURES}}
-        self._heap: list[tuple] = []
-        #: each stream's next allocation, ``(time, seq, stream)``, apart from the big heap
-        self._arrivals: list[tuple] = []
-        self._seq = itertools.count()
-        self.turns = self.slub.turns = Turns(self._heap, self._arrivals, self._seq)
+        self._queue = EventQueue()
+        self.turns = self.slub.turns = Turns(self._queue)
         self._end = self.end_ns
         #: a sample came while operations were stopped mid-way: check at the next
         #: moment none is (their half-done state is not a violation)
@@ -210,7 +205,7 @@ class Simulation(PolicyOperations):
             self._push(t, FREE_ACCOUNTED, objcg, slab, cpu)
 
     def _push(self, t: int, kind: int, a=None, b=None, c=None) -> None:
-        heapq.heappush(self._heap, (t, next(self._seq), kind, a, b, c))
+        self._queue.push(t, kind, a, b, c)
 
     def kernel_event(self, t: int, fn: Callable[[int, Any, Any], None], a=None, b=None) -> None:
         """Queue ``fn(t, a, b)`` at time ``t``: kernel-model work (an RCU batch, kswapd)."""
@@ -249,15 +244,20 @@ class Simulation(PolicyOperations):
 
     def _loop(self) -> None:
         """The event loop (it runs in a greenlet: see :mod:`slabpolicy.kernel.turns`).
-        It returns when the events are done or another greenlet has taken it over."""
+        It returns when the events are done or another greenlet has taken it over.
+
+        It reads the queue's containers directly and queues an object's free inline,
+        as :meth:`EventQueue.push <slabpolicy.kernel.event_queue.EventQueue.push>` does."""
         turns = self.turns
         me = turns.loop
-        heap = self._heap
-        arrivals = self._arrivals
+        queue = self._queue
+        heap = queue.heap
+        arrivals = queue.arrivals
         pop = heapq.heappop
         push = heapq.heappush
         replace = heapq.heapreplace
-        seq = self._seq
+        push_far = queue.push_far
+        seq = queue.seq
         end = self._end
         ncpus = self.workload.machine.cpus
         rnd = self.rng.random
@@ -305,17 +305,26 @@ class Simulation(PolicyOperations):
                 objcg = a.objcg
                 slab = slab_alloc(cache, cpu, t, objcg)
                 if freed:
+                    ft = t + life
                     if a.defer is not None:
-                        push(heap, (t + life, next(seq), KERNEL, a.defer,
-                                    (cache, slab, objcg, unused), fcpu))
+                        event = (ft, next(seq), KERNEL, a.defer, (cache, slab, objcg, unused),
+                                 fcpu)
                     elif objcg is None:
-                        push(heap, (t + life, next(seq), FREE, cache, slab, fcpu))
+                        event = (ft, next(seq), FREE, cache, slab, fcpu)
                     else:
-                        push(heap, (t + life, next(seq), FREE_ACCOUNTED, objcg, slab, fcpu))
+                        event = (ft, next(seq), FREE_ACCOUNTED, objcg, slab, fcpu)
+                    if ft < queue.horizon:
+                        push(heap, event)
+                    elif heap:
+                        push_far(event)
+                    else:
+                        queue.push_near(event)
                 continue
             if not heap or heap[0][0] > end:
                 break
             t, _, kind, a, b, c = pop(heap)
+            if not heap:
+                queue.refill()
             if kind == FREE:
                 slab_free(a, b, c, t)
             elif kind == FREE_ACCOUNTED:
@@ -354,8 +363,9 @@ class Simulation(PolicyOperations):
         sample, if it came while operations were stopped, is taken when they are done."""
         turns = self.turns
         me = turns.loop
-        heap = self._heap
-        arrivals = self._arrivals
+        queue = self._queue
+        heap = queue.heap
+        arrivals = queue.arrivals
         aside = self._set_aside
         aside_arrivals = self._set_aside_arrivals
         while turns.stopped and (heap or arrivals) and turns.loop is me:
@@ -363,13 +373,15 @@ class Simulation(PolicyOperations):
                 aside_arrivals.append(heapq.heappop(arrivals))
                 continue
             event = heapq.heappop(heap)
+            if not heap:
+                queue.refill()
             if event[2] == TURN:
                 turns.resume(event[3], event[0])
             else:
                 aside.append(event)
         if turns.loop is me:
             for event in aside:
-                heapq.heappush(heap, event)
+                queue.push_event(event)
             aside.clear()
             for event in aside_arrivals:
                 heapq.heappush(arrivals, event)
@@ -448,7 +460,7 @@ class Simulation(PolicyOperations):
                          stream.remote_free, cpus, unused_sampler)
             nt = t + int(rng.expovariate(st.per_ns))
             if nt <= self.end_ns:
-                heapq.heappush(self._arrivals, (nt, next(self._seq), st))
+                self._queue.push_arrival(nt, st)
         if group.spawned < spec.count:
             arrival = spec.arrival
             if arrival.process == "poisson":
