@@ -244,118 +244,40 @@ class Simulation(PolicyOperations):
 
     def _loop(self) -> None:
         """The event loop (it runs in a greenlet: see :mod:`slabpolicy.kernel.turns`).
-        It returns when the events are done or another greenlet has taken it over.
-
-        It reads the queue's containers directly and queues an object's free inline,
-        as :meth:`EventQueue.push <slabpolicy.kernel.event_queue.EventQueue.push>` does."""
+        It returns when the events are done or another greenlet has taken it over."""
         turns = self.turns
-        me = turns.loop
-        queue = self._queue
-        heap = queue.heap
-        arrivals = queue.arrivals
-        pop = heapq.heappop
-        push = heapq.heappush
-        replace = heapq.heapreplace
-        push_far = queue.push_far
-        seq = queue.seq
-        end = self._end
-        ncpus = self.workload.machine.cpus
-        rnd = self.rng.random
-        log = math.log
-        slab_alloc = self.slub.slab_alloc
-        slab_free = self.slub.slab_free
-        while turns.loop is me:
-            if arrivals and (not heap or arrivals[0] < heap[0]):
-                # a stream's next allocation comes first (same (time, seq) order as one heap)
-                t, _, a = arrivals[0]
-                if t > end:
-                    break
-                memcg = a.memcg
-                if memcg.rmdir_ns is not None:
-                    pop(arrivals)
-                    continue                  # rmdir'ed cgroups allocate no more
-                cache = a.cache
-                taken = cache is None
-                if taken:
-                    # the first allocation asks the policy for the cache: the event is
-                    # off the queue then, as any event being processed is
-                    pop(arrivals)
-                    cache = a.cache = self.memcg_cache(memcg, a.index)
-                    if cache.account and not memcg.is_root:
-                        a.objcg = self.slub.objcgs.objcg_of(memcg)
-                    a.defer = self._deferred_free(a, cache)
-                # every draw and the stream's next event come before the allocation,
-                # which may stop at a lock while other events are processed
-                cpus = a.cpus
-                cpu = cpus[int(rnd() * len(cpus))]
-                life = a.life()
-                freed = life is not None and t + life <= end
-                fcpu = cpu
-                if freed and a.remote_free and rnd() < a.remote_free:
-                    fcpu = (cpu + 1 + int(rnd() * (ncpus - 1))) % ncpus
-                unused = a.unused_life() if freed and a.unused_life is not None else None
-                nt = t + int(-log(1.0 - rnd()) / a.per_ns)      # rng.expovariate(per_ns)
-                if nt <= end:
-                    if taken:
-                        push(arrivals, (nt, next(seq), a))
-                    else:
-                        replace(arrivals, (nt, next(seq), a))   # pop this one, queue the next
-                elif not taken:
-                    pop(arrivals)
-                objcg = a.objcg
-                slab = slab_alloc(cache, cpu, t, objcg)
-                if freed:
-                    ft = t + life
-                    if a.defer is not None:
-                        event = (ft, next(seq), KERNEL, a.defer, (cache, slab, objcg, unused),
-                                 fcpu)
-                    elif objcg is None:
-                        event = (ft, next(seq), FREE, cache, slab, fcpu)
-                    else:
-                        event = (ft, next(seq), FREE_ACCOUNTED, objcg, slab, fcpu)
-                    if ft < queue.horizon:
-                        push(heap, event)
-                    elif heap:
-                        push_far(event)
-                    else:
-                        queue.push_near(event)
-                continue
-            if not heap or heap[0][0] > end:
-                break
-            t, _, kind, a, b, c = pop(heap)
-            if not heap:
-                queue.refill()
-            if kind == FREE:
-                slab_free(a, b, c, t)
-            elif kind == FREE_ACCOUNTED:
-                slab_free(b.cache, b, c, t, a)    # a shared cache: the slab's own
-            elif kind == SAMPLE:
-                if t >= self.end_ns and turns.stopped:
-                    self._final_sample_due = True
-                else:
-                    self._sample(t)
-                nt = t + self.workload.sample_interval_ns
-                self._push(min(nt, end) if t < end else nt, SAMPLE)
-            elif kind == ARRIVE:
-                self._arrive(a, t)
-            elif kind == OFFLINE:
-                self.memcg_offline(a, t)
-            elif kind == TURN:
-                turns.resume(a, t)
-                if self._check_pending and not turns.stopped:
-                    self._check_pending = False
-                    self.checker.check(t)
-            elif kind == RESUME:
-                self.slub.begin(a.cpu, t)
-                self._continue(a)
-            elif kind == CALL:
-                self._call(a, t)
-            elif kind == KERNEL:
-                a(t, b, c)
-            elif kind == MIGRATE:
-                self._migrate(a, b, t)
-        if turns.loop is me:
+        if _event_loop(self, turns, self._queue, self.slub, turns.loop):
             self._drain()
+
+    def _event(self, kind: int, t: int, a, b, c) -> None:
+        """Process an event of the big heap other than a free (the loop does those)."""
+        if kind == SAMPLE:
+            turns = self.turns
+            if t >= self.end_ns and turns.stopped:
+                self._final_sample_due = True
+            else:
+                self._sample(t)
+            nt = t + self.workload.sample_interval_ns
+            self._push(min(nt, self._end) if t < self._end else nt, SAMPLE)
+        elif kind == ARRIVE:
+            self._arrive(a, t)
+        elif kind == OFFLINE:
+            self.memcg_offline(a, t)
+        elif kind == TURN:
+            turns = self.turns
+            turns.resume(a, t)
+            if self._check_pending and not turns.stopped:
+                self._check_pending = False
+                self.checker.check(t)
+        elif kind == RESUME:
+            self.slub.begin(a.cpu, t)
+            self._continue(a)
+        elif kind == CALL:
+            self._call(a, t)
+        elif kind == KERNEL:
+            a(t, b, c)
+        elif kind == MIGRATE:
+            self._migrate(a, b, t)
 
     def _drain(self) -> None:
         """Finish the operations stopped at a lock: their continuations only, in time
@@ -572,3 +494,94 @@ class Simulation(PolicyOperations):
         """Take the final sample at the end of the run if the loop has not."""
         if not self.series["t_ns"] or self.series["t_ns"][-1] != self.end_ns:
             self._sample(self.end_ns)
+
+
+def _event_loop(sim: Simulation, turns: Turns, queue: EventQueue, slub: Allocator,
+                me) -> bool:
+    """:meth:`Simulation._loop`'s loop, a function so that the compiled core can give
+    its locals C types (``engine.pxd``).  It reads the queue's containers directly
+    and queues an object's free inline, as :meth:`EventQueue.push_event
+    <slabpolicy.kernel.event_queue.EventQueue.push_event>` does.  Returns whether
+    this greenlet still runs the loop (it is then up to it to drain)."""
+    heap = queue.heap
+    arrivals = queue.arrivals
+    pop = heapq.heappop
+    push = heapq.heappush
+    replace = heapq.heapreplace
+    seq = queue.seq
+    end = sim._end
+    ncpus = sim.workload.machine.cpus
+    rnd = sim.rng.random
+    log = math.log
+    while turns.loop is me:
+        if arrivals and (not heap or arrivals[0] < heap[0]):
+            # a stream's next allocation comes first (same (time, seq) order as one heap)
+            t, _, st = arrivals[0]
+            if t > end:
+                break
+            memcg = st.memcg
+            if memcg.rmdir_ns is not None:
+                pop(arrivals)
+                continue                  # rmdir'ed cgroups allocate no more
+            cache = st.cache
+            taken = cache is None
+            if taken:
+                # the first allocation asks the policy for the cache: the event is
+                # off the queue then, as any event being processed is
+                pop(arrivals)
+                cache = st.cache = sim.memcg_cache(memcg, st.index)
+                if cache.account and not memcg.is_root:
+                    st.objcg = slub.objcgs.objcg_of(memcg)
+                st.defer = sim._deferred_free(st, cache)
+            # every draw and the stream's next event come before the allocation,
+            # which may stop at a lock while other events are processed
+            cpus = st.cpus
+            u = rnd()
+            cpu = cpus[int(u * len(cpus))]
+            life = st.life()
+            freed = life is not None and t + life <= end
+            fcpu = cpu
+            if freed and st.remote_free:
+                u = rnd()
+                if u < st.remote_free:
+                    u = rnd()
+                    fcpu = (cpu + 1 + int(u * (ncpus - 1))) % ncpus
+            unused = st.unused_life() if freed and st.unused_life is not None else None
+            u = rnd()
+            nt = t + int(-log(1.0 - u) / st.per_ns)      # rng.expovariate(per_ns)
+            if nt <= end:
+                if taken:
+                    push(arrivals, (nt, next(seq), st))
+                else:
+                    replace(arrivals, (nt, next(seq), st))   # pop this one, queue the next
+            elif not taken:
+                pop(arrivals)
+            objcg = st.objcg
+            slab = slub.slab_alloc(cache, cpu, t, objcg)
+            if freed:
+                ft = t + life
+                if st.defer is not None:
+                    event = (ft, next(seq), KERNEL, st.defer, (cache, slab, objcg, unused), fcpu)
+                elif objcg is None:
+                    event = (ft, next(seq), FREE, cache, slab, fcpu)
+                else:
+                    event = (ft, next(seq), FREE_ACCOUNTED, objcg, slab, fcpu)
+                if ft < queue.horizon:
+                    push(heap, event)
+                elif heap:
+                    queue.push_far(event)
+                else:
+                    queue.push_near(event)
+            continue
+        if not heap or heap[0][0] > end:
+            break
+        t, _, kind, a, b, c = pop(heap)
+        if not heap:
+            queue.refill()
+        if kind == FREE:
+            slub.slab_free(a, b, c, t)
+        elif kind == FREE_ACCOUNTED:
+            slub.slab_free(b.cache, b, c, t, a)    # a shared cache: the slab's own
+        else:
+            sim._event(kind, t, a, b, c)
+    return turns.loop is me
