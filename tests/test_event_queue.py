@@ -64,16 +64,11 @@ def test_same_time_events_keep_the_order_they_were_queued_in_across_buckets():
     assert not queue.far and not queue.buckets
 
 
-def test_the_head_is_the_earlier_of_the_events_and_the_arrivals():
+def test_what_the_readers_of_the_queue_see():
     queue = EventQueue(shift=4)
-    assert queue.first() is None and len(queue) == 0
+    assert len(queue) == 0 and not queue.any_before(100)
     queue.push(10, 1)
     queue.push(1000, 1, "far")           # in a bucket, not in the heap
-    queue.push_arrival(10, "stream")      # same time, queued later: after the event
-    assert queue.first()[:3] == (10, 0, 1) and len(queue.heap) == 1
-    queue.push_arrival(9, "stream 2")
-    assert queue.first()[2] == "stream 2"
-    assert not queue.any_before(9) and queue.any_before(10)
-    assert sorted(queue.arrival_times()) == [9, 10]
+    assert len(queue.heap) == 1 and len(queue) == 2
+    assert not queue.any_before(10) and queue.any_before(11)
     assert sorted((e[0], e[3]) for e in queue.queued()) == [(10, None), (1000, "far")]
-    assert len(queue) == 4

@@ -3,10 +3,9 @@
 Events ``(time, seq, kind, a, b, c)`` are processed in ``(time, seq)`` order,
 SimPy's way: the increasing ``seq`` breaks ties, so a run is deterministic.
 They are queued in an :class:`~slabpolicy.kernel.event_queue.EventQueue`: the
-near ones in a small heap, the later ones (mostly frees of live objects) in
-buckets, and the streams' next allocations apart, one per stream; the loop
-always takes the earliest head, so the events are processed in exactly the
-order one heap of them all would give.  Every random draw comes from one
+near ones in a small heap, the later ones (mostly frees of live objects, and
+each allocation stream's next allocation) in buckets, in exactly the order one
+heap of them all would give.  Every random draw comes from one
 ``random.Random(seed)`` and depends only on the workload's own events (cgroup
 arrivals and lifetimes, allocation times, cpus, object lifetimes), never on the
 policy: the same seed gives every policy the same event stream, which is what
@@ -42,8 +41,8 @@ from slabpolicy.kernel.slub import Allocator, KmemCache
 from slabpolicy.workloads.placement import Placement
 from slabpolicy.kernel.turns import TURN, Turns
 
-# the kinds of the big heap's events (a stream's allocation is in the queue's arrivals)
-FREE, FREE_ACCOUNTED, ARRIVE, OFFLINE, RESUME, CALL, SAMPLE = range(1, 8)
+# the kinds of events: a stream's next allocation, an object's free, ...
+ALLOC, FREE, FREE_ACCOUNTED, ARRIVE, OFFLINE, RESUME, CALL, SAMPLE = range(8)
 MIGRATE = TURN + 1  # a task of a cgroup moves to another cpu (after turns.TURN)
 KERNEL = TURN + 2  # kernel-model work: an RCU batch, kswapd (kernel/rcu.py, reclaim.py)
 
@@ -142,7 +141,6 @@ class Simulation(PolicyOperations):
         #: batch, a reclaim pass): it is taken when they have finished, in the drain
         self._final_sample_due = False
         self._set_aside: list[tuple] = []    # events past the end, while draining
-        self._set_aside_arrivals: list[tuple] = []
         self._groups = {g.name: _Group(g, self.rng) for g in workload.groups}
         self._offline_cpu: dict[int, int] = {}
         self._placement = Placement(workload.machine.cpus)
@@ -287,13 +285,8 @@ class Simulation(PolicyOperations):
         me = turns.loop
         queue = self._queue
         heap = queue.heap
-        arrivals = queue.arrivals
         aside = self._set_aside
-        aside_arrivals = self._set_aside_arrivals
-        while turns.stopped and (heap or arrivals) and turns.loop is me:
-            if arrivals and (not heap or arrivals[0] < heap[0]):
-                aside_arrivals.append(heapq.heappop(arrivals))
-                continue
+        while turns.stopped and heap and turns.loop is me:
             event = heapq.heappop(heap)
             if not heap:
                 queue.refill()
@@ -305,9 +298,6 @@ class Simulation(PolicyOperations):
             for event in aside:
                 queue.push_event(event)
             aside.clear()
-            for event in aside_arrivals:
-                heapq.heappush(arrivals, event)
-            aside_arrivals.clear()
             if self._final_sample_due and not turns.stopped:
                 # the run's last figures are those of its final state, as ops counts are
                 self._final_sample_due = self._check_pending = False
@@ -382,7 +372,7 @@ class Simulation(PolicyOperations):
                          stream.remote_free, cpus, unused_sampler)
             nt = t + int(rng.expovariate(st.per_ns))
             if nt <= self.end_ns:
-                self._queue.push_arrival(nt, st)
+                self._push(nt, ALLOC, st)
         if group.spawned < spec.count:
             arrival = spec.arrival
             if arrival.process == "poisson":
@@ -499,36 +489,38 @@ class Simulation(PolicyOperations):
 def _event_loop(sim: Simulation, turns: Turns, queue: EventQueue, slub: Allocator,
                 me) -> bool:
     """:meth:`Simulation._loop`'s loop, a function so that the compiled core can give
-    its locals C types (``engine.pxd``).  It reads the queue's containers directly
-    and queues an object's free inline, as :meth:`EventQueue.push_event
-    <slabpolicy.kernel.event_queue.EventQueue.push_event>` does.  Returns whether
-    this greenlet still runs the loop (it is then up to it to drain)."""
+    its locals C types (``engine.pxd``).  It pops from the queue's heap and refills
+    it itself, and queues an event in the bucket of its time itself where that
+    bucket exists already (where it is not, the event is at or after the horizon:
+    see :mod:`~slabpolicy.kernel.event_queue`).  Returns whether this greenlet still
+    runs the loop (it is then up to it to drain)."""
     heap = queue.heap
-    arrivals = queue.arrivals
+    far = queue.far
+    shift = queue.shift
     pop = heapq.heappop
-    push = heapq.heappush
-    replace = heapq.heapreplace
+    push = queue.push_event
     seq = queue.seq
     end = sim._end
     ncpus = sim.workload.machine.cpus
     rnd = sim.rng.random
     log = math.log
-    while turns.loop is me:
-        if arrivals and (not heap or arrivals[0] < heap[0]):
-            # a stream's next allocation comes first (same (time, seq) order as one heap)
-            t, _, st = arrivals[0]
-            if t > end:
-                break
+    # `while True` and not `while turns.loop is me`: CPython 3.11 specialises a
+    # function's code after a few unconditional backward jumps, and a loop whose
+    # every pass ends in its own test has none (unspecialised, it runs 25% slower)
+    while True:
+        if turns.loop is not me or not heap or heap[0][0] > end:
+            break
+        t, _, kind, a, b, c = pop(heap)
+        if not heap:
+            queue.refill()
+        if kind == ALLOC:
+            st = a
             memcg = st.memcg
             if memcg.rmdir_ns is not None:
-                pop(arrivals)
                 continue                  # rmdir'ed cgroups allocate no more
             cache = st.cache
-            taken = cache is None
-            if taken:
-                # the first allocation asks the policy for the cache: the event is
-                # off the queue then, as any event being processed is
-                pop(arrivals)
+            if cache is None:
+                # the first allocation asks the policy for the cache
                 cache = st.cache = sim.memcg_cache(memcg, st.index)
                 if cache.account and not memcg.is_root:
                     st.objcg = slub.objcgs.objcg_of(memcg)
@@ -550,12 +542,12 @@ def _event_loop(sim: Simulation, turns: Turns, queue: EventQueue, slub: Allocato
             u = rnd()
             nt = t + int(-log(1.0 - u) / st.per_ns)      # rng.expovariate(per_ns)
             if nt <= end:
-                if taken:
-                    push(arrivals, (nt, next(seq), st))
+                event = (nt, next(seq), ALLOC, st, None, None)
+                bucket = far.get(nt >> shift)
+                if bucket is not None:
+                    bucket.append(event)
                 else:
-                    replace(arrivals, (nt, next(seq), st))   # pop this one, queue the next
-            elif not taken:
-                pop(arrivals)
+                    push(event)
             objcg = st.objcg
             slab = slub.slab_alloc(cache, cpu, t, objcg)
             if freed:
@@ -566,19 +558,12 @@ def _event_loop(sim: Simulation, turns: Turns, queue: EventQueue, slub: Allocato
                     event = (ft, next(seq), FREE, cache, slab, fcpu)
                 else:
                     event = (ft, next(seq), FREE_ACCOUNTED, objcg, slab, fcpu)
-                if ft < queue.horizon:
-                    push(heap, event)
-                elif heap:
-                    queue.push_far(event)
+                bucket = far.get(ft >> shift)
+                if bucket is not None:
+                    bucket.append(event)
                 else:
-                    queue.push_near(event)
-            continue
-        if not heap or heap[0][0] > end:
-            break
-        t, _, kind, a, b, c = pop(heap)
-        if not heap:
-            queue.refill()
-        if kind == FREE:
+                    push(event)
+        elif kind == FREE:
             slub.slab_free(a, b, c, t)
         elif kind == FREE_ACCOUNTED:
             slub.slab_free(b.cache, b, c, t, a)    # a shared cache: the slab's own

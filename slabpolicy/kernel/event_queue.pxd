@@ -5,7 +5,7 @@
 # A field added to __slots__ in event_queue.py is added here too
 # (tests/test_event_queue.py checks that the two agree).
 cdef class EventQueue:
-    cdef public list heap, buckets, arrivals
+    cdef public list heap, buckets
     cdef public dict far
     cdef public object horizon, shift, seq
 
@@ -14,4 +14,4 @@ cdef class EventQueue:
     cpdef push_near(self, tuple event)
     cpdef push_far(self, tuple event)
     cpdef refill(self)
-    cpdef push_arrival(self, t, stream)
+    cpdef bint any_before(self, t)

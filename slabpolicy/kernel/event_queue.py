@@ -7,7 +7,8 @@ that order and a run is deterministic.  An event is a tuple
 ``(t, seq)`` and never further.
 
 Most queued events are the frees of live objects, tens of milliseconds ahead,
-while the loop only ever needs the earliest.  One heap of all of them costs
+and each allocation stream's next allocation, while the loop only ever needs
+the earliest.  One heap of all of them costs
 ``2 log2(n)`` tuple comparisons per pop (26 for bench.yaml's 5,000 live
 objects), and touches memory all over the heap.  So the queue is a calendar
 (R. Brown, "Calendar queues", CACM 31(10), 1988, in its simplest form):
@@ -25,32 +26,25 @@ empty only if ``far`` is too; so ``heap[0]`` is always the earliest event, and
 whatever reads the head reads it there.  An event pushed while ``heap`` is
 empty goes into ``heap`` whatever its time, and ``horizon`` moves past it.
 
-The streams' next allocations are apart, in ``arrivals`` ``(t, seq, stream)``,
-one entry per stream, so that an allocation replaces its stream's entry in a
-small heap instead of costing a push and a pop among the frees.  Both take their
-``seq`` from the one counter at the moment the event is queued, and the engine
-always takes the head with the smaller ``(t, seq)``, so the events are
-processed in exactly the order one heap would give.
-
-The engine's loop reads these containers directly and does :meth:`push`'s
-work inline (a method call per event costs more than the heap work it saves
-when the core is not compiled); everything else goes through the methods.
+The engine's loop reads ``heap`` directly and refills it; everything else goes
+through the methods.
 """
 from __future__ import annotations
 
 import heapq
 import itertools
-from typing import Any, Iterator
+from typing import Iterator
 
-#: bucket width ``2**DEFAULT_SHIFT`` ns (131 us): bench.yaml frees about 16
-#: objects per bucket; the width changes only the speed, never the order
+#: bucket width ``2**DEFAULT_SHIFT`` ns (131 us): bench.yaml has about 16
+#: allocations and 16 frees per bucket; the width changes only the speed, never
+#: the order
 DEFAULT_SHIFT = 17
 
 
 class EventQueue:
     """The queued events of one simulation (see the module docstring)."""
 
-    __slots__ = ("heap", "horizon", "shift", "far", "buckets", "arrivals", "seq")
+    __slots__ = ("heap", "horizon", "shift", "far", "buckets", "seq")
 
     def __init__(self, shift: int = DEFAULT_SHIFT) -> None:
         self.heap: list[tuple] = []          # (t, seq, kind, a, b, c) before horizon
@@ -58,7 +52,6 @@ class EventQueue:
         self.horizon = 0                     # the first time whose events are in far
         self.far: dict[int, list[tuple]] = {}    # t >> shift -> events, unsorted
         self.buckets: list[int] = []         # the keys of far, a heap
-        self.arrivals: list[tuple] = []      # (t, seq, stream): the streams' next allocations
         self.seq = itertools.count()
 
     def push(self, t: int, kind: int, a=None, b=None, c=None) -> None:
@@ -98,36 +91,16 @@ class EventQueue:
             heapq.heapify(heap)
             self.horizon = (n + 1) << self.shift
 
-    def push_arrival(self, t: int, stream) -> None:
-        """Queue ``stream``'s next allocation at ``t``."""
-        heapq.heappush(self.arrivals, (t, next(self.seq), stream))
-
-    def first(self) -> tuple | None:
-        """The event that comes next, an event or an arrival (None: nothing is queued)."""
-        heap = self.heap
-        arrivals = self.arrivals
-        if arrivals and (not heap or arrivals[0] < heap[0]):
-            return arrivals[0]
-        return heap[0] if heap else None
-
     def any_before(self, t: int) -> bool:
         """Whether an event earlier than ``t`` is queued."""
         heap = self.heap
-        if heap and heap[0][0] < t:
-            return True
-        arrivals = self.arrivals
-        return bool(arrivals) and arrivals[0][0] < t
+        return bool(heap) and heap[0][0] < t
 
     def queued(self) -> Iterator[tuple]:
-        """Every queued event but the arrivals, ``(t, seq, kind, a, b, c)``, in no order."""
+        """Every queued event, ``(t, seq, kind, a, b, c)``, in no order."""
         yield from self.heap
         for bucket in self.far.values():
             yield from bucket
 
-    def arrival_times(self) -> Iterator[int]:
-        """The times of the streams' next allocations, in no order."""
-        for t, _, _ in self.arrivals:
-            yield t
-
     def __len__(self) -> int:
-        return len(self.heap) + sum(map(len, self.far.values())) + len(self.arrivals)
+        return len(self.heap) + sum(map(len, self.far.values()))

@@ -64,9 +64,6 @@ class PolicyOperations:
         for t, _, _, a, _, _ in self._queue.queued():
             if not isinstance(getattr(a, "__self__", None), Timer) and (last is None or t > last):
                 last = t
-        for t in self._queue.arrival_times():      # the streams' next allocations
-            if last is None or t > last:
-                last = t
         return last
 
     # -- moving slabs ----------------------------------------------------------------

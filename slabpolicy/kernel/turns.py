@@ -34,7 +34,7 @@ from greenlet import getcurrent, greenlet
 
 from slabpolicy.kernel.event_queue import EventQueue
 
-#: the event kind of a stopped operation's continuation (the engine's kinds are 1-7)
+#: the event kind of a stopped operation's continuation (the engine's kinds are 0-7)
 TURN = 8
 
 #: what a stopped loop greenlet tells :meth:`Turns.run`: start a new loop greenlet
