@@ -18,9 +18,10 @@ def _pop(queue: EventQueue) -> tuple:
     return event
 
 
-# a script of pushes (a time ahead of the last popped one, possibly in the past) and pops
-steps = st.lists(st.one_of(st.integers(min_value=-50, max_value=3000), st.none()),
-                 max_size=200)
+# a script of pushes (a time ahead of the last popped one, possibly in the past; pushed
+# by push() or as the engine's loop does) and pops
+steps = st.lists(st.one_of(st.tuples(st.integers(min_value=-50, max_value=3000), st.booleans()),
+                           st.none()), max_size=200)
 
 
 @given(steps, st.integers(min_value=0, max_value=12))
@@ -36,9 +37,15 @@ def test_events_come_out_as_from_one_heap_whatever_the_bucket_width(script, shif
                 now = expected[0]
             else:
                 assert not queue.heap and not queue.far
+            continue
+        ahead, as_the_loop = step
+        t = now + ahead
+        if as_the_loop:
+            event = (t, next(queue.seq), 1, ahead, None, None)
+            (queue.far.get(t >> queue.shift) or queue).append(event)
         else:
-            queue.push(now + step, 1, step)
-            heapq.heappush(reference, _last_pushed(queue))
+            queue.push(t, 1, ahead)
+        heapq.heappush(reference, _last_pushed(queue))
         # the head is always in the small heap: it is empty only when nothing is queued
         assert bool(queue.heap) == bool(reference)
         if reference:
@@ -72,3 +79,21 @@ def test_what_the_readers_of_the_queue_see():
     assert len(queue.heap) == 1 and len(queue) == 2
     assert not queue.any_before(10) and queue.any_before(11)
     assert sorted((e[0], e[3]) for e in queue.queued()) == [(10, None), (1000, "far")]
+
+
+def test_the_cython_declarations_name_every_slot_of_the_engine_classes():
+    """engine.pxd, event_queue.pxd and turns.pxd make these classes C types when the
+    core is compiled: each declares exactly its class's ``__slots__``."""
+    import re
+    from pathlib import Path
+
+    from slabpolicy.kernel import engine, event_queue, turns
+    for module, names in [(engine, ["_Stream"]), (event_queue, ["EventQueue"]),
+                          (turns, ["Turns"])]:
+        pxd = Path(module.__file__).with_suffix(".pxd").read_text()
+        blocks = re.findall(r"^cdef class (\w+):\n((?:    .*\n|\n)*)", pxd, flags=re.M)
+        assert [name for name, _ in blocks] == names
+        for name, body in blocks:
+            declared = {field.strip() for line in re.findall(r"cdef public \w+ (.*)", body)
+                        for field in line.split(",")}
+            assert declared == set(getattr(module, name).__slots__), name

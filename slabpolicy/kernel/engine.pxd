@@ -18,7 +18,7 @@ cdef class _Stream:
     cdef public list cpus
     cdef public double per_ns, remote_free
 
-@cython.locals(heap=list, far=dict, bucket=list, event=tuple, st=_Stream, cache=KmemCache,
+@cython.locals(heap=list, far=dict, event=tuple, st=_Stream, cache=KmemCache,
                cpus=list, cpu=Py_ssize_t, fcpu=Py_ssize_t, ncpus=Py_ssize_t, u=cython.double,
                freed=bint)
 cdef bint _event_loop(object sim, Turns turns, EventQueue queue, Allocator slub, object me)

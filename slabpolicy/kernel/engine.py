@@ -491,14 +491,13 @@ def _event_loop(sim: Simulation, turns: Turns, queue: EventQueue, slub: Allocato
     """:meth:`Simulation._loop`'s loop, a function so that the compiled core can give
     its locals C types (``engine.pxd``).  It pops from the queue's heap and refills
     it itself, and queues an event in the bucket of its time itself where that
-    bucket exists already (where it is not, the event is at or after the horizon:
-    see :mod:`~slabpolicy.kernel.event_queue`).  Returns whether this greenlet still
-    runs the loop (it is then up to it to drain)."""
+    bucket exists already (:meth:`EventQueue.append
+    <slabpolicy.kernel.event_queue.EventQueue.append>`).  Returns whether this
+    greenlet still runs the loop (it is then up to it to drain)."""
     heap = queue.heap
     far = queue.far
     shift = queue.shift
     pop = heapq.heappop
-    push = queue.push_event
     seq = queue.seq
     end = sim._end
     ncpus = sim.workload.machine.cpus
@@ -543,11 +542,7 @@ def _event_loop(sim: Simulation, turns: Turns, queue: EventQueue, slub: Allocato
             nt = t + int(-log(1.0 - u) / st.per_ns)      # rng.expovariate(per_ns)
             if nt <= end:
                 event = (nt, next(seq), ALLOC, st, None, None)
-                bucket = far.get(nt >> shift)
-                if bucket is not None:
-                    bucket.append(event)
-                else:
-                    push(event)
+                (far.get(nt >> shift) or queue).append(event)
             objcg = st.objcg
             slab = slub.slab_alloc(cache, cpu, t, objcg)
             if freed:
@@ -558,11 +553,7 @@ def _event_loop(sim: Simulation, turns: Turns, queue: EventQueue, slub: Allocato
                     event = (ft, next(seq), FREE, cache, slab, fcpu)
                 else:
                     event = (ft, next(seq), FREE_ACCOUNTED, objcg, slab, fcpu)
-                bucket = far.get(ft >> shift)
-                if bucket is not None:
-                    bucket.append(event)
-                else:
-                    push(event)
+                (far.get(ft >> shift) or queue).append(event)
         elif kind == FREE:
             slub.slab_free(a, b, c, t)
         elif kind == FREE_ACCOUNTED:

@@ -67,6 +67,13 @@ class EventQueue:
         else:
             self.push_near(event)
 
+    def append(self, event: tuple) -> None:
+        """:meth:`push_event` under a list's name, so that the engine's loop queues an
+        event with ``(far.get(t >> shift) or queue).append(event)``: into the bucket of
+        its time where that exists (the event is then at or after the horizon, and
+        ``heap`` is not empty), else wherever the queue puts it."""
+        self.push_event(event)
+
     def push_near(self, event: tuple) -> None:
         """Queue ``event`` while ``heap`` is empty: it goes there, the horizon past it."""
         self.horizon = ((event[0] >> self.shift) + 1) << self.shift
