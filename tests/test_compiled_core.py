@@ -191,6 +191,10 @@ def test_an_edited_source_is_never_shadowed_by_its_stale_extension(tmp_path):
     ("slub", ["Slab", "SlabList", "KmemCacheCpu", "KmemCacheNode", "KmemCache", "Allocator"]),
     ("locks", ["LockClass", "Lock"]),
     ("histogram", ["Histogram"]),
+    ("memcg", ["MemCgroup"]),
+    ("memcg_stock", ["MemcgStock"]),
+    ("objcg", ["ObjCgroup", "ObjStock", "ObjcgAccounting"]),
+    ("objcg_eras", ["ObjcgAccounting59"]),
 ])
 def test_the_cython_declarations_name_every_field_of_their_classes(module, classes):
     """A .pxd declares the C types of its .py's classes: a class with ``__slots__``
@@ -202,7 +206,7 @@ def test_the_cython_declarations_name_every_field_of_their_classes(module, class
 
     mod = importlib.import_module(f"slabpolicy.kernel.{module}")
     pxd = (REPO / "slabpolicy" / "kernel" / f"{module}.pxd").read_text()
-    blocks = re.findall(r"^cdef class (\w+):\n((?:    .*\n|\n)*)", pxd, flags=re.M)
+    blocks = re.findall(r"^cdef class (\w+)(?:\(\w+\))?:\n((?:    .*\n|\n)*)", pxd, flags=re.M)
     assert [name for name, _ in blocks] == classes
     tree = ast.parse((REPO / "slabpolicy" / "kernel" / f"{module}.py").read_text())
     for name, body in blocks:
