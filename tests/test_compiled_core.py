@@ -188,7 +188,9 @@ def test_an_edited_source_is_never_shadowed_by_its_stale_extension(tmp_path):
 
 
 @pytest.mark.parametrize("module, classes", [
-    ("slub", ["Slab", "KmemCacheCpu", "KmemCache", "Allocator"]),
+    ("slub", ["Slab", "SlabList", "KmemCacheCpu", "KmemCacheNode", "KmemCache", "Allocator"]),
+    ("locks", ["LockClass", "Lock"]),
+    ("histogram", ["Histogram"]),
     ("memcg", ["MemCgroup"]),
     ("memcg_stock", ["MemcgStock"]),
     ("objcg", ["ObjCgroup", "ObjStock", "ObjcgAccounting"]),
