@@ -154,7 +154,7 @@ class AccountingChecker:
             # an online memcg's counter holds its subtree's pages (a dying one may have
             # handed its charge up ahead of its slabs: the seed's uncharge_until);
             # the root's is the global check above
-            if memcg.state == ONLINE and not memcg.is_root:
+            if memcg.state == ONLINE and memcg.parent is not None:     # not the root
                 held = below.get(memcg.id, 0) + extra.get(memcg.id, 0)
                 if memcg.usage != held:
                     record(f"usage {memcg.id}",
@@ -189,10 +189,7 @@ class AccountingChecker:
         mismatch they had then was recorded then."""
         slub = self.sim.slub
         changed = slub.changed_caches
-        counted_memcg = self._counted_memcg
-        for cache in slub.caches:
-            if counted_memcg.get(cache) is not cache.memcg:    # new, or re-parented
-                changed.add(cache)
+        changed.update(moved_caches(slub.caches, self._counted_memcg))
         for cache in sorted(changed, key=_cache_id):
             self._uncount(cache)
             if not cache.destroyed:
@@ -231,29 +228,7 @@ class AccountingChecker:
     def _check_slabs(self, record, now: int) -> tuple[int, int]:
         """Every slab that exists, in the order they were made: return the live objects
         and their bytes, and record frozen slabs no cpu holds and lost slabs."""
-        objects = 0
-        live_bytes = 0
-        for slab in self.sim.slub.existing:
-            cache = slab.cache
-            if cache.destroyed:             # left in a destroyed cache: counted there
-                continue
-            inuse = slab.inuse
-            objects += inuse
-            live_bytes += inuse * cache.object_size
-            if slab.frozen:
-                if slab.where == PARTIAL:
-                    # acquire_slab() freezes it again: two cpus own one freelist
-                    record(f"frozen {slab.id}", f"{cache.name}: slab {slab.id} is frozen on "
-                                 f"a node partial list, not on a cpu", now,
-                                 crash="get_partial_node()")
-                elif slab.where != CPU_SLAB and slab.where != CPU_PARTIAL:
-                    record(f"frozen {slab.id}", f"{cache.name}: slab {slab.id} is frozen on "
-                                 f"{WHERE[slab.where]}, not on a cpu: orphaned, never "
-                                 f"unfrozen or discarded", now)
-            elif slab.where == NOWHERE and inuse < slab.objects:
-                record(f"lost {slab.id}", f"{cache.name}: slab {slab.id} has free objects but is "
-                             f"on no list and no cpu: lost to allocation", now)
-        return objects, live_bytes
+        return check_slabs(self.sim.slub.existing, record, now)
 
     def messages(self) -> list[str]:
         """The first message of each distinct violation, sorted."""
@@ -268,6 +243,44 @@ class AccountingChecker:
 
 def _cache_id(cache: KmemCache) -> int:
     return cache.id
+
+
+# The two walks of every check, as functions of their own: compiled, they read the
+# slabs' and caches' fields as C structure members (accounting.pxd).
+
+def moved_caches(caches: list[KmemCache], counted_memcg: dict) -> list[KmemCache]:
+    """The caches whose memcg is not the one they were last counted with: new caches,
+    and those a policy re-pointed (re-parenting)."""
+    return [cache for cache in caches if counted_memcg.get(cache) is not cache.memcg]
+
+
+def check_slabs(existing, record, now: int) -> tuple[int, int]:
+    """Look at every slab of ``existing`` in turn: return the live objects and their
+    bytes (a destroyed cache's slabs are counted with it), and record frozen slabs no
+    cpu holds and lost slabs."""
+    objects = 0
+    live_bytes = 0
+    for slab in existing:
+        cache = slab.cache
+        if cache.destroyed:             # left in a destroyed cache: counted there
+            continue
+        inuse = slab.inuse
+        objects += inuse
+        live_bytes += inuse * cache.object_size
+        if slab.frozen:
+            where = slab.where
+            if where == PARTIAL:
+                # acquire_slab() freezes it again: two cpus own one freelist
+                record(f"frozen {slab.id}", f"{cache.name}: slab {slab.id} is frozen on "
+                       f"a node partial list, not on a cpu", now, crash="get_partial_node()")
+            elif where != CPU_SLAB and where != CPU_PARTIAL:
+                record(f"frozen {slab.id}", f"{cache.name}: slab {slab.id} is frozen on "
+                       f"{WHERE[where]}, not on a cpu: orphaned, never unfrozen or "
+                       f"discarded", now)
+        elif inuse < slab.objects and slab.where == NOWHERE:
+            record(f"lost {slab.id}", f"{cache.name}: slab {slab.id} has free objects but is "
+                   f"on no list and no cpu: lost to allocation", now)
+    return objects, live_bytes
 
 
 def _ignore(key: str, message: str, now: int, crash: str | None = None) -> None:
