@@ -80,20 +80,3 @@ def test_what_the_readers_of_the_queue_see():
     assert not queue.any_before(10) and queue.any_before(11)
     assert sorted((e[0], e[3]) for e in queue.queued()) == [(10, None), (1000, "far")]
 
-
-def test_the_cython_declarations_name_every_slot_of_the_engine_classes():
-    """engine.pxd, event_queue.pxd and turns.pxd make these classes C types when the
-    core is compiled: each declares exactly its class's ``__slots__``."""
-    import re
-    from pathlib import Path
-
-    from slabpolicy.kernel import engine, event_queue, turns
-    for module, names in [(engine, ["_Stream"]), (event_queue, ["EventQueue"]),
-                          (turns, ["Turns"])]:
-        pxd = Path(module.__file__).with_suffix(".pxd").read_text()
-        blocks = re.findall(r"^cdef class (\w+):\n((?:    .*\n|\n)*)", pxd, flags=re.M)
-        assert [name for name, _ in blocks] == names
-        for name, body in blocks:
-            declared = {field.strip() for line in re.findall(r"cdef public \w+ (.*)", body)
-                        for field in line.split(",")}
-            assert declared == set(getattr(module, name).__slots__), name

@@ -7,7 +7,7 @@
 # draw from random() are Python floats, that is C doubles (the arithmetic on them is the same
 # IEEE double arithmetic, and int() of a double is Python's), and a cpu number is
 # below the machine's cpu count.  Times stay Python ints (unbounded).  A field added to
-# _Stream's __slots__ is added here too (tests/test_event_queue.py checks that).
+# _Stream's __slots__ is added here too (tests/test_compiled_declarations.py checks that).
 cimport cython
 from slabpolicy.kernel.event_queue cimport EventQueue
 from slabpolicy.kernel.slub cimport Allocator, KmemCache

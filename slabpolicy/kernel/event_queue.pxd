@@ -3,7 +3,7 @@
 # its push methods without a dictionary lookup or a Python call.  Times stay Python ints
 # (a time may be far past any C integer), so every comparison and shift is Python's.
 # A field added to __slots__ in event_queue.py is added here too
-# (tests/test_event_queue.py checks that the two agree).
+# (tests/test_compiled_declarations.py checks that the two agree).
 cdef class EventQueue:
     cdef public list heap, buckets
     cdef public dict far
