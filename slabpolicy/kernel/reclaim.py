@@ -178,7 +178,8 @@ class Reclaim:
             return                      # reclaim freed it already
         slub = self.slub
         slub.begin(cpu, t)
-        if item.lru is not None and self.lrus[item.cache.index].delete(item):
+        lru = self.lrus[item.cache.index]
+        if item.lru is not None and lru.delete(item):
             self._evict(item, cpu, t)     # (reclaim may have taken it while this waited)
             self.expired += 1
         slub.end(cpu)
