@@ -34,3 +34,7 @@ cdef class ObjcgAccounting:
     cpdef refill(self, ObjCgroup objcg, Py_ssize_t cpu, object nr_bytes, bint allow_uncharge)
     @cython.locals(old=ObjCgroup)
     cpdef drain(self, ObjStock stock)
+    cpdef slab_created(self, object slab)
+    cpdef post_alloc(self, object slab)
+    cpdef alloc_vector(self, object slab)
+    cpdef free_vector(self, object slab)

@@ -8,3 +8,4 @@ cdef class ObjcgAccounting59(ObjcgAccounting):
     cpdef uncharge_cost(self, ObjCgroup objcg, object pages)
     @cython.locals(stock=ObjStock)
     cpdef refill(self, ObjCgroup objcg, Py_ssize_t cpu, object nr_bytes, bint allow_uncharge)
+    cpdef slab_created(self, object slab)

@@ -23,6 +23,8 @@ from libc.stdint cimport int64_t
 
 from slabpolicy.kernel.histogram cimport Histogram
 from slabpolicy.kernel.locks cimport Lock
+from slabpolicy.kernel.memcg_stock cimport MemcgStock
+from slabpolicy.kernel.objcg cimport ObjcgAccounting
 
 cdef class SlabList
 
@@ -71,7 +73,9 @@ cdef class Allocator:
     cdef public object caches, dead_caches, total_pages, peak_pages
     cdef public int64_t n_alloc_fast, n_alloc_slow, n_free_fast, n_free_slow
     cdef public Histogram h_alloc_slow, h_free_slow, h_alloc_fast_rec, h_free_fast_rec
-    cdef public object memcg_stock, objcgs, dead_cache_free, on_dead_cache_empty, on_violation
+    cdef public MemcgStock memcg_stock
+    cdef public ObjcgAccounting objcgs
+    cdef public object dead_cache_free, on_dead_cache_empty, on_violation
     cdef public object retired_stats, pressure, rcu_free_slab, root_caches, era
     cdef public object c_alloc_fast, c_free_fast, c_alloc_slow, c_free_slow, c_cmpxchg
     cdef public object c_lock, c_lock_bounce, c_line_transfer, c_list_op
