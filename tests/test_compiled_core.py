@@ -141,6 +141,25 @@ def _build(tmp_path: Path, env: dict[str, str], capsys) -> tuple[list[Path], str
     return built, capsys.readouterr().err
 
 
+def test_none_where_a_pxd_names_a_class_is_an_attribute_error_in_both_cores(
+        compiled_pythonpath, tmp_path):
+    """A plugin handing the lock path ``None`` for a lock (a cache without a
+    ``free_lock``, say) gets Python's AttributeError from the compiled core too, not
+    a crash: the build's ``nonecheck`` directive."""
+    code = ("from slabpolicy import _core\n"
+            "from slabpolicy.api.testing import Kit\n"
+            "k = Kit()\n"
+            "try:\n"
+            "    k.slub.lock(None)\n"
+            "except AttributeError as exc:\n"
+            "    print(_core.running(), type(exc).__name__)\n")
+    for pure, core in ((False, _core.COMPILED_CORE), (True, _core.PURE_CORE)):
+        proc = subprocess.run([sys.executable, "-P", "-c", code], cwd=tmp_path,
+                              capture_output=True, text=True,
+                              env=_child_env(compiled_pythonpath, pure))
+        assert (proc.returncode, proc.stdout) == (0, f"{core} AttributeError\n"), proc.stderr
+
+
 def test_a_build_without_a_c_compiler_installs_pure_python(tmp_path, capsys):
     pytest.importorskip("Cython", reason="the build needs Cython to reach the C compiler")
     built, said = _build(tmp_path, {"CC": "false"}, capsys)

@@ -198,19 +198,12 @@ class AccountingChecker:
     def _count(self, cache: KmemCache, record, now: int) -> None:
         """Compare each node's slab counter of ``cache`` with its slabs, and add its
         pages to the total and to its memcg's subtree (every memcg of the lineage)."""
-        pages = 0
-        for n in cache.node:
-            existing = len(n.slabs)
-            if existing != n.nr_slabs:
-                record(f"nr_slabs {cache.name} {n.node}",
-                             f"{cache.name} node {n.node}: nr_slabs counts {n.nr_slabs} "
-                             f"slabs but {existing} exist", now)
-            pages += existing * cache.pages
+        pages = count_slabs(cache, record, now)
         memcg = cache.memcg
         self._counted_memcg[cache] = memcg
         self._counted_pages[cache] = pages
         self._pages += pages
-        if pages and not memcg.is_root:
+        if pages and memcg.parent is not None:         # not the root
             below = self._below
             for m in memcg.lineage:
                 below[m.id] = below.get(m.id, 0) + pages
@@ -220,7 +213,7 @@ class AccountingChecker:
         memcg = self._counted_memcg.pop(cache, None)
         pages = self._counted_pages.pop(cache, 0)
         self._pages -= pages
-        if pages and not memcg.is_root:
+        if pages and memcg.parent is not None:
             below = self._below
             for m in memcg.lineage:
                 below[m.id] -= pages
@@ -245,8 +238,21 @@ def _cache_id(cache: KmemCache) -> int:
     return cache.id
 
 
-# The two walks of every check, as functions of their own: compiled, they read the
-# slabs' and caches' fields as C structure members (accounting.pxd).
+# The walks over everything that exists, as functions of their own: compiled, they
+# read the slabs', nodes' and caches' fields as C structure members (accounting.pxd).
+
+def count_slabs(cache: KmemCache, record, now: int) -> int:
+    """Compare each node's slab counter of ``cache`` with the slabs it holds there;
+    return the pages of those slabs."""
+    pages = 0
+    for n in cache.node:
+        existing = len(n.slabs)
+        if existing != n.nr_slabs:
+            record(f"nr_slabs {cache.name} {n.node}", f"{cache.name} node {n.node}: nr_slabs "
+                   f"counts {n.nr_slabs} slabs but {existing} exist", now)
+        pages += existing * cache.pages
+    return pages
+
 
 def moved_caches(caches: list[KmemCache], counted_memcg: dict) -> list[KmemCache]:
     """The caches whose memcg is not the one they were last counted with: new caches,
