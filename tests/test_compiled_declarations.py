@@ -1,5 +1,6 @@
 """The Cython declarations of the kernel model's reclaim and RCU modules (list_lru.pxd,
-rcu.pxd, reclaim.pxd; slub.pxd has its own test in test_compiled_core.py) name the
+rcu.pxd, reclaim.pxd) and of the engine's (engine.pxd, event_queue.pxd, turns.pxd;
+slub.pxd has its own test in test_compiled_core.py) name the
 fields their classes really have: a class with ``__slots__`` declares exactly those,
 one without declares only attributes its methods set (anything else lands in its
 ``__dict__``).  A field the .py gains and the .pxd lacks would make the compiled
@@ -36,7 +37,10 @@ def assigned_in(tree: ast.Module, class_name: str) -> set[str]:
 
 
 @pytest.mark.parametrize("module,classes", [("list_lru", ["LruItem", "ListLru"]),
-                                            ("rcu", ["Rcu"]), ("reclaim", ["Reclaim"])])
+                                            ("rcu", ["Rcu"]), ("reclaim", ["Reclaim"]),
+                                            ("engine", ["_Stream"]),
+                                            ("event_queue", ["EventQueue"]),
+                                            ("turns", ["Turns"])])
 def test_each_declared_class_declares_the_fields_its_python_class_has(module, classes):
     declared = declared_fields((KERNEL / f"{module}.pxd").read_text())
     assert sorted(declared) == sorted(classes)
