@@ -17,7 +17,9 @@ The Cython directives keep Python's semantics: annotations are not taken as C
 types (``annotation_typing=False``: a ``float`` annotation would otherwise be a
 C double, an ``int`` one an exact-type check), division and modulo stay
 Python's (``cdivision=False``, the default), integers stay Python's unbounded
-ints; C types come only from the ``.pxd`` files next to the sources, where
+ints, and an attribute of ``None`` where a ``.pxd`` declares a class is
+Python's AttributeError, not a crash (``nonecheck=True``); C types come only
+from the ``.pxd`` files next to the sources, where
 each declaration is chosen to leave every result unchanged.
 """
 from __future__ import annotations
@@ -34,7 +36,7 @@ from setuptools.command.build_ext import build_ext
 HERE = Path(__file__).resolve().parent
 CORE = runpy.run_path(str(HERE / "slabpolicy" / "_core.py"))
 DIRECTIVES = {"language_level": 3, "annotation_typing": False, "binding": True,
-              "cdivision": False}
+              "cdivision": False, "nonecheck": True}
 
 
 def _say(message: str) -> None:

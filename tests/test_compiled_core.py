@@ -141,6 +141,25 @@ def _build(tmp_path: Path, env: dict[str, str], capsys) -> tuple[list[Path], str
     return built, capsys.readouterr().err
 
 
+def test_none_where_a_pxd_names_a_class_is_an_attribute_error_in_both_cores(
+        compiled_pythonpath, tmp_path):
+    """A plugin handing the lock path ``None`` for a lock (a cache without a
+    ``free_lock``, say) gets Python's AttributeError from the compiled core too, not
+    a crash: the build's ``nonecheck`` directive."""
+    code = ("from slabpolicy import _core\n"
+            "from slabpolicy.api.testing import Kit\n"
+            "k = Kit()\n"
+            "try:\n"
+            "    k.slub.lock(None)\n"
+            "except AttributeError as exc:\n"
+            "    print(_core.running(), type(exc).__name__)\n")
+    for pure, core in ((False, _core.COMPILED_CORE), (True, _core.PURE_CORE)):
+        proc = subprocess.run([sys.executable, "-P", "-c", code], cwd=tmp_path,
+                              capture_output=True, text=True,
+                              env=_child_env(compiled_pythonpath, pure))
+        assert (proc.returncode, proc.stdout) == (0, f"{core} AttributeError\n"), proc.stderr
+
+
 def test_a_build_without_a_c_compiler_installs_pure_python(tmp_path, capsys):
     pytest.importorskip("Cython", reason="the build needs Cython to reach the C compiler")
     built, said = _build(tmp_path, {"CC": "false"}, capsys)
@@ -187,22 +206,32 @@ def test_an_edited_source_is_never_shadowed_by_its_stale_extension(tmp_path):
                            "since it was compiled)\n")
 
 
-def test_the_cython_declarations_name_every_field_of_their_classes():
-    """slub.pxd declares the C types of slub.py's fast-path classes: a class with
-    ``__slots__`` declares exactly those, one without declares only what its methods
-    set (anything else lands in its ``__dict__``)."""
+@pytest.mark.parametrize("module, classes", [
+    ("slub", ["Slab", "SlabList", "KmemCacheCpu", "KmemCacheNode", "KmemCache", "Allocator"]),
+    ("locks", ["LockClass", "Lock"]),
+    ("histogram", ["Histogram"]),
+    ("memcg", ["MemCgroup"]),
+    ("memcg_stock", ["MemcgStock"]),
+    ("objcg", ["ObjCgroup", "ObjStock", "ObjcgAccounting"]),
+    ("objcg_eras", ["ObjcgAccounting59"]),
+])
+def test_the_cython_declarations_name_every_field_of_their_classes(module, classes):
+    """A .pxd declares the C types of its .py's classes: a class with ``__slots__``
+    declares exactly those, one without declares only what its methods set (anything
+    else lands in its ``__dict__``)."""
     import ast
+    import importlib
     import re
 
-    from slabpolicy.kernel import slub
-    pxd = (REPO / "slabpolicy" / "kernel" / "slub.pxd").read_text()
-    blocks = re.findall(r"^cdef class (\w+):\n((?:    .*\n|\n)*)", pxd, flags=re.M)
-    assert [name for name, _ in blocks] == ["Slab", "KmemCacheCpu", "KmemCache", "Allocator"]
-    tree = ast.parse((REPO / "slabpolicy" / "kernel" / "slub.py").read_text())
+    mod = importlib.import_module(f"slabpolicy.kernel.{module}")
+    pxd = (REPO / "slabpolicy" / "kernel" / f"{module}.pxd").read_text()
+    blocks = re.findall(r"^cdef class (\w+)(?:\(\w+\))?:\n((?:    .*\n|\n)*)", pxd, flags=re.M)
+    assert [name for name, _ in blocks] == classes
+    tree = ast.parse((REPO / "slabpolicy" / "kernel" / f"{module}.py").read_text())
     for name, body in blocks:
         declared = {field.strip() for line in re.findall(r"cdef public \w+ (.*)", body)
                     for field in line.split(",")}
-        cls = getattr(slub, name)
+        cls = getattr(mod, name)
         if "__slots__" in vars(cls):
             assert declared == set(cls.__slots__), (name, declared ^ set(cls.__slots__))
         else:

@@ -1,18 +1,16 @@
-"""The streams' next allocations wait in their own heap, apart from the event heap
-(kernel/engine.py), and yet every event runs in the order one heap would give:
-by time, then by the order it was queued in (its ``seq``)."""
+"""A stream's next allocation is an event like any other (kernel/engine.py): every
+event runs by time, then by the order it was queued in (its ``seq``)."""
 from __future__ import annotations
 
-import heapq
-
 from slabpolicy.api.testing import Kit
-from slabpolicy.kernel.engine import _Stream
+from slabpolicy.kernel.engine import ALLOC, _Stream
+from slabpolicy.kernel.event_queue import EventQueue
 from slabpolicy.kernel.turns import Turns
 
 
 def _queue_allocation(sim, t: int, stream: _Stream) -> None:
     """Queue ``stream``'s next allocation at ``t`` as the engine does."""
-    heapq.heappush(sim._arrivals, (t, next(sim._seq), stream))
+    sim._push(t, ALLOC, stream)
 
 
 def test_an_allocation_queued_between_two_events_of_its_time_runs_between_them():
@@ -43,18 +41,14 @@ def test_an_allocation_of_an_rmdired_cgroup_is_dropped():
     memcg.rmdir_ns = 4_000
     sim.run_events(until=10_000)
     assert sim.slub.n_alloc_fast + sim.slub.n_alloc_slow == 0
-    assert sim._arrivals == []
+    assert list(sim._queue.queued()) == []
 
 
 def test_a_lock_waits_for_an_earlier_allocation_as_for_any_earlier_event():
-    heap: list = []
-    arrivals: list = []
-    turns = Turns(heap, arrivals, iter(range(10)))
+    queue = EventQueue()
+    turns = Turns(queue)
     turns.loop = object()           # as if the event loop ran
     assert not turns.must_wait(100)
-    arrivals.append((99, 0, None))
+    queue.push(99, ALLOC, None)
     assert turns.must_wait(100)
     assert not turns.must_wait(99)  # an allocation at the same time comes after
-    arrivals.clear()
-    heap.append((50, 1, 0, None, None, None))
-    assert turns.must_wait(100)

@@ -154,7 +154,7 @@ class AccountingChecker:
             # an online memcg's counter holds its subtree's pages (a dying one may have
             # handed its charge up ahead of its slabs: the seed's uncharge_until);
             # the root's is the global check above
-            if memcg.state == ONLINE and not memcg.is_root:
+            if memcg.state == ONLINE and memcg.parent is not None:     # not the root
                 held = below.get(memcg.id, 0) + extra.get(memcg.id, 0)
                 if memcg.usage != held:
                     record(f"usage {memcg.id}",
@@ -189,10 +189,7 @@ class AccountingChecker:
         mismatch they had then was recorded then."""
         slub = self.sim.slub
         changed = slub.changed_caches
-        counted_memcg = self._counted_memcg
-        for cache in slub.caches:
-            if counted_memcg.get(cache) is not cache.memcg:    # new, or re-parented
-                changed.add(cache)
+        changed.update(moved_caches(slub.caches, self._counted_memcg))
         for cache in sorted(changed, key=_cache_id):
             self._uncount(cache)
             if not cache.destroyed:
@@ -201,19 +198,12 @@ class AccountingChecker:
     def _count(self, cache: KmemCache, record, now: int) -> None:
         """Compare each node's slab counter of ``cache`` with its slabs, and add its
         pages to the total and to its memcg's subtree (every memcg of the lineage)."""
-        pages = 0
-        for n in cache.node:
-            existing = len(n.slabs)
-            if existing != n.nr_slabs:
-                record(f"nr_slabs {cache.name} {n.node}",
-                             f"{cache.name} node {n.node}: nr_slabs counts {n.nr_slabs} "
-                             f"slabs but {existing} exist", now)
-            pages += existing * cache.pages
+        pages = count_slabs(cache, record, now)
         memcg = cache.memcg
         self._counted_memcg[cache] = memcg
         self._counted_pages[cache] = pages
         self._pages += pages
-        if pages and not memcg.is_root:
+        if pages and memcg.parent is not None:         # not the root
             below = self._below
             for m in memcg.lineage:
                 below[m.id] = below.get(m.id, 0) + pages
@@ -223,7 +213,7 @@ class AccountingChecker:
         memcg = self._counted_memcg.pop(cache, None)
         pages = self._counted_pages.pop(cache, 0)
         self._pages -= pages
-        if pages and not memcg.is_root:
+        if pages and memcg.parent is not None:
             below = self._below
             for m in memcg.lineage:
                 below[m.id] -= pages
@@ -231,29 +221,7 @@ class AccountingChecker:
     def _check_slabs(self, record, now: int) -> tuple[int, int]:
         """Every slab that exists, in the order they were made: return the live objects
         and their bytes, and record frozen slabs no cpu holds and lost slabs."""
-        objects = 0
-        live_bytes = 0
-        for slab in self.sim.slub.existing:
-            cache = slab.cache
-            if cache.destroyed:             # left in a destroyed cache: counted there
-                continue
-            inuse = slab.inuse
-            objects += inuse
-            live_bytes += inuse * cache.object_size
-            if slab.frozen:
-                if slab.where == PARTIAL:
-                    # acquire_slab() freezes it again: two cpus own one freelist
-                    record(f"frozen {slab.id}", f"{cache.name}: slab {slab.id} is frozen on "
-                                 f"a node partial list, not on a cpu", now,
-                                 crash="get_partial_node()")
-                elif slab.where != CPU_SLAB and slab.where != CPU_PARTIAL:
-                    record(f"frozen {slab.id}", f"{cache.name}: slab {slab.id} is frozen on "
-                                 f"{WHERE[slab.where]}, not on a cpu: orphaned, never "
-                                 f"unfrozen or discarded", now)
-            elif slab.where == NOWHERE and inuse < slab.objects:
-                record(f"lost {slab.id}", f"{cache.name}: slab {slab.id} has free objects but is "
-                             f"on no list and no cpu: lost to allocation", now)
-        return objects, live_bytes
+        return check_slabs(self.sim.slub.existing, record, now)
 
     def messages(self) -> list[str]:
         """The first message of each distinct violation, sorted."""
@@ -268,6 +236,57 @@ class AccountingChecker:
 
 def _cache_id(cache: KmemCache) -> int:
     return cache.id
+
+
+# The walks over everything that exists, as functions of their own: compiled, they
+# read the slabs', nodes' and caches' fields as C structure members (accounting.pxd).
+
+def count_slabs(cache: KmemCache, record, now: int) -> int:
+    """Compare each node's slab counter of ``cache`` with the slabs it holds there;
+    return the pages of those slabs."""
+    pages = 0
+    for n in cache.node:
+        existing = len(n.slabs)
+        if existing != n.nr_slabs:
+            record(f"nr_slabs {cache.name} {n.node}", f"{cache.name} node {n.node}: nr_slabs "
+                   f"counts {n.nr_slabs} slabs but {existing} exist", now)
+        pages += existing * cache.pages
+    return pages
+
+
+def moved_caches(caches: list[KmemCache], counted_memcg: dict) -> list[KmemCache]:
+    """The caches whose memcg is not the one they were last counted with: new caches,
+    and those a policy re-pointed (re-parenting)."""
+    return [cache for cache in caches if counted_memcg.get(cache) is not cache.memcg]
+
+
+def check_slabs(existing, record, now: int) -> tuple[int, int]:
+    """Look at every slab of ``existing`` in turn: return the live objects and their
+    bytes (a destroyed cache's slabs are counted with it), and record frozen slabs no
+    cpu holds and lost slabs."""
+    objects = 0
+    live_bytes = 0
+    for slab in existing:
+        cache = slab.cache
+        if cache.destroyed:             # left in a destroyed cache: counted there
+            continue
+        inuse = slab.inuse
+        objects += inuse
+        live_bytes += inuse * cache.object_size
+        if slab.frozen:
+            where = slab.where
+            if where == PARTIAL:
+                # acquire_slab() freezes it again: two cpus own one freelist
+                record(f"frozen {slab.id}", f"{cache.name}: slab {slab.id} is frozen on "
+                       f"a node partial list, not on a cpu", now, crash="get_partial_node()")
+            elif where != CPU_SLAB and where != CPU_PARTIAL:
+                record(f"frozen {slab.id}", f"{cache.name}: slab {slab.id} is frozen on "
+                       f"{WHERE[where]}, not on a cpu: orphaned, never unfrozen or "
+                       f"discarded", now)
+        elif inuse < slab.objects and slab.where == NOWHERE:
+            record(f"lost {slab.id}", f"{cache.name}: slab {slab.id} has free objects but is "
+                   f"on no list and no cpu: lost to allocation", now)
+    return objects, live_bytes
 
 
 def _ignore(key: str, message: str, now: int, crash: str | None = None) -> None:

@@ -1,14 +1,11 @@
-"""The event engine: simulated nanoseconds on N cpus, driven by a workload.
+"""The engine: simulated nanoseconds on N cpus, driven by a workload.
 
-A heap of ``(time, seq, kind, a, b, c)`` events, SimPy's way: the increasing
-``seq`` breaks ties, so a run is deterministic.  The streams' next allocations
-are kept apart, in a small heap of ``(time, seq, stream)`` with one entry per
-stream (``Simulation._arrivals``): an allocation replaces its stream's entry
-there instead of costing a push and a pop in the big heap, which holds every
-live object's free.  Both take their ``seq`` from the one counter at the moment
-the event is queued, and the loop always takes the head with the smaller
-``(time, seq)``, so the events are processed in exactly the order one heap
-would give.  Every random draw comes from one
+Events ``(time, seq, kind, a, b, c)`` are processed in ``(time, seq)`` order,
+SimPy's way: the increasing ``seq`` breaks ties, so a run is deterministic.
+They are queued in an :class:`~slabpolicy.kernel.event_queue.EventQueue`: the
+near ones in a small heap, the later ones (mostly frees of live objects, and
+each allocation stream's next allocation) in buckets, in exactly the order one
+heap of them all would give.  Every random draw comes from one
 ``random.Random(seed)`` and depends only on the workload's own events (cgroup
 arrivals and lifetimes, allocation times, cpus, object lifetimes), never on the
 policy: the same seed gives every policy the same event stream, which is what
@@ -26,7 +23,6 @@ and free paths are plain method calls.
 from __future__ import annotations
 
 import heapq
-import itertools
 import math
 import random
 from types import GeneratorType
@@ -34,6 +30,7 @@ from typing import Any, Callable
 
 from slabpolicy.kernel.accounting import AccountingChecker
 from slabpolicy.kernel.costs import rcu_grace_period
+from slabpolicy.kernel.event_queue import EventQueue
 from slabpolicy.kernel.histogram import Histogram
 from slabpolicy.kernel.locks import LockRegistry
 from slabpolicy.kernel.memcg import ONLINE, MemCgroup, MemcgTree
@@ -44,8 +41,8 @@ from slabpolicy.kernel.slub import Allocator, KmemCache
 from slabpolicy.workloads.placement import Placement
 from slabpolicy.kernel.turns import TURN, Turns
 
-# the kinds of the big heap's events (a stream's allocation, kind 0 once, is in _arrivals)
-FREE, FREE_ACCOUNTED, ARRIVE, OFFLINE, RESUME, CALL, SAMPLE = range(1, 8)
+# the kinds of events: a stream's next allocation, an object's free, ...
+ALLOC, FREE, FREE_ACCOUNTED, ARRIVE, OFFLINE, RESUME, CALL, SAMPLE = range(8)
 MIGRATE = TURN + 1  # a task of a cgroup moves to another cpu (after turns.TURN)
 KERNEL = TURN + 2  # kernel-model work: an RCU batch, kswapd (kernel/rcu.py, reclaim.py)
 
@@ -134,11 +131,8 @@ class Simulation(PolicyOperations):
         self.h_offline = Histogram()
         self.rcu_waits = 0
         self.series: dict[str, list] = {"t_ns": [], **{f: [] for f in MEMORY_FIGURES}}
-        self._heap: list[tuple] = []
-        #: each stream's next allocation, ``(time, seq, stream)``, apart from the big heap
-        self._arrivals: list[tuple] = []
-        self._seq = itertools.count()
-        self.turns = self.slub.turns = Turns(self._heap, self._arrivals, self._seq)
+        self._queue = EventQueue()
+        self.turns = self.slub.turns = Turns(self._queue)
         self._end = self.end_ns
         #: a sample came while operations were stopped mid-way: check at the next
         #: moment none is (their half-done state is not a violation)
@@ -147,7 +141,6 @@ class Simulation(PolicyOperations):
         #: batch, a reclaim pass): it is taken when they have finished, in the drain
         self._final_sample_due = False
         self._set_aside: list[tuple] = []    # events past the end, while draining
-        self._set_aside_arrivals: list[tuple] = []
         self._groups = {g.name: _Group(g, self.rng) for g in workload.groups}
         self._offline_cpu: dict[int, int] = {}
         self._placement = Placement(workload.machine.cpus)
@@ -210,7 +203,7 @@ class Simulation(PolicyOperations):
             self._push(t, FREE_ACCOUNTED, objcg, slab, cpu)
 
     def _push(self, t: int, kind: int, a=None, b=None, c=None) -> None:
-        heapq.heappush(self._heap, (t, next(self._seq), kind, a, b, c))
+        self._queue.push(t, kind, a, b, c)
 
     def kernel_event(self, t: int, fn: Callable[[int, Any, Any], None], a=None, b=None) -> None:
         """Queue ``fn(t, a, b)`` at time ``t``: kernel-model work (an RCU batch, kswapd)."""
@@ -251,102 +244,38 @@ class Simulation(PolicyOperations):
         """The event loop (it runs in a greenlet: see :mod:`slabpolicy.kernel.turns`).
         It returns when the events are done or another greenlet has taken it over."""
         turns = self.turns
-        me = turns.loop
-        heap = self._heap
-        arrivals = self._arrivals
-        pop = heapq.heappop
-        push = heapq.heappush
-        replace = heapq.heapreplace
-        seq = self._seq
-        end = self._end
-        ncpus = self.workload.machine.cpus
-        rnd = self.rng.random
-        log = math.log
-        slab_alloc = self.slub.slab_alloc
-        slab_free = self.slub.slab_free
-        while turns.loop is me:
-            if arrivals and (not heap or arrivals[0] < heap[0]):
-                # a stream's next allocation comes first (same (time, seq) order as one heap)
-                t, _, a = arrivals[0]
-                if t > end:
-                    break
-                memcg = a.memcg
-                if memcg.rmdir_ns is not None:
-                    pop(arrivals)
-                    continue                  # rmdir'ed cgroups allocate no more
-                cache = a.cache
-                taken = cache is None
-                if taken:
-                    # the first allocation asks the policy for the cache: the event is
-                    # off the queue then, as any event being processed is
-                    pop(arrivals)
-                    cache = a.cache = self.memcg_cache(memcg, a.index)
-                    if cache.account and not memcg.is_root:
-                        a.objcg = self.slub.objcgs.objcg_of(memcg)
-                    a.defer = self._deferred_free(a, cache)
-                # every draw and the stream's next event come before the allocation,
-                # which may stop at a lock while other events are processed
-                cpus = a.cpus
-                cpu = cpus[int(rnd() * len(cpus))]
-                life = a.life()
-                freed = life is not None and t + life <= end
-                fcpu = cpu
-                if freed and a.remote_free and rnd() < a.remote_free:
-                    fcpu = (cpu + 1 + int(rnd() * (ncpus - 1))) % ncpus
-                unused = a.unused_life() if freed and a.unused_life is not None else None
-                nt = t + int(-log(1.0 - rnd()) / a.per_ns)      # rng.expovariate(per_ns)
-                if nt <= end:
-                    if taken:
-                        push(arrivals, (nt, next(seq), a))
-                    else:
-                        replace(arrivals, (nt, next(seq), a))   # pop this one, queue the next
-                elif not taken:
-                    pop(arrivals)
-                objcg = a.objcg
-                slab = slab_alloc(cache, cpu, t, objcg)
-                if freed:
-                    if a.defer is not None:
-                        push(heap, (t + life, next(seq), KERNEL, a.defer,
-                                    (cache, slab, objcg, unused), fcpu))
-                    elif objcg is None:
-                        push(heap, (t + life, next(seq), FREE, cache, slab, fcpu))
-                    else:
-                        push(heap, (t + life, next(seq), FREE_ACCOUNTED, objcg, slab, fcpu))
-                continue
-            if not heap or heap[0][0] > end:
-                break
-            t, _, kind, a, b, c = pop(heap)
-            if kind == FREE:
-                slab_free(a, b, c, t)
-            elif kind == FREE_ACCOUNTED:
-                slab_free(b.cache, b, c, t, a)    # a shared cache: the slab's own
-            elif kind == SAMPLE:
-                if t >= self.end_ns and turns.stopped:
-                    self._final_sample_due = True
-                else:
-                    self._sample(t)
-                nt = t + self.workload.sample_interval_ns
-                self._push(min(nt, end) if t < end else nt, SAMPLE)
-            elif kind == ARRIVE:
-                self._arrive(a, t)
-            elif kind == OFFLINE:
-                self.memcg_offline(a, t)
-            elif kind == TURN:
-                turns.resume(a, t)
-                if self._check_pending and not turns.stopped:
-                    self._check_pending = False
-                    self.checker.check(t)
-            elif kind == RESUME:
-                self.slub.begin(a.cpu, t)
-                self._continue(a)
-            elif kind == CALL:
-                self._call(a, t)
-            elif kind == KERNEL:
-                a(t, b, c)
-            elif kind == MIGRATE:
-                self._migrate(a, b, t)
-        if turns.loop is me:
+        if _event_loop(self, turns, self._queue, self.slub, turns.loop):
             self._drain()
+
+    def _event(self, kind: int, t: int, a, b, c) -> None:
+        """Process an event of the big heap other than a free (the loop does those)."""
+        if kind == SAMPLE:
+            turns = self.turns
+            if t >= self.end_ns and turns.stopped:
+                self._final_sample_due = True
+            else:
+                self._sample(t)
+            nt = t + self.workload.sample_interval_ns
+            self._push(min(nt, self._end) if t < self._end else nt, SAMPLE)
+        elif kind == ARRIVE:
+            self._arrive(a, t)
+        elif kind == OFFLINE:
+            self.memcg_offline(a, t)
+        elif kind == TURN:
+            turns = self.turns
+            turns.resume(a, t)
+            if self._check_pending and not turns.stopped:
+                self._check_pending = False
+                self.checker.check(t)
+        elif kind == RESUME:
+            self.slub.begin(a.cpu, t)
+            self._continue(a)
+        elif kind == CALL:
+            self._call(a, t)
+        elif kind == KERNEL:
+            a(t, b, c)
+        elif kind == MIGRATE:
+            self._migrate(a, b, t)
 
     def _drain(self) -> None:
         """Finish the operations stopped at a lock: their continuations only, in time
@@ -354,26 +283,21 @@ class Simulation(PolicyOperations):
         sample, if it came while operations were stopped, is taken when they are done."""
         turns = self.turns
         me = turns.loop
-        heap = self._heap
-        arrivals = self._arrivals
+        queue = self._queue
+        heap = queue.heap
         aside = self._set_aside
-        aside_arrivals = self._set_aside_arrivals
-        while turns.stopped and (heap or arrivals) and turns.loop is me:
-            if arrivals and (not heap or arrivals[0] < heap[0]):
-                aside_arrivals.append(heapq.heappop(arrivals))
-                continue
+        while turns.stopped and heap and turns.loop is me:
             event = heapq.heappop(heap)
+            if not heap:
+                queue.refill()
             if event[2] == TURN:
                 turns.resume(event[3], event[0])
             else:
                 aside.append(event)
         if turns.loop is me:
             for event in aside:
-                heapq.heappush(heap, event)
+                queue.push_event(event)
             aside.clear()
-            for event in aside_arrivals:
-                heapq.heappush(arrivals, event)
-            aside_arrivals.clear()
             if self._final_sample_due and not turns.stopped:
                 # the run's last figures are those of its final state, as ops counts are
                 self._final_sample_due = self._check_pending = False
@@ -448,7 +372,7 @@ class Simulation(PolicyOperations):
                          stream.remote_free, cpus, unused_sampler)
             nt = t + int(rng.expovariate(st.per_ns))
             if nt <= self.end_ns:
-                heapq.heappush(self._arrivals, (nt, next(self._seq), st))
+                self._push(nt, ALLOC, st)
         if group.spawned < spec.count:
             arrival = spec.arrival
             if arrival.process == "poisson":
@@ -560,3 +484,80 @@ class Simulation(PolicyOperations):
         """Take the final sample at the end of the run if the loop has not."""
         if not self.series["t_ns"] or self.series["t_ns"][-1] != self.end_ns:
             self._sample(self.end_ns)
+
+
+def _event_loop(sim: Simulation, turns: Turns, queue: EventQueue, slub: Allocator,
+                me) -> bool:
+    """:meth:`Simulation._loop`'s loop, a function so that the compiled core can give
+    its locals C types (``engine.pxd``).  It pops from the queue's heap and refills
+    it itself, and queues an event in the bucket of its time itself where that
+    bucket exists already (:meth:`EventQueue.append
+    <slabpolicy.kernel.event_queue.EventQueue.append>`).  Returns whether this
+    greenlet still runs the loop (it is then up to it to drain)."""
+    heap = queue.heap
+    far = queue.far
+    shift = queue.shift
+    pop = heapq.heappop
+    seq = queue.seq
+    end = sim._end
+    ncpus = sim.workload.machine.cpus
+    rnd = sim.rng.random
+    log = math.log
+    # `while True` and not `while turns.loop is me`: CPython 3.11 specialises a
+    # function's code after a few unconditional backward jumps, and a loop whose
+    # every pass ends in its own test has none (unspecialised, it runs 25% slower)
+    while True:
+        if turns.loop is not me or not heap or heap[0][0] > end:
+            break
+        t, _, kind, a, b, c = pop(heap)
+        if not heap:
+            queue.refill()
+        if kind == ALLOC:
+            st = a
+            memcg = st.memcg
+            if memcg.rmdir_ns is not None:
+                continue                  # rmdir'ed cgroups allocate no more
+            cache = st.cache
+            if cache is None:
+                # the first allocation asks the policy for the cache
+                cache = st.cache = sim.memcg_cache(memcg, st.index)
+                if cache.account and not memcg.is_root:
+                    st.objcg = slub.objcgs.objcg_of(memcg)
+                st.defer = sim._deferred_free(st, cache)
+            # every draw and the stream's next event come before the allocation,
+            # which may stop at a lock while other events are processed
+            cpus = st.cpus
+            u = rnd()
+            cpu = cpus[int(u * len(cpus))]
+            life = st.life()
+            freed = life is not None and t + life <= end
+            fcpu = cpu
+            if freed and st.remote_free:
+                u = rnd()
+                if u < st.remote_free:
+                    u = rnd()
+                    fcpu = (cpu + 1 + int(u * (ncpus - 1))) % ncpus
+            unused = st.unused_life() if freed and st.unused_life is not None else None
+            u = rnd()
+            nt = t + int(-log(1.0 - u) / st.per_ns)      # rng.expovariate(per_ns)
+            if nt <= end:
+                event = (nt, next(seq), ALLOC, st, None, None)
+                (far.get(nt >> shift) or queue).append(event)
+            objcg = st.objcg
+            slab = slub.slab_alloc(cache, cpu, t, objcg)
+            if freed:
+                ft = t + life
+                if st.defer is not None:
+                    event = (ft, next(seq), KERNEL, st.defer, (cache, slab, objcg, unused), fcpu)
+                elif objcg is None:
+                    event = (ft, next(seq), FREE, cache, slab, fcpu)
+                else:
+                    event = (ft, next(seq), FREE_ACCOUNTED, objcg, slab, fcpu)
+                (far.get(ft >> shift) or queue).append(event)
+        elif kind == FREE:
+            slub.slab_free(a, b, c, t)
+        elif kind == FREE_ACCOUNTED:
+            slub.slab_free(b.cache, b, c, t, a)    # a shared cache: the slab's own
+        else:
+            sim._event(kind, t, a, b, c)
+    return turns.loop is me

@@ -9,6 +9,8 @@ many values it has seen.  Percentiles are read off the bucket counts.
 from __future__ import annotations
 
 SIGNIFICANT_BITS = 11
+#: values of magnitude below this (11 bits) are kept exactly: no rounding to compute
+EXACT_BELOW = 1 << SIGNIFICANT_BITS
 PERCENTILES = (("p50", 50.0), ("p90", 90.0), ("p99", 99.0), ("p999", 99.9))
 
 
@@ -26,8 +28,8 @@ class Histogram:
         """Add ``n`` observations of ``value`` (exact ``max``, bucketed percentiles)."""
         if value > self.max:
             self.max = value
-        shift = value.bit_length() - SIGNIFICANT_BITS
-        if shift > 0:
+        if not -EXACT_BELOW < value < EXACT_BELOW:    # bit_length() > SIGNIFICANT_BITS
+            shift = value.bit_length() - SIGNIFICANT_BITS
             value = (value >> shift) << shift
         counts = self.counts
         counts[value] = counts.get(value, 0) + n

@@ -81,17 +81,17 @@ class ListLru:
     def add(self, item: LruItem, memcg: MemCgroup) -> None:
         """list_lru_add(): under the node's lock, at the tail of the list of the memcg
         that takes objects charged to ``memcg``."""
-        lock = self.locks[item.node]
+        node = item.node
         slub = self.slub
-        slub.lock(lock)               # may wait for other operations: look up after it
-        key = (self.owner(memcg), item.node)
+        slub.lock(self.locks[node])   # may wait for other operations: look up after it
+        key = (memcg if memcg.state == ONLINE and self.memcg_aware else self.owner(memcg), node)
         lst = self.lists.get(key)
         if lst is None:
             lst = self.lists[key] = {}
         slub.now += slub.c_list_op
         lst[item] = None
         item.lru = key
-        slub.unlock(lock)
+        slub.unlock(self.locks[node])
         self.nr_items += 1
 
     def delete(self, item: LruItem) -> bool:

@@ -73,6 +73,21 @@ class MemCgroup:
         return f"<memcg {self.name} {self.state} usage={self.usage}>"
 
 
+def page_counter_charge(memcg: MemCgroup, pages: int) -> None:
+    """page_counter_charge(): charge ``memcg`` and every ancestor (``MemcgTree.charge``; a
+    function of its own so that the charge paths of objcg call it without a look-up)."""
+    for m in memcg.lineage:
+        m.usage += pages
+        if m.usage > m.max_usage:
+            m.max_usage = m.usage
+
+
+def page_counter_uncharge(memcg: MemCgroup, pages: int) -> None:
+    """page_counter_uncharge(): uncharge ``memcg`` and every ancestor (``MemcgTree.uncharge``)."""
+    for m in memcg.lineage:
+        m.usage -= pages
+
+
 class MemcgTree:
     """The memcg hierarchy and its counters; owns every state transition."""
 
@@ -97,19 +112,9 @@ class MemcgTree:
 
     # -- page counters ---------------------------------------------------------------
 
-    @staticmethod
-    def charge(memcg: MemCgroup, pages: int) -> None:
-        """page_counter_charge(): charge ``memcg`` and every ancestor."""
-        for m in memcg.lineage:
-            m.usage += pages
-            if m.usage > m.max_usage:
-                m.max_usage = m.usage
-
-    @staticmethod
-    def uncharge(memcg: MemCgroup, pages: int) -> None:
-        """page_counter_uncharge(): uncharge ``memcg`` and every ancestor."""
-        for m in memcg.lineage:
-            m.usage -= pages
+    #: page_counter_charge() and page_counter_uncharge() of a memcg and every ancestor
+    charge = staticmethod(page_counter_charge)
+    uncharge = staticmethod(page_counter_uncharge)
 
     @staticmethod
     def uncharge_until(memcg: MemCgroup, top: MemCgroup | None, pages: int) -> None:

@@ -39,22 +39,26 @@ class MemcgStock:
     def charge(self, memcg, cpu: int, pages: int) -> int:
         """The cost of charging ``pages`` to ``memcg`` on ``cpu`` (consume_stock(), else
         a batch charged to the page counters that refills the stock)."""
-        if self.cached[cpu] is memcg and self.nr_pages[cpu] >= pages:
-            self.nr_pages[cpu] -= pages
+        nr_pages = self.nr_pages
+        if self.cached[cpu] is memcg and nr_pages[cpu] >= pages:
+            nr_pages[cpu] -= pages
             return self.c_stock
         self.cached[cpu] = memcg
-        self.nr_pages[cpu] = max(0, self.batch - pages)
+        left = self.batch - pages
+        nr_pages[cpu] = left if left > 0 else 0
         return self.c_counter
 
     def uncharge(self, memcg, cpu: int, pages: int) -> int:
         """The cost of uncharging ``pages`` of ``memcg`` on ``cpu`` (refill_stock(); the
         page counters when the stock is another memcg's or grows past a batch)."""
+        nr_pages = self.nr_pages
         if self.cached[cpu] is memcg:
-            self.nr_pages[cpu] += pages
-            if self.nr_pages[cpu] <= self.batch:
+            stocked = nr_pages[cpu] + pages
+            if stocked <= self.batch:
+                nr_pages[cpu] = stocked
                 return self.c_stock
-            self.nr_pages[cpu] = 0
+            nr_pages[cpu] = 0
             return self.c_counter
         self.cached[cpu] = memcg
-        self.nr_pages[cpu] = pages
+        nr_pages[cpu] = pages
         return self.c_counter

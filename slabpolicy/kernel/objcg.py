@@ -43,7 +43,8 @@ the stocks + bytes parked in the objcgs``.
 """
 from __future__ import annotations
 
-from slabpolicy.kernel.memcg import MemCgroup, MemcgTree
+from slabpolicy.kernel.memcg import (MemCgroup, MemcgTree, page_counter_charge,
+                                     page_counter_uncharge)
 
 #: sizeof(struct obj_cgroup *): the per-object pointer charged with every object
 OBJ_POINTER_BYTES = 8
@@ -110,6 +111,8 @@ class ObjcgAccounting:
         #: the pages of the kmalloc slabs holding the vectors, packed full
         self.vector_pages = 0
         self.c_obj = self.object_cost(alloc.costs)
+        #: the allocator's per-cpu memcg stock, which page charges and uncharges go through
+        self.memcg_stock = alloc.memcg_stock
         #: the lock of the objcg lists (objcg_lock; 5.9's css_set_lock): set with the era
         self.lock = None
 
@@ -131,68 +134,72 @@ class ObjcgAccounting:
         """obj_cgroup_uncharge_pages(): back into the per-cpu memcg stock (refill_stock())."""
         alloc = self.alloc
         alloc.now += self.uncharge_cost(objcg, pages)
-        self.memcgs.uncharge(objcg.memcg, pages)
+        page_counter_uncharge(objcg.memcg, pages)
         objcg.pages -= pages
         self.pages -= pages
 
     def uncharge_cost(self, objcg: ObjCgroup, pages: int) -> int:
         """What a page uncharge costs: refill_stock() on this cpu."""
-        alloc = self.alloc
-        return alloc.memcg_stock.uncharge(objcg.memcg, alloc.cur_cpu, pages)
+        return self.memcg_stock.uncharge(objcg.memcg, self.alloc.cur_cpu, pages)
 
     def charge(self, objcg: ObjCgroup, cpu: int, size: int) -> None:
-        """obj_cgroup_charge() of one object of ``size`` bytes on ``cpu``: from the stock
-        (consume_obj_stock()), else whole pages (obj_cgroup_charge_pages(), written out
-        here: nearly every charge of a run comes this way, as a cpu's stock seldom holds
-        the objcg of the next allocation) and the rest of the last page into the stock."""
+        """obj_cgroup_charge() of one object of ``size`` bytes on ``cpu`` (the allocator's
+        current cpu): from the stock (consume_obj_stock()), else whole pages
+        (obj_cgroup_charge_pages(), written out here: nearly every charge of a run
+        comes this way, as a cpu's stock seldom holds the objcg of the next
+        allocation) and the rest of the last page into the stock."""
         alloc = self.alloc
-        alloc.now += self.c_obj
         objcg.live_bytes += size
         stock = self.stocks[cpu]
         if stock.cached is objcg and stock.nr_bytes >= size:     # consume_obj_stock()
             stock.nr_bytes -= size
+            alloc.now += self.c_obj
             return
-        pages, nr_bytes = divmod(size, self.page_size)
-        if nr_bytes:
-            pages += 1
-        memcg = objcg.memcg                                      # obj_cgroup_charge_pages()
-        alloc.now += alloc.memcg_stock.charge(memcg, alloc.cur_cpu, pages)
-        self.memcgs.charge(memcg, pages)
+        page_size = self.page_size
+        pages = -(-size // page_size)                            # obj_cgroup_charge_pages()
+        memcg = objcg.memcg
+        alloc.now += self.c_obj + self.memcg_stock.charge(memcg, cpu, pages)
+        page_counter_charge(memcg, pages)
         objcg.pages += pages
         self.pages += pages
-        if nr_bytes:
-            self.refill(objcg, cpu, self.page_size - nr_bytes, allow_uncharge=False)
+        if pages * page_size != size:
+            self.refill(objcg, cpu, pages * page_size - size, False)
 
     def uncharge(self, objcg: ObjCgroup, cpu: int, size: int) -> None:
         """obj_cgroup_uncharge(): the object's bytes go back to this cpu's stock."""
         self.alloc.now += self.c_obj
         objcg.live_bytes -= size
-        self.refill(objcg, cpu, size, allow_uncharge=True)
+        self.refill(objcg, cpu, size, True)
 
     def refill(self, objcg: ObjCgroup, cpu: int, nr_bytes: int, allow_uncharge: bool) -> None:
         """refill_obj_stock(): add bytes to the stock; more than a page is uncharged."""
         stock = self.stocks[cpu]
         if stock.cached is not objcg:
             self.drain(stock)
-            stock.nr_bytes, objcg.nr_charged_bytes = objcg.nr_charged_bytes, 0
+            stock.nr_bytes = objcg.nr_charged_bytes
+            objcg.nr_charged_bytes = 0
             stock.cached = objcg
             allow_uncharge = True
-        stock.nr_bytes += nr_bytes
-        if allow_uncharge and stock.nr_bytes > self.page_size:
-            pages, stock.nr_bytes = divmod(stock.nr_bytes, self.page_size)
+        stocked = stock.nr_bytes + nr_bytes
+        if allow_uncharge and stocked > self.page_size:
+            pages, stock.nr_bytes = divmod(stocked, self.page_size)
             self._uncharge_pages(objcg, pages)
+        else:
+            stock.nr_bytes = stocked
 
     def drain(self, stock: ObjStock) -> None:
         """drain_obj_stock(): whole pages uncharged, the rest parked in the objcg."""
         old = stock.cached
-        if old is not None and stock.nr_bytes:
+        if old is None:
+            return
+        if stock.nr_bytes:
             pages, nr_bytes = divmod(stock.nr_bytes, self.page_size)
             if pages:
                 self._uncharge_pages(old, pages)
             old.nr_charged_bytes += nr_bytes
             stock.nr_bytes = 0
         stock.cached = None
-        if old is not None and old.killed and not old.live_bytes:     # obj_cgroup_put(old)
+        if old.killed and not old.live_bytes:     # obj_cgroup_put(old): the last reference
             self.release_if_unused(old)
 
     # -- the obj_cgroups vector ----------------------------------------------------------

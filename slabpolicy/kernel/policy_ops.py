@@ -21,6 +21,7 @@ from slabpolicy.kernel.memcg import OFFLINE, ONLINE, MemCgroup, MemcgTree
 from slabpolicy.kernel.slub import DEACTIVATE_TO_TAIL, FULL, NOWHERE, PARTIAL, KmemCache, Slab
 
 if TYPE_CHECKING:
+    from slabpolicy.kernel.event_queue import EventQueue
     from slabpolicy.kernel.slub import Allocator
 
 
@@ -34,8 +35,7 @@ class PolicyOperations:
     slub: Allocator
     memcgs: MemcgTree
     schedule: Callable[[int, Callable[[], Any]], None]
-    _heap: list[tuple]
-    _arrivals: list[tuple]
+    _queue: EventQueue
 
     # -- timers ----------------------------------------------------------------------
 
@@ -61,11 +61,8 @@ class PolicyOperations:
         """The time of the last queued event that is not a periodic timer's run (None:
         none is queued): what a test waits for to see the work it started done."""
         last = None
-        for t, _, _, a, _, _ in self._heap:
+        for t, _, _, a, _, _ in self._queue.queued():
             if not isinstance(getattr(a, "__self__", None), Timer) and (last is None or t > last):
-                last = t
-        for t, _, _ in self._arrivals:      # the streams' next allocations
-            if last is None or t > last:
                 last = t
         return last
 

@@ -56,17 +56,6 @@ RCU_MODES = ("none", "call_rcu", "typesafe", "kfree_rcu")
 IDLE, REQUESTED, RUNNING = range(3)
 
 
-def begin_op(slub: Allocator, cpu: int, t: int) -> None:
-    """Start an operation of the kernel model on ``cpu`` for an event at ``t``: it runs
-    when the cpu's previous operation has finished."""
-    slub.begin(cpu, t)
-
-
-def end_op(slub: Allocator, cpu: int) -> None:
-    """The operation on ``cpu`` is done: the cpu is busy until the op clock."""
-    slub.end(cpu)
-
-
 def kmem_cache_free(slub: Allocator, cache: KmemCache, slab: Slab, objcg, cpu: int,
                     t: int) -> None:
     """kmem_cache_free() inside an operation already running on ``cpu``: the free's own
@@ -102,6 +91,11 @@ class Rcu:
         self.kfree_objects = 0
         self.kfree_batches = 0
         slub.rcu_free_slab = self.rcu_free_slab
+        #: the callbacks as bound once (a bound method made per call_rcu() costs an
+        #: allocation); _do_batch() knows the free callback by identity
+        self._free_cb = self._d_free
+        self._gp_done_cb = self._gp_done
+        self._do_batch_cb = self._do_batch
 
     # -- call_rcu() and grace periods ---------------------------------------------------
 
@@ -124,7 +118,7 @@ class Rcu:
         self.gp_state = RUNNING
         self.gp_end = t + rcu_grace_period(self.slub.costs, self.slub.machine.cpus)
         self.grace_periods += 1
-        self.sim.kernel_event(self.gp_end, self._gp_done, None, None)
+        self.sim.kernel_event(self.gp_end, self._gp_done_cb, None, None)
 
     def _gp_done(self, t: int, _a, _b) -> None:
         """The grace period ends: each cpu's ready callbacks become a batch on that cpu;
@@ -134,21 +128,26 @@ class Rcu:
         self.gp_state = IDLE
         for cpu, batch in enumerate(ready):
             if batch:
-                self.sim.kernel_event(t, self._do_batch, batch, cpu)
+                self.sim.kernel_event(t, self._do_batch_cb, batch, cpu)
         if any(self.wait):
             self._gp_start(t)
 
     def _do_batch(self, t: int, batch: list, cpu: int) -> None:
-        """rcu_do_batch(): run one cpu's ready callbacks in softirq, one after another."""
+        """rcu_do_batch(): run one cpu's ready callbacks in softirq, one after another.
+        The object frees (most callbacks) are made here, not through a call each."""
         slub = self.slub
-        begin_op(slub, cpu, t)
+        slub.begin(cpu, t)
         self.batch_sizes.record(len(batch))
         step = slub.costs["rcu_callback"]
+        free_cb = self._free_cb
         for fn, arg in batch:
             slub.now += step
-            fn(arg, cpu, t)
+            if fn is free_cb:
+                kmem_cache_free(slub, arg[0], arg[1], arg[2], cpu, t)
+            else:
+                fn(arg, cpu, t)
         self.invoked += len(batch)
-        end_op(slub, cpu)
+        slub.end(cpu)
 
     # -- what a cache's rcu mode does with a free ------------------------------------------
 
@@ -166,15 +165,14 @@ class Rcu:
         """The end of an object's lifetime as an event on ``cpu`` (a stream's free of an
         object of an RCU cache): call_rcu() or kfree_rcu() instead of the free."""
         slub = self.slub
-        begin_op(slub, cpu, t)
-        cache, slab, objcg = obj[:3]
-        self.free(cache, slab, objcg, cpu, t)
-        end_op(slub, cpu)
+        slub.begin(cpu, t)
+        self.free(obj[0], obj[1], obj[2], cpu, t)
+        slub.end(cpu)
 
-    def _free_cb(self, obj: tuple, cpu: int, t: int) -> None:
-        """__d_free() / i_callback(): the deferred kmem_cache_free()."""
-        cache, slab, objcg = obj
-        kmem_cache_free(self.slub, cache, slab, objcg, cpu, t)
+    def _d_free(self, obj: tuple, cpu: int, t: int) -> None:
+        """__d_free() / i_callback(): the deferred kmem_cache_free() (``_free_cb``;
+        :meth:`_do_batch` makes it without this call)."""
+        kmem_cache_free(self.slub, obj[0], obj[1], obj[2], cpu, t)
 
     def _kfree_rcu(self, cpu: int, obj: tuple) -> None:
         """kfree_call_rcu(): the object joins this cpu's batch; the first one arms the
@@ -191,11 +189,11 @@ class Rcu:
     def _kfree_drain(self, t: int, _a, cpu: int) -> None:
         """kfree_rcu_monitor(): the cpu's batch waits for one grace period as a whole."""
         slub = self.slub
-        begin_op(slub, cpu, t)
+        slub.begin(cpu, t)
         batch, self.kfree[cpu] = self.kfree[cpu], []
         self.kfree_batches += 1
         self.call_rcu(cpu, self._kfree_bulk, batch)
-        end_op(slub, cpu)
+        slub.end(cpu)
 
     def _kfree_bulk(self, batch: list, cpu: int, t: int) -> None:
         """kfree_rcu_work(): free the batch's objects one after another on ``cpu``."""

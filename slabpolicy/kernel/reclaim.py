@@ -65,7 +65,6 @@ from typing import TYPE_CHECKING
 from slabpolicy.kernel.histogram import Histogram
 from slabpolicy.kernel.list_lru import ListLru, LruItem, charged_memcg
 from slabpolicy.kernel.memcg import MemCgroup
-from slabpolicy.kernel.rcu import begin_op, end_op
 
 if TYPE_CHECKING:
     from slabpolicy.kernel.engine import Simulation
@@ -107,6 +106,8 @@ class Reclaim:
         self.wmark = (0, 0, 0)
         if memory_bytes is not None:
             self.set_memory(memory_bytes)
+        #: _expire_event bound once: one object per unused object otherwise
+        self._expire_cb = self._expire_event
         self.kswapd_cpu = slub.machine.cpus - 1
         self.kswapd_active = False
         self.kswapd_failures = 0
@@ -161,23 +162,27 @@ class Reclaim:
         (unlink, umount), if reclaim has not freed it first.  Returns its list item."""
         cache, slab, objcg, unused_life = obj
         slub = self.slub
-        begin_op(slub, cpu, t)
+        slub.begin(cpu, t)
         item = LruItem(cache, slab, objcg, slub.now)
-        self.lru(cache.index).add(item, charged_memcg(item))
-        end_op(slub, cpu)
+        lru = self.lrus.get(cache.index)
+        if lru is None:
+            lru = self.lru(cache.index)
+        lru.add(item, charged_memcg(item))
+        slub.end(cpu)
         if unused_life is not None and t + unused_life <= self.sim.end_ns:
-            self.sim.kernel_event(t + unused_life, self._expire_event, item, cpu)
+            self.sim.kernel_event(t + unused_life, self._expire_cb, item, cpu)
         return item
 
     def _expire_event(self, t: int, item: LruItem, cpu: int) -> None:
         if item.lru is None:
             return                      # reclaim freed it already
         slub = self.slub
-        begin_op(slub, cpu, t)
-        if item.lru is not None and self.lrus[item.cache.index].delete(item):
+        slub.begin(cpu, t)
+        lru = self.lrus[item.cache.index]
+        if item.lru is not None and lru.delete(item):
             self._evict(item, cpu, t)     # (reclaim may have taken it while this waited)
             self.expired += 1
-        end_op(slub, cpu)
+        slub.end(cpu)
 
     def _evict(self, item: LruItem, cpu: int, t: int) -> None:
         """__dentry_kill() / evict() then the free (through RCU if the cache says so)."""
@@ -227,7 +232,7 @@ class Reclaim:
             elif m.high is not None and m.usage > m.high:
                 self.events["memcg_high"] += 1
                 self._direct(m, m.usage - m.high, cpu, t)
-        end_op(slub, cpu)
+        slub.end(cpu)
 
     def _direct(self, target: MemCgroup | None, nr_pages: int, cpu: int, t: int) -> None:
         """Direct reclaim in the allocating task: a stall in its latency."""
@@ -245,7 +250,7 @@ class Reclaim:
     def _kswapd(self, t: int, _a, cpu: int) -> None:
         """kswapd's balance_pgdat(): reclaim until free memory is above the high watermark."""
         slub = self.slub
-        begin_op(slub, cpu, t)
+        slub.begin(cpu, t)
         start = slub.now
         want = self.wmark[2] - (self.memory_pages - slub.total_pages)
         freed = self.freed_total()
@@ -257,7 +262,7 @@ class Reclaim:
         self.pages["background"] += pages
         self.time_ns["background"] += slub.now - start
         self.kswapd_active = False
-        end_op(slub, cpu)
+        slub.end(cpu)
 
     # -- reclaim -----------------------------------------------------------------------
 

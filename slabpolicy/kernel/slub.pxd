@@ -1,20 +1,57 @@
 # Cython declarations for slub.py, used only when the core is compiled (setup.py):
-# the classes of the allocation and free fast paths become C types whose fields are
-# read without a dictionary lookup.  Every field stays a Python object (a time may be
-# BUSY = 1 << 100, far past any C integer), so the arithmetic is Python's; `__dict__`
-# keeps any other attribute settable, as on the pure-Python classes.  A field added
-# to a class's __slots__ in slub.py is added here too (tests/test_compiled_core.py
-# checks that the two agree).
+# the classes of the allocation and free paths become C types whose fields are read
+# without a dictionary lookup, and the paths' methods (fast and slow, the node lists,
+# the lock path) become cpdef methods with typed locals, called as C functions from
+# each other.  A cpdef method stays a Python method: a plugin calls it, and a Python
+# subclass may override it, as before.  `__dict__` keeps any other attribute settable.
+#
+# Times stay Python objects (a time may be BUSY = 1 << 100, far past any C integer),
+# so their arithmetic is Python's.  A field is a C integer only where its value
+# provably fits, said next to it:
+#   * counts within one slab or one cpu's lists (inuse, objects, pobj, freelist,
+#     pobjects): at most the objects of one slab (geometry.MAX_OBJS_PER_PAGE, 32767)
+#     times the slabs on one list, each of which is a Python object in this process;
+#   * cpus, nodes and the slab's `where` (cpu, node, last_cpu, where, cur_cpu): an
+#     index into the machine's cpus or nodes, -1 for none, or one of five constants;
+#   * the operation counters (n_alloc_fast, ...): one per operation the event loop
+#     runs, and no run makes 2**63 of them (centuries at a billion a second).
+# Reading such a field from Python gives a Python int of the same value, so every
+# result is unchanged.  A field added to a class's __slots__ in slub.py is added here
+# too (tests/test_compiled_core.py checks that the two agree).
 cimport cython
+from libc.stdint cimport int64_t
+
+from slabpolicy.kernel.histogram cimport Histogram
+from slabpolicy.kernel.locks cimport Lock
+from slabpolicy.kernel.memcg_stock cimport MemcgStock
+from slabpolicy.kernel.objcg cimport ObjcgAccounting
+
+cdef class SlabList
 
 cdef class Slab:
     cdef dict __dict__
-    cdef public object cache, node, objects, inuse, frozen, where, cpu, pobj, lru, prev, next
-    cdef public object freed, id, last_cpu
+    cdef public object cache, frozen, freed, id
+    cdef public Py_ssize_t node, objects, inuse, where, cpu, pobj, last_cpu
+    cdef public SlabList lru
+    cdef public Slab prev, next
+
+cdef class SlabList:
+    cdef public Slab head, tail
+    cdef public object length, name
+
+    cpdef add(self, Slab slab, object tail)
+    cpdef remove(self, Slab slab)
 
 cdef class KmemCacheCpu:
     cdef dict __dict__
-    cdef public object slab, freelist, partial, pobjects
+    cdef public Slab slab
+    cdef public list partial
+    cdef public Py_ssize_t freelist, pobjects
+
+cdef class KmemCacheNode:
+    cdef public Lock list_lock
+    cdef public SlabList partial, full
+    cdef public object nr_slabs, total_objects, slabs, node
 
 cdef class KmemCache:
     cdef dict __dict__
@@ -22,28 +59,73 @@ cdef class KmemCache:
     cdef public object id, name, kind, index, memcg, size, object_size, order, pages, objects
     cdef public object min_partial, _cpu_partial, cpu_partial_slabs, remote_node_defrag_ratio
     cdef public object flags, track_full, free_lock, discard_empty, discard, account
-    cdef public object obj_full_size, dead, destroyed, parent_slab, root, stats, policy_data
+    cdef public object obj_full_size, dead, destroyed, parent_slab, root, policy_data
+    cdef public dict stats
     cdef public object allocating, rcu
+
+    cpdef stat(self, object item)
 
 cdef class Allocator:
     cdef dict __dict__
     cdef public list cpu_free_at, cpu_waiters
-    cdef public object machine, kinds, memcgs, locks, costs, now, cur_cpu, turns, node_of_cpu
+    cdef public object machine, kinds, memcgs, locks, now, turns, node_of_cpu
+    cdef public dict costs
+    cdef public Py_ssize_t cur_cpu
     cdef public object caches, dead_caches, total_pages, peak_pages
-    cdef public object n_alloc_fast, n_alloc_slow, n_free_fast, n_free_slow
-    cdef public object h_alloc_slow, h_free_slow, h_alloc_fast_rec, h_free_fast_rec
-    cdef public object memcg_stock, objcgs, dead_cache_free, on_dead_cache_empty, on_violation
+    cdef public int64_t n_alloc_fast, n_alloc_slow, n_free_fast, n_free_slow
+    cdef public Histogram h_alloc_slow, h_free_slow, h_alloc_fast_rec, h_free_fast_rec
+    cdef public MemcgStock memcg_stock
+    cdef public ObjcgAccounting objcgs
+    cdef public object dead_cache_free, on_dead_cache_empty, on_violation
     cdef public object retired_stats, pressure, rcu_free_slab, root_caches, era
     cdef public object c_alloc_fast, c_free_fast, c_alloc_slow, c_free_slow, c_cmpxchg
     cdef public object c_lock, c_lock_bounce, c_line_transfer, c_list_op
+    cdef public object existing, changed_caches, _min_partial_slack
+    cdef public object _next_slab_id, _next_cache_id
+    cdef public bint _counts_slabs
 
+    # -- the lock path
+    cpdef lock(self, Lock lock)
+    cpdef unlock(self, Lock lock)
+    # -- the node lists
+    cpdef add_partial(self, KmemCacheNode n, Slab slab, object tail=*)
+    cpdef remove_partial(self, KmemCacheNode n, Slab slab)
+    cpdef add_full(self, KmemCache s, KmemCacheNode n, Slab slab)
+    cpdef remove_full(self, KmemCache s, Slab slab)
+    cpdef discards_empty(self, KmemCache s, KmemCacheNode n)
+    # -- slab counters and the page allocator
+    cpdef inc_slabs_node(self, KmemCache s, Py_ssize_t node, object objects)
+    cpdef dec_slabs_node(self, KmemCache s, Py_ssize_t node, object objects)
+    @cython.locals(slab=Slab)
+    cpdef new_slab(self, KmemCache s, Py_ssize_t node)
+    cpdef free_slab(self, KmemCache s, Slab slab, object uncharge=*)
+    cpdef free_pages(self, KmemCache s, Slab slab, object uncharge=*)
+    cpdef discard_slab(self, KmemCache s, Slab slab)
+    # -- the alloc path
     @cython.locals(c=KmemCacheCpu, slab=Slab)
     cpdef slab_alloc(self, KmemCache s, Py_ssize_t cpu, object t, object objcg=*)
-    @cython.locals(slab=Slab)
+    @cython.locals(slab=Slab, hist=Histogram)
     cpdef _slab_alloc_recorded(self, KmemCache s, KmemCacheCpu c, Py_ssize_t cpu, object start,
                                object objcg)
+    @cython.locals(slab=Slab, n=KmemCacheNode)
+    cpdef _slab_alloc_slow(self, KmemCache s, KmemCacheCpu c, Py_ssize_t cpu)
+    @cython.locals(slab=Slab, first=Slab)
+    cpdef get_partial_node(self, KmemCache s, KmemCacheNode n, KmemCacheCpu c, Py_ssize_t cpu)
+    @cython.locals(c=KmemCacheCpu)
+    cpdef put_cpu_partial(self, KmemCache s, Slab slab, Py_ssize_t cpu, object drain)
+    @cython.locals(slab=Slab, n=KmemCacheNode, held_node=KmemCacheNode, partial=list,
+                   discard=list)
+    cpdef unfreeze_partials(self, KmemCache s, KmemCacheCpu c)
+    @cython.locals(slab=Slab, n=KmemCacheNode)
+    cpdef deactivate_slab(self, KmemCache s, KmemCacheCpu c)
+    # -- the free path
     @cython.locals(c=KmemCacheCpu)
     cpdef slab_free(self, KmemCache s, Slab slab, Py_ssize_t cpu, object t, object objcg=*)
-    @cython.locals(c=KmemCacheCpu)
+    @cython.locals(c=KmemCacheCpu, hist=Histogram)
     cpdef _slab_free_recorded(self, KmemCache s, Slab slab, Py_ssize_t cpu, object start,
                               object objcg)
+    @cython.locals(n=KmemCacheNode, prior=bint)
+    cpdef slab_free_slowpath(self, KmemCache s, Slab slab, Py_ssize_t cpu)
+
+cpdef _load_freelist(KmemCacheCpu c, Slab slab, Py_ssize_t cpu)
+cdef bint _free_takes_list_lock(KmemCache s, Slab slab) except -1

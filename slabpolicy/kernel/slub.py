@@ -703,7 +703,7 @@ class Allocator:
             self.now += self.c_cmpxchg
             if slab.inuse < slab.objects:
                 s.stat("ALLOC_REFILL")
-                return self._load_freelist(c, slab, cpu)
+                return _load_freelist(c, slab, cpu)
             # the cpu slab is full: unfreeze it off the cpu, onto no list
             c.slab = None
             s.stat("DEACTIVATE_FULL")
@@ -731,7 +731,7 @@ class Allocator:
             c.slab = slab
             self.now += self.c_cmpxchg
             s.stat("CPU_PARTIAL_ALLOC")
-            return self._load_freelist(c, slab, cpu)
+            return _load_freelist(c, slab, cpu)
         node = self.node_of_cpu[cpu]
         slab = self.get_partial_node(s, s.node[node], c, cpu)
         if slab is None and len(s.node) > 1:
@@ -743,15 +743,7 @@ class Allocator:
             slab.cpu = cpu
             c.slab = slab
             s.stat("ALLOC_SLAB")
-        return self._load_freelist(c, slab, cpu)
-
-    @staticmethod
-    def _load_freelist(c: KmemCacheCpu, slab: Slab, cpu: int) -> Slab:
-        """load_freelist: all the slab's free objects become the cpu freelist; take one."""
-        slab.last_cpu = cpu
-        c.freelist = slab.objects - slab.inuse - 1
-        slab.inuse += 1
-        return slab
+        return _load_freelist(c, slab, cpu)
 
     def get_partial_node(self, s: KmemCache, n: KmemCacheNode, c: KmemCacheCpu,
                          cpu: int) -> Slab | None:
@@ -761,7 +753,7 @@ class Allocator:
         in 6.x, more than cpu_partial_slabs/2 slabs were put there
         (``++partial_slabs > slub_get_cpu_partial(s) / 2``, v6.9; none at all when
         cpu_partial_slabs is 0)."""
-        if not n.nr_partial:      # checked without the lock, as the kernel does
+        if not n.partial.length:      # checked without the lock, as the kernel does
             return None
         self.lock(n.list_lock)
         first = None
@@ -787,7 +779,7 @@ class Allocator:
             if self._counts_slabs:
                 if partial_slabs > s.cpu_partial_slabs // 2 or not s.cpu_partial_slabs:
                     break
-            elif available > s.cpu_partial // 2:
+            elif available > s._cpu_partial // 2:
                 break
         self.unlock(n.list_lock)
         return first
@@ -806,7 +798,7 @@ class Allocator:
         nodes = len(s.node)
         for i in range(1, nodes):
             n = s.node[(node + i) % nodes]
-            if n.nr_partial > s.min_partial:
+            if n.partial.length > s.min_partial:
                 slab = self.get_partial_node(s, n, c, cpu)
                 if slab is not None:
                     return slab
@@ -823,7 +815,7 @@ class Allocator:
         ``n->nr_partial > s->min_partial``, 6.x's ``n->nr_partial >= s->min_partial``
         (Linux 4.0, d6e0b7fa1186, so that min_partial 0 keeps none), or always for a
         cache that keeps no empty slab (``discard_empty``)."""
-        return s.discard_empty or n.nr_partial >= s.min_partial + self._min_partial_slack
+        return s.discard_empty or n.partial.length >= s.min_partial + self._min_partial_slack
 
     def put_cpu_partial(self, s: KmemCache, slab: Slab, cpu: int, drain: bool) -> int:
         """put_cpu_partial(): freeze ``slab`` onto ``cpu``'s partial list.
@@ -840,7 +832,7 @@ class Allocator:
         c = s.cpu[cpu]
         self.now += self.c_cmpxchg
         if drain and c.partial and (len(c.partial) >= s.cpu_partial_slabs
-                                    if self._counts_slabs else c.pobjects > s.cpu_partial):
+                                    if self._counts_slabs else c.pobjects > s._cpu_partial):
             self.unfreeze_partials(s, c)
             s.stat("CPU_PARTIAL_DRAIN")
         slab.frozen = True
@@ -850,7 +842,7 @@ class Allocator:
         c.pobjects += slab.pobj
         c.partial.append(slab)
         pobjects = c.pobjects
-        if not s.cpu_partial:
+        if not s._cpu_partial:
             self.unfreeze_partials(s, c)
         return pobjects
 
@@ -1113,6 +1105,15 @@ class Allocator:
             self.add_partial(n, slab, DEACTIVATE_TO_TAIL)
             s.stat("FREE_ADD_PARTIAL")
         self.unlock(n.list_lock)
+
+
+def _load_freelist(c: KmemCacheCpu, slab: Slab, cpu: int) -> Slab:
+    """__slab_alloc()'s load_freelist: all the slab's free objects become the cpu
+    freelist; take one."""
+    slab.last_cpu = cpu
+    c.freelist = slab.objects - slab.inuse - 1
+    slab.inuse += 1
+    return slab
 
 
 def _free_takes_list_lock(s: KmemCache, slab: Slab) -> bool:

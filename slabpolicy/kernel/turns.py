@@ -28,12 +28,13 @@ processed in the order they are called.
 """
 from __future__ import annotations
 
-import heapq
 from typing import Callable
 
 from greenlet import getcurrent, greenlet
 
-#: the event kind of a stopped operation's continuation (the engine's kinds are 1-7)
+from slabpolicy.kernel.event_queue import EventQueue
+
+#: the event kind of a stopped operation's continuation (the engine's kinds are 0-7)
 TURN = 8
 
 #: what a stopped loop greenlet tells :meth:`Turns.run`: start a new loop greenlet
@@ -43,12 +44,10 @@ _TAKE_OVER = object()
 class Turns:
     """The greenlets of one simulation's event loop and its stopped operations."""
 
-    __slots__ = ("heap", "arrivals", "seq", "loop", "main", "loop_fn", "stopped")
+    __slots__ = ("queue", "loop", "main", "loop_fn", "stopped")
 
-    def __init__(self, heap: list, arrivals: list, seq) -> None:
-        self.heap = heap            # the engine's event heap: (time, seq, kind, a, b, c)
-        self.arrivals = arrivals    # and its streams' next allocations: (time, seq, stream)
-        self.seq = seq
+    def __init__(self, queue: EventQueue) -> None:
+        self.queue = queue          # the engine's events (kernel/event_queue.py)
         self.loop: greenlet | None = None    # the greenlet running the loop (None: no loop)
         self.main: greenlet | None = None    # where the loop returns when it is done
         self.loop_fn: Callable[[], None] | None = None
@@ -73,13 +72,7 @@ class Turns:
     def must_wait(self, t: int) -> bool:
         """Whether an operation arriving at a lock at ``t`` must stop for its turn:
         a loop runs and an event earlier than ``t`` is still queued."""
-        if self.loop is None:
-            return False
-        heap = self.heap
-        if heap and heap[0][0] < t:
-            return True
-        arrivals = self.arrivals
-        return bool(arrivals) and arrivals[0][0] < t
+        return self.loop is not None and self.queue.any_before(t)
 
     def can_stop(self) -> bool:
         """Whether the running code can stop (it runs inside the event loop)."""
@@ -87,7 +80,7 @@ class Turns:
 
     def wait_until(self, t: int) -> int:
         """Stop the running operation; continue it as an event at ``t``."""
-        heapq.heappush(self.heap, (t, next(self.seq), TURN, getcurrent(), None, None))
+        self.queue.push(t, TURN, getcurrent())
         return self.suspend()
 
     def suspend(self) -> int:
@@ -106,7 +99,7 @@ class Turns:
 
     def wake(self, g: greenlet, t: int) -> None:
         """Continue the stopped operation ``g`` as an event at ``t``."""
-        heapq.heappush(self.heap, (t, next(self.seq), TURN, g, None, None))
+        self.queue.push(t, TURN, g)
 
     def resume(self, g: greenlet, t: int) -> None:
         """The loop's part of a TURN event: run ``g`` until it stops again or ends."""

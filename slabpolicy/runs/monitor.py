@@ -2,7 +2,7 @@
 
 The simulation loop is left alone (nothing is added to the fast path): every
 half second the monitor thread reads where the run is, from plain attributes
-(the op clock ``slub.now``, the event heap),
+(the op clock ``slub.now``, the event queue's head),
 which is safe under the GIL.
 
 * Watchdog: if none of those moved for ``run_timeout`` seconds, the run is stuck
@@ -76,14 +76,12 @@ def progress_of(sim: Any, wall_s: float) -> Progress:
 
 def _position(sim: Any) -> tuple:
     """Anything that changes when the run advances (an event popped, an op run)."""
-    heap = sim._heap
-    arrivals = sim._arrivals
+    heap = sim._queue.heap
     try:
         top = heap[0][1] if heap else None
-        next_alloc = arrivals[0][1] if arrivals else None
     except IndexError:              # emptied between the test and the read
-        top = next_alloc = None
-    return sim.slub.now, len(heap), top, next_alloc
+        top = None
+    return sim.slub.now, len(heap), top
 
 
 def _raise_in(thread: threading.Thread, exc: type[BaseException]) -> None:

@@ -108,7 +108,7 @@ class Replay:
         sim = self.sim
         src = self.source
         slub = sim.slub
-        heap = sim._heap
+        heap = sim._queue.heap              # its head is the engine's next event
         run_events = sim.run_events
         slab_alloc = slub.slab_alloc
         slab_free = slub.slab_free

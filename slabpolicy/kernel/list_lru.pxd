@@ -1,0 +1,24 @@
+# Cython declarations for list_lru.py, used only when the core is compiled (setup.py):
+# an unused object's item is a C structure, and list_lru_add()/list_lru_del() read
+# their fields as C structure members.  Every value stays a Python object.
+# LruItem declares exactly its __slots__; ListLru keeps a `__dict__`, as the
+# pure-Python class has.
+cimport cython
+
+from slabpolicy.kernel.slub cimport Allocator
+
+
+cdef class LruItem:
+    cdef public object cache, slab, objcg, node, lru, since, freed
+
+cdef class ListLru:
+    cdef dict __dict__
+    cdef public Allocator slub
+    cdef public dict lists
+    cdef public list locks
+    cdef public object name, memcg_aware, nr_items
+
+    @cython.locals(slub=Allocator, lst=dict)
+    cpdef add(self, LruItem item, object memcg)
+    @cython.locals(slub=Allocator)
+    cpdef delete(self, LruItem item)

@@ -1,0 +1,29 @@
+# Cython declarations for rcu.py, used only when the core is compiled (setup.py): the
+# per-object paths (call_rcu(), the batch of a grace period, the deferred free) read
+# their fields as C structure members and call the allocator's free path
+# (Allocator.slab_free, a cpdef method of slub.pxd) as a C function.  Every value stays
+# a Python object, so the arithmetic is Python's; `__dict__` keeps any other attribute
+# settable, as on the pure-Python class.
+cimport cython
+
+from slabpolicy.kernel.slub cimport Allocator, Slab
+
+
+cpdef kmem_cache_free(Allocator slub, object cache, Slab slab, object objcg, object cpu,
+                      object t)
+
+cdef class Rcu:
+    cdef dict __dict__
+    cdef public Allocator slub
+    cdef public list wait, next, kfree
+    cdef public object sim, gp_state, gp_end, grace_periods, callbacks, invoked, batch_sizes
+    cdef public object pending_pages, pending_charged, typesafe_slabs, kfree_objects
+    cdef public object kfree_batches, _free_cb, _gp_done_cb, _do_batch_cb
+
+    @cython.locals(slub=Allocator)
+    cpdef call_rcu(self, object cpu, object fn, object arg)
+    @cython.locals(slub=Allocator)
+    cpdef _do_batch(self, object t, list batch, object cpu)
+    cpdef free(self, object cache, Slab slab, object objcg, object cpu, object t)
+    @cython.locals(slub=Allocator)
+    cpdef free_event(self, object t, tuple obj, object cpu)

@@ -1,0 +1,27 @@
+# Cython declarations for reclaim.py, used only when the core is compiled (setup.py):
+# the per-object paths (an object going unused onto its list_lru, its expiry, its
+# eviction) read their fields as C structure members and call list_lru.pxd's and
+# rcu.pxd's methods as C functions.  Every value stays a Python object; `__dict__`
+# keeps any other attribute settable, as on the pure-Python class.
+cimport cython
+
+from slabpolicy.kernel.list_lru cimport ListLru, LruItem
+from slabpolicy.kernel.rcu cimport Rcu
+from slabpolicy.kernel.slub cimport Allocator
+
+
+cdef class Reclaim:
+    cdef dict __dict__
+    cdef public Allocator slub
+    cdef public Rcu rcu
+    cdef public dict lrus
+    cdef public object sim, vfs_cache_pressure, small_cache_pressure, memcg_aware
+    cdef public object memory_pages, wmark, kswapd_cpu, kswapd_active, kswapd_failures
+    cdef public object scanned, freed, slabs_scanned, expired, drained, pages, time_ns
+    cdef public object kswapd_runs, stalls, events, _expire_cb
+
+    @cython.locals(slub=Allocator, item=LruItem, lru=ListLru)
+    cpdef unused_event(self, object t, tuple obj, object cpu)
+    @cython.locals(slub=Allocator, lru=ListLru)
+    cpdef _expire_event(self, object t, LruItem item, object cpu)
+    cpdef _evict(self, LruItem item, object cpu, object t)
