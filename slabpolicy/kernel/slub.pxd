@@ -68,7 +68,8 @@ cdef class KmemCache:
 cdef class Allocator:
     cdef dict __dict__
     cdef public list cpu_free_at, cpu_waiters
-    cdef public object machine, kinds, memcgs, locks, costs, now, turns, node_of_cpu
+    cdef public object machine, kinds, memcgs, locks, now, turns, node_of_cpu
+    cdef public dict costs
     cdef public Py_ssize_t cur_cpu
     cdef public object caches, dead_caches, total_pages, peak_pages
     cdef public int64_t n_alloc_fast, n_alloc_slow, n_free_fast, n_free_slow
@@ -89,7 +90,16 @@ cdef class Allocator:
     # -- the node lists
     cpdef add_partial(self, KmemCacheNode n, Slab slab, object tail=*)
     cpdef remove_partial(self, KmemCacheNode n, Slab slab)
+    cpdef add_full(self, KmemCache s, KmemCacheNode n, Slab slab)
+    cpdef remove_full(self, KmemCache s, Slab slab)
     cpdef discards_empty(self, KmemCache s, KmemCacheNode n)
+    # -- slab counters and the page allocator
+    cpdef inc_slabs_node(self, KmemCache s, Py_ssize_t node, object objects)
+    cpdef dec_slabs_node(self, KmemCache s, Py_ssize_t node, object objects)
+    @cython.locals(slab=Slab)
+    cpdef new_slab(self, KmemCache s, Py_ssize_t node)
+    cpdef free_slab(self, KmemCache s, Slab slab, object uncharge=*)
+    cpdef free_pages(self, KmemCache s, Slab slab, object uncharge=*)
     cpdef discard_slab(self, KmemCache s, Slab slab)
     # -- the alloc path
     @cython.locals(c=KmemCacheCpu, slab=Slab)
