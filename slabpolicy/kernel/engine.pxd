@@ -1,15 +1,18 @@
 # Cython declarations for engine.py, used only when the core is compiled (setup.py):
 # a stream is a C type and the event loop's locals have C types, so that the loop reads
-# a stream's fields and calls the allocator (Allocator.slab_alloc/slab_free, cpdef in
-# slub.pxd) and the queue without a dictionary lookup or a Python call.
+# a stream's and its memcg's fields and calls the allocator (Allocator.slab_alloc and
+# slab_free, cpdef in slub.pxd) and the queue without a dictionary lookup or a Python
+# call.
 #
 # C numbers only where the value is one already: a rate per ns, a probability and a
-# draw from random() are Python floats, that is C doubles (the arithmetic on them is the same
-# IEEE double arithmetic, and int() of a double is Python's), and a cpu number is
-# below the machine's cpu count.  Times stay Python ints (unbounded).  A field added to
-# _Stream's __slots__ is added here too (tests/test_compiled_declarations.py checks that).
+# draw from random() are Python floats, that is C doubles (the arithmetic on them is
+# the same IEEE double arithmetic, and int() of a double is Python's), and a cpu number
+# is below the machine's cpu count.  Times stay Python ints (unbounded).  A field added
+# to _Stream's __slots__ is added here too (tests/test_compiled_declarations.py checks
+# that).
 cimport cython
 from slabpolicy.kernel.event_queue cimport EventQueue
+from slabpolicy.kernel.memcg cimport MemCgroup
 from slabpolicy.kernel.slub cimport Allocator, KmemCache
 from slabpolicy.kernel.turns cimport Turns
 
@@ -18,7 +21,7 @@ cdef class _Stream:
     cdef public list cpus
     cdef public double per_ns, remote_free
 
-@cython.locals(heap=list, far=dict, event=tuple, st=_Stream, cache=KmemCache,
+@cython.locals(heap=list, far=dict, event=tuple, st=_Stream, memcg=MemCgroup, cache=KmemCache,
                cpus=list, cpu=Py_ssize_t, fcpu=Py_ssize_t, ncpus=Py_ssize_t, u=cython.double,
                freed=bint)
 cdef bint _event_loop(object sim, Turns turns, EventQueue queue, Allocator slub, object me)
