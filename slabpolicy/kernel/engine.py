@@ -28,6 +28,7 @@ import random
 from types import GeneratorType
 from typing import Any, Callable
 
+from slabpolicy.kernel import collector
 from slabpolicy.kernel.accounting import AccountingChecker
 from slabpolicy.kernel.costs import rcu_grace_period
 from slabpolicy.kernel.event_queue import EventQueue
@@ -218,7 +219,12 @@ class Simulation(PolicyOperations):
         return None
 
     def run(self) -> None:
-        """Run the workload to its end (``duration``), sampling as it goes."""
+        """Run the workload to its end (``duration``), sampling as it goes, with
+        Python's garbage collector run at samples (:mod:`slabpolicy.kernel.collector`)."""
+        with collector.paused():
+            self._run()
+
+    def _run(self) -> None:
         self.hook.slabpolicy_run_start(sim=self)
         for group in self._groups.values():
             arrival = group.spec.arrival
@@ -307,6 +313,7 @@ class Simulation(PolicyOperations):
                 self.checker.check(self.slub.now)
 
     def _sample(self, t: int) -> None:
+        collector.collect_if_grown()
         slub = self.slub
         judge = not self.turns.stopped
         live_bytes = self.checker.check(t, judge)
