@@ -28,6 +28,7 @@ import random
 from types import GeneratorType
 from typing import Any, Callable
 
+from slabpolicy.kernel import collector
 from slabpolicy.kernel.accounting import AccountingChecker
 from slabpolicy.kernel.costs import rcu_grace_period
 from slabpolicy.kernel.event_queue import EventQueue
@@ -218,7 +219,12 @@ class Simulation(PolicyOperations):
         return None
 
     def run(self) -> None:
-        """Run the workload to its end (``duration``), sampling as it goes."""
+        """Run the workload to its end (``duration``), sampling as it goes, with
+        Python's garbage collector run at samples (:mod:`slabpolicy.kernel.collector`)."""
+        with collector.paused():
+            self._run()
+
+    def _run(self) -> None:
         self.hook.slabpolicy_run_start(sim=self)
         for group in self._groups.values():
             arrival = group.spec.arrival
@@ -307,6 +313,7 @@ class Simulation(PolicyOperations):
                 self.checker.check(self.slub.now)
 
     def _sample(self, t: int) -> None:
+        collector.collect_if_grown()
         slub = self.slub
         judge = not self.turns.stopped
         live_bytes = self.checker.check(t, judge)
@@ -557,7 +564,8 @@ def _event_loop(sim: Simulation, turns: Turns, queue: EventQueue, slub: Allocato
         elif kind == FREE:
             slub.slab_free(a, b, c, t)
         elif kind == FREE_ACCOUNTED:
-            slub.slab_free(b.cache, b, c, t, a)    # a shared cache: the slab's own
+            slab = b
+            slub.slab_free(slab.cache, slab, c, t, a)    # a shared cache: the slab's own
         else:
             sim._event(kind, t, a, b, c)
     return turns.loop is me

@@ -1,9 +1,10 @@
 # Cython declarations for slub.py, used only when the core is compiled (setup.py):
 # the classes of the allocation and free paths become C types whose fields are read
 # without a dictionary lookup, and the paths' methods (fast and slow, the node lists,
-# the lock path) become cpdef methods with typed locals, called as C functions from
-# each other.  A cpdef method stays a Python method: a plugin calls it, and a Python
-# subclass may override it, as before.  `__dict__` keeps any other attribute settable.
+# the lock path, with the turn test of turns.pxd) become cpdef methods with typed
+# locals, called as C functions from each other.  A cpdef method stays a Python
+# method: a plugin calls it, and a Python subclass may override it, as before.
+# `__dict__` keeps any other attribute settable.
 #
 # Times stay Python objects (a time may be BUSY = 1 << 100, far past any C integer),
 # so their arithmetic is Python's.  A field is a C integer only where its value
@@ -23,6 +24,7 @@ from libc.stdint cimport int64_t
 
 from slabpolicy.kernel.histogram cimport Histogram
 from slabpolicy.kernel.locks cimport Lock
+from slabpolicy.kernel.turns cimport Turns
 from slabpolicy.kernel.memcg_stock cimport MemcgStock
 from slabpolicy.kernel.objcg cimport ObjcgAccounting
 
@@ -68,7 +70,8 @@ cdef class KmemCache:
 cdef class Allocator:
     cdef dict __dict__
     cdef public list cpu_free_at, cpu_waiters
-    cdef public object machine, kinds, memcgs, locks, now, turns, node_of_cpu
+    cdef public object machine, kinds, memcgs, locks, now, node_of_cpu
+    cdef public Turns turns
     cdef public dict costs
     cdef public Py_ssize_t cur_cpu
     cdef public object caches, dead_caches, total_pages, peak_pages
@@ -85,8 +88,11 @@ cdef class Allocator:
     cdef public bint _counts_slabs
 
     # -- the lock path
+    @cython.locals(turns=Turns)
     cpdef lock(self, Lock lock)
     cpdef unlock(self, Lock lock)
+    @cython.locals(turns=Turns)
+    cpdef wait_for_cpu(self, Py_ssize_t cpu, object t)
     # -- the node lists
     cpdef add_partial(self, KmemCacheNode n, Slab slab, object tail=*)
     cpdef remove_partial(self, KmemCacheNode n, Slab slab)
