@@ -13,7 +13,7 @@
 cimport cython
 from slabpolicy.kernel.event_queue cimport EventQueue
 from slabpolicy.kernel.memcg cimport MemCgroup
-from slabpolicy.kernel.slub cimport Allocator, KmemCache
+from slabpolicy.kernel.slub cimport Allocator, KmemCache, Slab
 from slabpolicy.kernel.turns cimport Turns
 
 cdef class _Stream:
@@ -22,6 +22,6 @@ cdef class _Stream:
     cdef public double per_ns, remote_free
 
 @cython.locals(heap=list, far=dict, event=tuple, st=_Stream, memcg=MemCgroup, cache=KmemCache,
-               cpus=list, cpu=Py_ssize_t, fcpu=Py_ssize_t, ncpus=Py_ssize_t, u=cython.double,
-               freed=bint)
+               slab=Slab, cpus=list, cpu=Py_ssize_t, fcpu=Py_ssize_t, ncpus=Py_ssize_t,
+               u=cython.double, freed=bint)
 cdef bint _event_loop(object sim, Turns turns, EventQueue queue, Allocator slub, object me)

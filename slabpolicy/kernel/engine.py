@@ -564,7 +564,8 @@ def _event_loop(sim: Simulation, turns: Turns, queue: EventQueue, slub: Allocato
         elif kind == FREE:
             slub.slab_free(a, b, c, t)
         elif kind == FREE_ACCOUNTED:
-            slub.slab_free(b.cache, b, c, t, a)    # a shared cache: the slab's own
+            slab = b
+            slub.slab_free(slab.cache, slab, c, t, a)    # a shared cache: the slab's own
         else:
             sim._event(kind, t, a, b, c)
     return turns.loop is me

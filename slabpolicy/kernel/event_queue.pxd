@@ -14,4 +14,3 @@ cdef class EventQueue:
     cpdef push_near(self, tuple event)
     cpdef push_far(self, tuple event)
     cpdef refill(self)
-    cpdef bint any_before(self, t)

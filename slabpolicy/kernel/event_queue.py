@@ -98,11 +98,6 @@ class EventQueue:
             heapq.heapify(heap)
             self.horizon = (n + 1) << self.shift
 
-    def any_before(self, t: int) -> bool:
-        """Whether an event earlier than ``t`` is queued."""
-        heap = self.heap
-        return bool(heap) and heap[0][0] < t
-
     def queued(self) -> Iterator[tuple]:
         """Every queued event, ``(t, seq, kind, a, b, c)``, in no order."""
         yield from self.heap

@@ -22,7 +22,7 @@
 cimport cython
 from libc.stdint cimport int64_t
 
-from slabpolicy.kernel.memcg cimport MemCgroup
+from slabpolicy.kernel.memcg cimport MemCgroup, page_counter_charge, page_counter_uncharge
 from slabpolicy.kernel.memcg_stock cimport MemcgStock
 
 cdef class ObjCgroup:

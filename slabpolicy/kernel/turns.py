@@ -72,7 +72,8 @@ class Turns:
     def must_wait(self, t: int) -> bool:
         """Whether an operation arriving at a lock at ``t`` must stop for its turn:
         a loop runs and an event earlier than ``t`` is still queued."""
-        return self.loop is not None and self.queue.any_before(t)
+        heap = self.queue.heap        # its head is the earliest queued event
+        return self.loop is not None and bool(heap) and heap[0][0] < t
 
     def can_stop(self) -> bool:
         """Whether the running code can stop (it runs inside the event loop)."""
