@@ -34,7 +34,10 @@ shows what this adds up to.
 4. kmem_switch_slab() sets ``s->parent_slab`` before SLAB_CHAINED, so that a free
    arriving while the switch waits for a list_lock finds the cache it is chained
    to (as posted, parent_slab is set last, and such a free dereferences NULL:
-   the checker reports it and the free takes the normal path);
+   the checker reports it and the free takes the normal path); a full slab such a
+   free moves to the parent (move_previous_full()) is counted with the pages the
+   switch hands over, so that its charge goes up with theirs, and if it was the
+   last slab the offline destroys the cache once, after the switch, not the free;
 5. a dead cache chained to the cache being switched (a dead child memcg's, whose
    full slabs are still to come) is chained to the new cache from then on, and
    its pages' charge goes up with the switched cache's: as posted it stays
@@ -135,11 +138,13 @@ class Chaining:
     def kmem_switch_slab(self, sim, old, new):
         """kmem_switch_slab(): synchronize_rcu(), SLAB_CHAINED, flush_all(), then every
         node-partial slab (and full slab, with SLAB_STORE_USER) moves to ``new`` under
-        ``new``'s node list_lock.  Returns the pages moved."""
+        ``new``'s node list_lock.  Returns the pages handed to ``new``: moved here, or
+        (corrected) by chained frees while the switch waited for a list_lock."""
         slub = sim.slub
         yield sim.synchronize_rcu()
         if self.corrected:
             old.parent_slab = new          # fix 4: before frees can see SLAB_CHAINED
+            old.policy_data["handed_over"] = 0     # pages chained frees move meanwhile
         old.flags |= SLAB_CHAINED
         if not self.corrected:
             old.discard = lambda s, slab: self.discard_slab(sim, s, slab)
@@ -167,6 +172,8 @@ class Chaining:
                     moved += old.pages
             slub.unlock(nnew.list_lock)
         old.parent_slab = new
+        if self.corrected:
+            moved += old.policy_data.pop("handed_over")
         return moved
 
     def discard_slab(self, sim, s, slab) -> None:
@@ -276,7 +283,9 @@ class Chaining:
             slub.lock(tnode.list_lock)
             slub.add_partial(tnode, slab, DEACTIVATE_TO_TAIL)
             slub.unlock(tnode.list_lock)
-            if not s.nr_slabs:           # the last slab left the full list
+            if "handed_over" in s.policy_data:     # fix 4: s is still being switched,
+                s.policy_data["handed_over"] += s.pages     # and the offline destroys it
+            elif not s.nr_slabs:         # the last slab left the full list
                 self.memcg_slab_destroy(sim, s)
         else:
             slub.add_partial(tnode, slab, DEACTIVATE_TO_TAIL)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from slabpolicy.kernel.costs import rcu_grace_period
 from slabpolicy.kernel.slub import CPU_SLAB, NOWHERE, PARTIAL, SLAB_CHAINED
 from slabpolicy.api.testing import Kit
 
@@ -111,6 +112,64 @@ def test_corrected_rechains_a_dead_childs_cache_when_its_parent_goes_too():
     assert k.node_partial(root) == [partial, full]
     assert root.nr_slabs == 2 and s.destroyed
     assert child.state == "released" and parent.state == "released"
+    assert violations(k) == []
+
+
+def free_while_the_switch_waits(k: Kit, n: int):
+    """``n`` dentry objects allocated on cpu 0, then rmdir; the first object is freed
+    on cpu 1 one nanosecond after the grace period, while kmem_switch_slab() (past
+    SLAB_CHAINED and flush_all()) waits for the root's list_lock."""
+    cg = k.memcg("a")
+    s = k.cache(cg, "dentry")
+    objs = k.alloc(s, n=n, cpu=0)
+    grace = rcu_grace_period(k.slub.costs, 2)
+    t0 = k.t + 1000
+    k.offline(cg, at=t0, wait=False)
+    k.queue_free(s, objs[0], cpu=1, at=t0 + grace + 1)
+    k.run_until(t0 + 10 * grace)
+    return cg, s, objs
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_a_free_while_the_switch_waits_for_the_parents_list_lock(variant):
+    """Fix 4.  kmem_switch_slab() sets SLAB_CHAINED, flush_all() puts the cpu slab on
+    the node partial list, and the switch reaches the root's list_lock just after a
+    free into the dead cache's full slab, queued on cpu 1 one nanosecond after the
+    grace period: the free runs first, between SLAB_CHAINED and the moves.
+
+    As posted ``parent_slab`` is still NULL: __slab_free() would dereference it (the
+    checker reports it; the free takes the normal path, onto cpu 1's partial list).
+    Corrected the free finds the root's cache: move_previous_full() hands the full
+    slab to the root before the switch moves the partial one, and both pages'
+    charge goes up to the root, the full slab's too."""
+    k = kit(variant)
+    cg, s, objs = free_while_the_switch_waits(k, PER_SLAB + 1)   # full slab, cpu slab of 1
+    full, last = objs[0], objs[PER_SLAB]
+    root = k.slub.root_caches[s.index]
+    assert s.flags & SLAB_CHAINED and s.parent_slab is root and s.destroyed
+    assert cg.state == "released" and full.inuse == PER_SLAB - 1
+    if variant == "corrected":
+        assert k.policy.chained_frees == 1 and root.stats["CPU_CHAINED_FREE"] == 1
+        assert k.node_partial(root) == [full, last] and not full.frozen
+        assert cg.usage == 0 and k.root.usage == 2 == k.slub.total_pages
+        assert violations(k) == []
+    else:
+        assert k.policy.chained_frees == 0 and s.stats["CPU_PARTIAL_FREE"] == 1
+        assert violations(k) == [f"{s.name}: free into a chained cache whose parent_slab is "
+                                 f"not set yet (a NULL dereference in __slab_free())"]
+
+
+def test_corrected_a_free_of_the_last_slab_while_the_switch_waits_destroys_the_cache_once():
+    """Fix 4.  The dead cache's only slab is full; the free in the switch's wait moves
+    it to the root (move_previous_full()), leaving the cache empty: the offline, once
+    the switch is done, destroys it (not the free's destroy work as well), and the
+    page's charge goes up to the root."""
+    k = kit("corrected")
+    cg, s, objs = free_while_the_switch_waits(k, PER_SLAB)      # the cpu slab, full
+    root = k.slub.root_caches[s.index]
+    assert k.policy.chained_frees == 1 and k.node_partial(root) == [objs[0]]
+    assert s.destroyed and s.nr_slabs == 0 and cg.state == "released"
+    assert cg.usage == 0 and k.root.usage == 1 == k.slub.total_pages
     assert violations(k) == []
 
 
