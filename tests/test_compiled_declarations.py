@@ -28,7 +28,7 @@ DECLARED = {
     "reclaim": ["Reclaim"],
     "engine": ["_Stream"],
     "event_queue": ["EventQueue"],
-    "turns": ["Turns"],
+    "turns": ["Continuation", "Turns"],
 }
 #: fields of a class without __slots__ that other modules set (the engine, reclaim, rcu)
 SET_ELSEWHERE = {"Allocator": {"turns", "dead_cache_free", "on_dead_cache_empty", "pressure",
