@@ -1,5 +1,7 @@
-"""The event queue (a small heap of the near events, buckets of the later ones) gives the
-events in exactly the order one heap of them all would: by time, then by seq."""
+"""The event queue gives the events in exactly the order one heap of them all would: by
+time, then by the order they were queued in.  These tests hold it to a reference heap
+on the core that runs them: the pure-Python core's calendar (any bucket width), or
+the compiled core's C heap, with times past what 64 bits hold on either side."""
 from __future__ import annotations
 
 import heapq
@@ -7,75 +9,108 @@ import heapq
 from hypothesis import given
 from hypothesis import strategies as st
 
+from slabpolicy import _core
 from slabpolicy.kernel.event_queue import EventQueue
 
+#: times around the edges of the compiled core's C heap (an int64) and far past them
+EDGES = [2**62 - 1, 2**62, 2**63 - 2, 2**63 - 1, 2**63, 2**64, 1 << 100,
+         -2**63, -2**63 - 1, -(1 << 100)]
 
-def _pop(queue: EventQueue) -> tuple:
-    """Pop the next event as the engine's loop does."""
-    event = heapq.heappop(queue.heap)
-    if not queue.heap:
-        queue.refill()
-    return event
+# a script of steps: push (a time ahead of the last popped one, possibly in the past,
+# or one of EDGES), pop, pop only if due by a bound, hold the earliest, release
+steps = st.lists(st.one_of(
+    st.tuples(st.just("push"), st.one_of(st.integers(min_value=-50, max_value=3000),
+                                         st.sampled_from(EDGES).map(lambda t: ("at", t)))),
+    st.just(("pop", None)),
+    st.tuples(st.just("pop_due"), st.one_of(st.integers(min_value=-50, max_value=3000),
+                                            st.sampled_from(EDGES))),
+    st.just(("hold", None)),
+    st.just(("release", None))), max_size=200)
 
 
-# a script of pushes (a time ahead of the last popped one, possibly in the past; pushed
-# by push() or as the engine's loop does) and pops
-steps = st.lists(st.one_of(st.tuples(st.integers(min_value=-50, max_value=3000), st.booleans()),
-                           st.none()), max_size=200)
+def _check(queue: EventQueue, reference: list[tuple]) -> None:
+    """What every reader sees: the head, the count, every event with its seq."""
+    head = reference[0] if reference else None
+    assert queue.head_time() == (head[0] if head else None)
+    assert queue.head() == (None if head is None else (head[0], 1, head[2], None, None))
+    assert len(queue) == len(reference)
+    assert sorted(queue.queued()) == sorted((t, seq, 1, label, None, None)
+                                            for t, seq, label in reference)
 
 
 @given(steps, st.integers(min_value=0, max_value=12))
-def test_events_come_out_as_from_one_heap_whatever_the_bucket_width(script, shift):
-    queue = EventQueue(shift)
-    reference: list[tuple] = []
-    now = 0
-    for step in script + [None] * len(script):
-        if step is None:
-            if reference:
-                expected = heapq.heappop(reference)
-                assert _pop(queue) == expected
-                now = expected[0]
+def test_events_come_out_as_from_one_heap(script, shift):
+    queue = EventQueue(shift)        # the bucket width of the pure core's calendar
+    reference: list[tuple] = []      # (t, seq, label)
+    held: list[tuple] = []
+    now = seq = 0
+    for op, arg in script + [("release", None)] + [("pop", None)] * len(script):
+        if op == "push":
+            t = arg[1] if isinstance(arg, tuple) else now + arg
+            queue.push(t, 1, seq)
+            heapq.heappush(reference, (t, seq, seq))
+            seq += 1
+        elif op in ("pop", "pop_due") and reference:
+            t, _, label = reference[0]
+            if op == "pop_due" and t > arg:
+                assert queue.pop_due(arg) is None
             else:
-                assert not queue.heap and not queue.far
-            continue
-        ahead, as_the_loop = step
-        t = now + ahead
-        if as_the_loop:
-            event = (t, next(queue.seq), 1, ahead, None, None)
-            (queue.far.get(t >> queue.shift) or queue).append(event)
-        else:
-            queue.push(t, 1, ahead)
-        heapq.heappush(reference, _last_pushed(queue))
-        # the head is always in the small heap: it is empty only when nothing is queued
-        assert bool(queue.heap) == bool(reference)
-        if reference:
-            assert queue.heap[0] == reference[0]
-        assert all(e[0] < queue.horizon for e in queue.heap)
-        assert all(e[0] >= queue.horizon for b in queue.far.values() for e in b)
+                heapq.heappop(reference)
+                popped = queue.pop() if op == "pop" else queue.pop_due(arg)
+                assert popped == (t, 1, label, None, None)
+                now = t
+        elif op in ("pop", "pop_due"):
+            assert queue.pop_due(1 << 200) is None and queue.head() is None
+        elif op == "hold" and reference:
+            held.append(heapq.heappop(reference))
+            queue.hold()
+        elif op == "release":
+            for event in held:
+                heapq.heappush(reference, event)
+            held.clear()
+            queue.release()
+        _check(queue, reference)
 
 
-def _last_pushed(queue: EventQueue) -> tuple:
-    """The event ``queue.push`` just queued: the one with the largest seq."""
-    return max(queue.queued(), key=lambda e: e[1])
-
-
-def test_same_time_events_keep_the_order_they_were_queued_in_across_buckets():
-    queue = EventQueue(shift=4)          # 16 ns buckets
-    for t, label in [(40, "a"), (3, "b"), (40, "c"), (3, "d"), (100, "e"), (40, "f")]:
+def test_same_time_events_keep_the_order_they_were_queued_in():
+    queue = EventQueue(shift=4)          # the calendar: 16 ns buckets
+    for t, label in [(40, "a"), (3, "b"), (40, "c"), (3, "d"), (100, "e"), (40, "f"),
+                     (2**63, "g"), (2**63, "h"), (2**63 - 1, "i")]:
         queue.push(t, 1, label)
     out = []
-    while queue.heap:
-        event = _pop(queue)
-        out.append((event[0], event[3]))
-    assert out == [(3, "b"), (3, "d"), (40, "a"), (40, "c"), (40, "f"), (100, "e")]
-    assert not queue.far and not queue.buckets
+    while queue.head() is not None:
+        t, _, label, _, _ = queue.pop()
+        out.append((t, label))
+    assert out == [(3, "b"), (3, "d"), (40, "a"), (40, "c"), (40, "f"), (100, "e"),
+                   (2**63 - 1, "i"), (2**63, "g"), (2**63, "h")]
+    assert len(queue) == 0 and queue.queued() == []
 
 
-def test_what_the_readers_of_the_queue_see():
+def test_a_held_event_goes_back_to_its_place_among_events_of_its_time():
     queue = EventQueue(shift=4)
-    assert len(queue) == 0
-    queue.push(10, 1)
-    queue.push(1000, 1, "far")           # in a bucket, not in the heap
-    assert len(queue.heap) == 1 and len(queue) == 2
-    assert sorted((e[0], e[3]) for e in queue.queued()) == [(10, None), (1000, "far")]
+    queue.push(10, 1, "first")
+    queue.hold()
+    queue.push(10, 1, "second")         # queued later, at the same time
+    assert queue.queued() == [(10, 1, 1, "second", None, None)]    # the held one is out
+    queue.release()
+    assert [queue.pop()[2] for _ in range(2)] == ["first", "second"]
 
+
+def test_the_compiled_core_drops_its_events_with_the_queue():
+    """The events are referenced by the queue alone; freeing the queue frees them, and a
+    cycle through a queued event (a callback of the simulation) is collected."""
+    import gc
+    import weakref
+
+    class Callback:
+        pass
+
+    queue = EventQueue()
+    callback = Callback()
+    callback.queue = queue               # queue -> event -> callback -> queue
+    for t in (5, 2**64):                 # in the C heap (compiled) and past it
+        queue.push(t, 1, callback)
+    alive = weakref.ref(callback)
+    del queue, callback
+    gc.collect()
+    assert alive() is None, f"the queued events of the {_core.running()} core leaked"

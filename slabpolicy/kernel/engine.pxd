@@ -1,10 +1,11 @@
 # Cython declarations for engine.py, used only when the core is compiled (setup.py):
 # a stream is a C type and the event loop's locals have C types, so that the loop reads
 # a stream's and its memcg's fields and calls the allocator (Allocator.slab_alloc and
-# slab_free, cpdef in slub.pxd) and the queue without a dictionary lookup or a Python
-# call.  A stream's samplers are distributions.pxd's Sampler, whose draw() is a C call,
-# and the time to its next allocation is computed with draws.pxd's log and trunc (C
-# functions that give math.log's and int()'s values).
+# slab_free, cpdef in slub.pxd) and the queue (push and pop_due, cpdef in
+# event_queue.pxd) without a dictionary lookup or a Python call.  A stream's samplers
+# are distributions.pxd's Sampler, whose draw() is a C call, and the time to its next
+# allocation is computed with draws.pxd's log and trunc (C functions that give
+# math.log's and int()'s values).
 #
 # C numbers only where the value is one already: a rate per ns, a probability and a
 # draw from random() are Python floats, that is C doubles (the arithmetic on them is
@@ -26,7 +27,7 @@ cdef class _Stream:
     cdef public list cpus
     cdef public double per_ns, remote_free
 
-@cython.locals(heap=list, far=dict, event=tuple, st=_Stream, memcg=MemCgroup, cache=KmemCache,
+@cython.locals(event=tuple, st=_Stream, memcg=MemCgroup, cache=KmemCache,
                slab=Slab, cpus=list, cpu=Py_ssize_t, fcpu=Py_ssize_t, ncpus=Py_ssize_t,
                u=cython.double, freed=bint)
 cdef bint _event_loop(object sim, Turns turns, EventQueue queue, Allocator slub, object me)

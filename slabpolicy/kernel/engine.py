@@ -2,10 +2,9 @@
 
 Events ``(time, seq, kind, a, b, c)`` are processed in ``(time, seq)`` order,
 SimPy's way: the increasing ``seq`` breaks ties, so a run is deterministic.
-They are queued in an :class:`~slabpolicy.kernel.event_queue.EventQueue`: the
-near ones in a small heap, the later ones (mostly frees of live objects, and
-each allocation stream's next allocation) in buckets, in exactly the order one
-heap of them all would give.  Every random draw comes from one
+They are queued in an :class:`~slabpolicy.kernel.event_queue.EventQueue` (mostly
+frees of live objects, and each allocation stream's next allocation), in exactly
+the order one heap of them all would give.  Every random draw comes from one
 ``random.Random(seed)`` and depends only on the workload's own events (cgroup
 arrivals and lifetimes, allocation times, cpus, object lifetimes), never on the
 policy: the same seed gives every policy the same event stream, which is what
@@ -22,7 +21,6 @@ and free paths are plain method calls.
 """
 from __future__ import annotations
 
-import heapq
 import random
 from types import GeneratorType
 from typing import Any, Callable
@@ -143,7 +141,6 @@ class Simulation(PolicyOperations):
         #: the sample at the end came while operations were stopped mid-way (an RCU
         #: batch, a reclaim pass): it is taken when they have finished, in the drain
         self._final_sample_due = False
-        self._set_aside: list[tuple] = []    # events past the end, while draining
         self._groups = {g.name: _Group(g, self.rng) for g in workload.groups}
         self._offline_cpu: dict[int, int] = {}
         self._placement = Placement(workload.machine.cpus)
@@ -287,25 +284,23 @@ class Simulation(PolicyOperations):
 
     def _drain(self) -> None:
         """Finish the operations stopped at a lock: their continuations only, in time
-        order; the other events past the end are set aside and queued again.  The end's
-        sample, if it came while operations were stopped, is taken when they are done."""
+        order; the other events past the end are held out of the queue's order and
+        queued again at their places.  The end's sample, if it came while operations
+        were stopped, is taken when they are done."""
         turns = self.turns
         me = turns.loop
         queue = self._queue
-        heap = queue.heap
-        aside = self._set_aside
-        while turns.stopped and heap and turns.loop is me:
-            event = heapq.heappop(heap)
-            if not heap:
-                queue.refill()
-            if event[2] == TURN:
-                turns.resume(event[3], event[0])
+        while turns.stopped and turns.loop is me:
+            event = queue.head()
+            if event is None:
+                break
+            if event[1] == TURN:
+                queue.pop()
+                turns.resume(event[2], event[0])
             else:
-                aside.append(event)
+                queue.hold()
         if turns.loop is me:
-            for event in aside:
-                queue.push_event(event)
-            aside.clear()
+            queue.release()
             if self._final_sample_due and not turns.stopped:
                 # the run's last figures are those of its final state, as ops counts are
                 self._final_sample_due = self._check_pending = False
@@ -498,16 +493,8 @@ class Simulation(PolicyOperations):
 def _event_loop(sim: Simulation, turns: Turns, queue: EventQueue, slub: Allocator,
                 me) -> bool:
     """:meth:`Simulation._loop`'s loop, a function so that the compiled core can give
-    its locals C types (``engine.pxd``).  It pops from the queue's heap and refills
-    it itself, and queues an event in the bucket of its time itself where that
-    bucket exists already (:meth:`EventQueue.append
-    <slabpolicy.kernel.event_queue.EventQueue.append>`).  Returns whether this
-    greenlet still runs the loop (it is then up to it to drain)."""
-    heap = queue.heap
-    far = queue.far
-    shift = queue.shift
-    pop = heapq.heappop
-    seq = queue.seq
+    its locals C types (``engine.pxd``) and call the queue's methods as C functions.
+    Returns whether this greenlet still runs the loop (it is then up to it to drain)."""
     end = sim._end
     ncpus = sim.workload.machine.cpus
     rnd = sim.rng.random
@@ -515,11 +502,12 @@ def _event_loop(sim: Simulation, turns: Turns, queue: EventQueue, slub: Allocato
     # function's code after a few unconditional backward jumps, and a loop whose
     # every pass ends in its own test has none (unspecialised, it runs 25% slower)
     while True:
-        if turns.loop is not me or not heap or heap[0][0] > end:
+        if turns.loop is not me:
             break
-        t, _, kind, a, b, c = pop(heap)
-        if not heap:
-            queue.refill()
+        event = queue.pop_due(end)
+        if event is None:
+            break
+        t, kind, a, b, c = event
         if kind == ALLOC:
             st = a
             memcg = st.memcg
@@ -549,19 +537,17 @@ def _event_loop(sim: Simulation, turns: Turns, queue: EventQueue, slub: Allocato
             u = rnd()
             nt = t + draws.trunc(-draws.log(1.0 - u) / st.per_ns)   # int(rng.expovariate(per_ns))
             if nt <= end:
-                event = (nt, next(seq), ALLOC, st, None, None)
-                (far.get(nt >> shift) or queue).append(event)
+                queue.push(nt, ALLOC, st)
             objcg = st.objcg
             slab = slub.slab_alloc(cache, cpu, t, objcg)
             if freed:
                 ft = t + life
                 if st.defer is not None:
-                    event = (ft, next(seq), KERNEL, st.defer, (cache, slab, objcg, unused), fcpu)
+                    queue.push(ft, KERNEL, st.defer, (cache, slab, objcg, unused), fcpu)
                 elif objcg is None:
-                    event = (ft, next(seq), FREE, cache, slab, fcpu)
+                    queue.push(ft, FREE, cache, slab, fcpu)
                 else:
-                    event = (ft, next(seq), FREE_ACCOUNTED, objcg, slab, fcpu)
-                (far.get(ft >> shift) or queue).append(event)
+                    queue.push(ft, FREE_ACCOUNTED, objcg, slab, fcpu)
         elif kind == FREE:
             slub.slab_free(a, b, c, t)
         elif kind == FREE_ACCOUNTED:

@@ -1,16 +1,57 @@
 # Cython declarations for event_queue.py, used only when the core is compiled (setup.py):
-# EventQueue becomes a C type, so that the engine's loop reads its containers and calls
-# its push methods without a dictionary lookup or a Python call.  Times stay Python ints
-# (a time may be far past any C integer), so every comparison and shift is Python's.
+# EventQueue becomes a C type whose events are ordered by a binary heap of C structs
+# (the module docstring says how and why), and the engine's loop calls push() and
+# pop_due(), the lock paths head_time(), as C functions.
+#
+# C integers only where the value provably fits: an entry's time is an event's time
+# only where PyLong_AsLongLongAndOverflow() says it fits an int64 (the others go to
+# `outside`, Python ints); a seq counts the events one run queues, and no run queues
+# 2**63 (centuries at a billion a second); positions and slots index a C array of at
+# most the queued events.  Times stay Python ints everywhere else.
 # A field added to __slots__ in event_queue.py is added here too
 # (tests/test_compiled_declarations.py checks that the two agree).
+cimport cython
+from cpython.long cimport PyLong_AsLongLongAndOverflow
+from libc.stdint cimport int64_t
+from libc.stdlib cimport free, realloc
+
+cdef struct Entry:
+    int64_t t           # the event's time
+    int64_t seq         # its place among the events of the same time
+    Py_ssize_t slot     # where the event tuple is: EventQueue.events[slot]
+
+ctypedef Entry *EntryArray
+
+@cython.final
 cdef class EventQueue:
-    cdef public list heap, buckets
+    # the pure-Python core's calendar (unused compiled), and the held events
+    cdef public list heap, buckets, held
     cdef public dict far
     cdef public object horizon, shift, seq
+    # the compiled core's heap: entries[0:n], room for `size`
+    cdef EntryArray entries
+    cdef Py_ssize_t n, size
+    cdef list events                    # the queued event tuples by slot (None: free)
+    cdef Py_ssize_t *free_slots         # the free slots of `events`, a stack ...
+    cdef Py_ssize_t nfree               # ... this deep
+    cdef int64_t count                  # the next event's seq
+    cdef list outside                   # (t, seq, event) of times past an int64, a heap
+    cdef bint outside_first             # outside's head is below every C-heap time
 
     cpdef push(self, t, kind, a=*, b=*, c=*)
-    cpdef push_event(self, tuple event)
-    cpdef push_near(self, tuple event)
-    cpdef push_far(self, tuple event)
-    cpdef refill(self)
+    @cython.locals(overflow=cython.int, e=int64_t)
+    cpdef tuple pop_due(self, end)
+    cpdef object head_time(self)
+
+    cdef bint _c_heap_first(self)
+    @cython.locals(overflow=cython.int, t=int64_t, slot=Py_ssize_t, pos=Py_ssize_t,
+                   parent=Py_ssize_t, entries=EntryArray)
+    cdef _insert(self, tuple event, int64_t seq)
+    @cython.locals(entries=EntryArray, slot=Py_ssize_t, event=tuple, n=Py_ssize_t,
+                   last=Entry, pos=Py_ssize_t, child=Py_ssize_t, parent=Py_ssize_t)
+    cdef tuple _pop_c(self)
+    cdef tuple _pop_outside(self)
+    @cython.locals(entries=cython.p_void, free_slots=cython.p_void)
+    cdef _grow(self, Py_ssize_t size)
+
+cdef bint _before(Entry x, Entry y)

@@ -1,19 +1,24 @@
-"""The engine's event queue: a small heap of the near events, buckets of the later ones.
+"""The engine's event queue: the events of one simulation, earliest first.
 
 Events are processed in ``(time, seq)`` order, SimPy's way: ``seq`` counts the
 events in the order they were queued, so that events of the same time run in
 that order and a run is deterministic.  An event is a tuple
-``(t, seq, kind, a, b, c)``; ``seq`` is unique, so tuples compare as their
-``(t, seq)`` and never further.
+``(t, kind, a, b, c)``; its ``seq`` is the queue's own (:meth:`EventQueue.queued`
+gives it).  Times are Python ints: most fit 64 bits, but not all (a workload may
+last ``2**63 - 1`` ns, and a time may be far past that).
 
 Most queued events are the frees of live objects, tens of milliseconds ahead,
-and each allocation stream's next allocation, while the loop only ever needs
-the earliest.  One heap of all of them costs
-``2 log2(n)`` tuple comparisons per pop (26 for bench.yaml's 5,000 live
-objects), and touches memory all over the heap.  So the queue is a calendar
+and each allocation stream's next allocation (bench.yaml: about 5,000), while
+the loop only ever needs the earliest.  The queue holds them in one of two
+forms, by core (``cython.compiled``); both give exactly one heap's order, and
+everything reads the queue through the methods, never its fields.
+
+**Pure Python: a calendar.**  One ``heapq`` of ``(t, seq, kind, a, b, c)``
+tuples costs ``2 log2(n)`` Python tuple comparisons per pop (26 for 5,000
+events) and touches memory all over the heap, so the queue is a calendar
 (R. Brown, "Calendar queues", CACM 31(10), 1988, in its simplest form):
 
-* ``heap``: the events before ``horizon``, a heap: what the loop pops from;
+* ``heap``: the events before ``horizon``, a heap: what pops come from;
 * ``far``: the later events, in buckets of ``2**shift`` ns, each an unsorted
   list (appending is all a push there costs); ``buckets`` is a heap of the
   buckets' numbers.
@@ -22,31 +27,69 @@ When ``heap`` runs empty, the earliest bucket is heapified into it
 (:meth:`EventQueue.refill`) and ``horizon`` moves to that bucket's end.  The
 invariant that makes the order exactly one heap's: every event in ``heap`` is
 before ``horizon``, every event in ``far`` is at or after it, and ``heap`` is
-empty only if ``far`` is too; so ``heap[0]`` is always the earliest event, and
-whatever reads the head reads it there.  An event pushed while ``heap`` is
-empty goes into ``heap`` whatever its time, and ``horizon`` moves past it.
+empty only if ``far`` is too; so ``heap[0]`` is always the earliest event.  An
+event pushed while ``heap`` is empty goes into ``heap`` whatever its time, and
+``horizon`` moves past it.
 
-The engine's loop reads ``heap`` directly and refills it; everything else goes
-through the methods.
+**Compiled: one binary heap of C structs** ``{t, seq, slot}`` (``Entry`` in
+event_queue.pxd), ordered on ``(t, seq)`` by C comparisons of two 64-bit
+integers, with ``seq`` a C counter: no Python comparison, no Python int for the
+seq, no tuple but the event itself.  The pop is heapq's (the hole goes down to
+a leaf along the smaller children, then the last entry moves up into it: about
+``log2(n)`` comparisons).  The event tuples live in a Python list, ``events``,
+at the entry's ``slot`` (freed slots are reused), so that the garbage collector
+sees them: a queued timer's callback refers back to its simulation, and a
+cycle only a C array holds could never be collected.  An event whose time does
+not fit an int64 goes to ``outside`` instead, a ``heapq`` of ``(t, seq,
+event)``: such a time is before every C-heap event (below ``-2**63``) or after
+all of them (``2**63`` and past), so the earliest event is the C heap's head
+unless ``outside``'s head is below ``-2**63`` (``outside_first``) or the C heap
+is empty, and the order is still exactly one heap's.
+
+Why no calendar on top of the C heap: by perf on bench.yaml (compiled core,
+leave-in-place, 5,000 queued events), the pop takes 8% of the run, a third of it
+the first touch of the event tuple (cold: queued tens of ms ago), which any
+layout pays; the sift through 12 levels is about 5%.  Buckets would shorten it to
+the 5 levels of a ~30-event heap, saving at most 3%, and cost a dict lookup per
+push (3.75% of the run with the calendar) plus a list per bucket and a heapify
+per refill: nothing left to win.
+
+:meth:`EventQueue.hold` takes the earliest event out of the order and
+:meth:`EventQueue.release` puts the events held back with their ``(t, seq)``:
+the engine's drain sets aside the events past the end that way.
 """
 from __future__ import annotations
 
 import heapq
 import itertools
-from typing import Iterator
 
-#: bucket width ``2**DEFAULT_SHIFT`` ns (131 us): bench.yaml has about 16
-#: allocations and 16 frees per bucket; the width changes only the speed, never
-#: the order
+try:
+    import cython
+except ImportError:     # Cython is not a runtime dependency: the .py runs as it is
+    from slabpolicy import _cython_stub as cython
+
+#: bucket width ``2**DEFAULT_SHIFT`` ns (131 us) of the pure-Python calendar:
+#: bench.yaml has about 16 allocations and 16 frees per bucket; the width changes
+#: only the speed, never the order
 DEFAULT_SHIFT = 17
+#: the compiled heap's first size, in entries (it doubles when full)
+C_HEAP_START = 64
 
 
 class EventQueue:
     """The queued events of one simulation (see the module docstring)."""
 
-    __slots__ = ("heap", "horizon", "shift", "far", "buckets", "seq")
+    # the pure-Python core's calendar, and the held events; the compiled core's
+    # fields are C fields (event_queue.pxd)
+    __slots__ = ("heap", "horizon", "shift", "far", "buckets", "seq", "held")
 
     def __init__(self, shift: int = DEFAULT_SHIFT) -> None:
+        self.held: list[tuple] = []          # events out of the order (hold())
+        if cython.compiled:
+            self.events = []
+            self.outside = []
+            self._grow(C_HEAP_START)
+            return
         self.heap: list[tuple] = []          # (t, seq, kind, a, b, c) before horizon
         self.shift = shift
         self.horizon = 0                     # the first time whose events are in far
@@ -54,25 +97,123 @@ class EventQueue:
         self.buckets: list[int] = []         # the keys of far, a heap
         self.seq = itertools.count()
 
+    # -- what the engine and its readers call ----------------------------------------
+
     def push(self, t: int, kind: int, a=None, b=None, c=None) -> None:
         """Queue an event of ``kind`` at ``t``."""
-        self.push_event((t, next(self.seq), kind, a, b, c))
+        if cython.compiled:
+            self._insert((t, kind, a, b, c), self.count)
+            self.count += 1
+            return
+        event = (t, next(self.seq), kind, a, b, c)
+        # a bucket of its time exists: the event is at or after the horizon, and
+        # heap is not empty (push_event would put it there too, a call later)
+        bucket = self.far.get(t >> self.shift)
+        if bucket is not None:
+            bucket.append(event)
+        else:
+            self.push_event(event)
+
+    def pop_due(self, end: int) -> tuple | None:
+        """Take the earliest event, ``(t, kind, a, b, c)``, if it is at or before
+        ``end``; None if it is later or nothing is queued (the engine's loop)."""
+        if cython.compiled:
+            if self._c_heap_first():
+                overflow = 0
+                e = PyLong_AsLongLongAndOverflow(end, cython.address(overflow))
+                if overflow < 0 or (overflow == 0 and self.entries[0].t > e):
+                    return None
+                return self._pop_c()
+            if not self.outside or self.outside[0][0] > end:
+                return None
+            return self._pop_outside()[2]
+        heap = self.heap
+        if not heap or heap[0][0] > end:
+            return None
+        t, _, kind, a, b, c = heapq.heappop(heap)
+        if not heap:
+            self.refill()
+        return t, kind, a, b, c
+
+    def pop(self) -> tuple:
+        """Take the earliest event, ``(t, kind, a, b, c)`` (IndexError: none is queued)."""
+        if cython.compiled:
+            if self._c_heap_first():
+                return self._pop_c()
+            return self._pop_outside()[2]
+        t, _, kind, a, b, c = self._pop_calendar()
+        return t, kind, a, b, c
+
+    def head(self) -> tuple | None:
+        """The earliest event, ``(t, kind, a, b, c)``, left queued; None if none is."""
+        if cython.compiled:
+            if self._c_heap_first():
+                return self.events[self.entries[0].slot]
+            return self.outside[0][2] if self.outside else None
+        if not self.heap:
+            return None
+        t, _, kind, a, b, c = self.heap[0]
+        return t, kind, a, b, c
+
+    def head_time(self) -> int | None:
+        """The time of the earliest event; None if none is queued."""
+        if cython.compiled:
+            if self._c_heap_first():
+                return self.events[self.entries[0].slot][0]
+            return self.outside[0][0] if self.outside else None
+        return self.heap[0][0] if self.heap else None
+
+    def hold(self) -> None:
+        """Take the earliest event out of the order until :meth:`release`."""
+        if cython.compiled:
+            if self._c_heap_first():
+                seq = self.entries[0].seq
+                self.held.append((self._pop_c(), seq))
+            else:
+                _, seq, event = self._pop_outside()
+                self.held.append((event, seq))
+            return
+        self.held.append(self._pop_calendar())
+
+    def release(self) -> None:
+        """Queue the held events again, each at its old place: its time and seq."""
+        held = self.held
+        self.held = []
+        for item in held:
+            if cython.compiled:
+                self._insert(item[0], item[1])
+            else:
+                self.push_event(item)
+
+    def queued(self) -> list[tuple]:
+        """Every queued event as ``(t, seq, kind, a, b, c)``, in no order (the held
+        ones are not queued)."""
+        if cython.compiled:
+            events = [(t, seq) + event[1:] for t, seq, event in self.outside]
+            for i in range(self.n):
+                event = self.events[self.entries[i].slot]
+                events.append((event[0], self.entries[i].seq) + event[1:])
+            return events
+        events = list(self.heap)
+        for bucket in self.far.values():
+            events.extend(bucket)
+        return events
+
+    def __len__(self) -> int:
+        if cython.compiled:
+            return self.n + len(self.outside)
+        return len(self.heap) + sum(map(len, self.far.values()))
+
+    # -- the pure-Python core's calendar ---------------------------------------------
 
     def push_event(self, event: tuple) -> None:
-        """Queue ``event`` where it belongs: in ``heap`` or in its bucket."""
+        """Queue ``event``, ``(t, seq, kind, a, b, c)``: in ``heap`` or in its bucket."""
         if event[0] < self.horizon:
             heapq.heappush(self.heap, event)
         elif self.heap:
             self.push_far(event)
         else:
             self.push_near(event)
-
-    def append(self, event: tuple) -> None:
-        """:meth:`push_event` under a list's name, so that the engine's loop queues an
-        event with ``(far.get(t >> shift) or queue).append(event)``: into the bucket of
-        its time where that exists (the event is then at or after the horizon, and
-        ``heap`` is not empty), else wherever the queue puts it."""
-        self.push_event(event)
 
     def push_near(self, event: tuple) -> None:
         """Queue ``event`` while ``heap`` is empty: it goes there, the horizon past it."""
@@ -98,11 +239,104 @@ class EventQueue:
             heapq.heapify(heap)
             self.horizon = (n + 1) << self.shift
 
-    def queued(self) -> Iterator[tuple]:
-        """Every queued event, ``(t, seq, kind, a, b, c)``, in no order."""
-        yield from self.heap
-        for bucket in self.far.values():
-            yield from bucket
+    def _pop_calendar(self) -> tuple:
+        event = heapq.heappop(self.heap)
+        if not self.heap:
+            self.refill()
+        return event
 
-    def __len__(self) -> int:
-        return len(self.heap) + sum(map(len, self.far.values()))
+    # -- the compiled core's C heap (never run by the .py) ---------------------------
+
+    def _c_heap_first(self) -> bool:
+        """Whether the earliest event is the C heap's head (else ``outside``'s, if any)."""
+        return self.n > 0 and not self.outside_first
+
+    def _insert(self, event: tuple, seq: int) -> None:
+        """Queue ``event`` with ``seq``: in the C heap if its time fits, else outside."""
+        overflow = 0
+        t = PyLong_AsLongLongAndOverflow(event[0], cython.address(overflow))
+        if overflow:
+            heapq.heappush(self.outside, (event[0], seq, event))
+            self.outside_first = self.outside[0][0] < 0
+            return
+        if self.n == self.size:
+            self._grow(2 * self.size)
+        if self.nfree:
+            self.nfree -= 1
+            slot = self.free_slots[self.nfree]
+            self.events[slot] = event
+        else:
+            slot = len(self.events)
+            self.events.append(event)
+        entries = self.entries
+        pos = self.n
+        self.n += 1
+        while pos > 0:                  # up from the new leaf while before the parent
+            parent = (pos - 1) >> 1
+            if t < entries[parent].t or (t == entries[parent].t and seq < entries[parent].seq):
+                entries[pos] = entries[parent]
+                pos = parent
+            else:
+                break
+        entries[pos].t = t
+        entries[pos].seq = seq
+        entries[pos].slot = slot
+
+    def _pop_c(self) -> tuple:
+        """Take the C heap's head (there is one) and free its slot."""
+        entries = self.entries
+        slot = entries[0].slot
+        event = self.events[slot]
+        self.events[slot] = None
+        self.free_slots[self.nfree] = slot
+        self.nfree += 1
+        self.n -= 1
+        n = self.n
+        if n == 0:
+            return event
+        last = entries[n]
+        pos = 0                         # the hole at the root goes down to a leaf ...
+        child = 1
+        while child < n:
+            if child + 1 < n and _before(entries[child + 1], entries[child]):
+                child += 1
+            entries[pos] = entries[child]
+            pos = child
+            child = 2 * pos + 1
+        while pos > 0:                  # ... and the last entry moves up into it
+            parent = (pos - 1) >> 1
+            if _before(last, entries[parent]):
+                entries[pos] = entries[parent]
+                pos = parent
+            else:
+                break
+        entries[pos] = last
+        return event
+
+    def _pop_outside(self) -> tuple:
+        """Take ``outside``'s head, ``(t, seq, event)``."""
+        item = heapq.heappop(self.outside)
+        self.outside_first = bool(self.outside) and self.outside[0][0] < 0
+        return item
+
+    def _grow(self, size: int) -> None:
+        """Make room for ``size`` entries (and as many free slots: never more slots
+        than entries are in use at once)."""
+        entries = realloc(self.entries, size * cython.sizeof(Entry))
+        if entries == cython.NULL:
+            raise MemoryError()
+        self.entries = cython.cast(cython.pointer(Entry), entries)
+        free_slots = realloc(self.free_slots, size * cython.sizeof(cython.Py_ssize_t))
+        if free_slots == cython.NULL:
+            raise MemoryError()
+        self.free_slots = cython.cast(cython.pointer(cython.Py_ssize_t), free_slots)
+        self.size = size
+
+    def __dealloc__(self) -> None:
+        free(self.entries)
+        free(self.free_slots)
+
+
+def _before(x, y) -> bool:
+    """Compiled core: whether C-heap entry ``x`` comes before ``y``, by ``(t, seq)``."""
+    return x.t < y.t or (x.t == y.t and x.seq < y.seq)

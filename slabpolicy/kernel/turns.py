@@ -72,8 +72,10 @@ class Turns:
     def must_wait(self, t: int) -> bool:
         """Whether an operation arriving at a lock at ``t`` must stop for its turn:
         a loop runs and an event earlier than ``t`` is still queued."""
-        heap = self.queue.heap        # its head is the earliest queued event
-        return self.loop is not None and bool(heap) and heap[0][0] < t
+        if self.loop is None:
+            return False
+        head = self.queue.head_time()
+        return head is not None and head < t
 
     def can_stop(self) -> bool:
         """Whether the running code can stop (it runs inside the event loop)."""

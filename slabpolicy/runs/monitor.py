@@ -76,12 +76,12 @@ def progress_of(sim: Any, wall_s: float) -> Progress:
 
 def _position(sim: Any) -> tuple:
     """Anything that changes when the run advances (an event popped, an op run)."""
-    heap = sim._queue.heap
+    queue = sim._queue
     try:
-        top = heap[0][1] if heap else None
-    except IndexError:              # emptied between the test and the read
-        top = None
-    return sim.slub.now, len(heap), top
+        head = queue.head_time()
+    except IndexError:              # emptied while read (the pure core's calendar)
+        head = None
+    return sim.slub.now, len(queue), head
 
 
 def _raise_in(thread: threading.Thread, exc: type[BaseException]) -> None:

@@ -108,7 +108,7 @@ class Replay:
         sim = self.sim
         src = self.source
         slub = sim.slub
-        heap = sim._queue.heap              # its head is the engine's next event
+        head_time = sim._queue.head_time    # the engine's next event's time
         run_events = sim.run_events
         slab_alloc = slub.slab_alloc
         slab_free = slub.slab_free
@@ -137,7 +137,8 @@ class Replay:
                 continue
             if t > end:
                 break
-            if heap and heap[0][0] <= t:
+            head = head_time()
+            if head is not None and head <= t:
                 run_events(until=t)
             n_events += 1
             if kind == ALLOC:
