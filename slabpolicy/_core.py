@@ -1,7 +1,7 @@
 """Which core runs: the modules compiled by Cython at install time, or their Python source.
 
-The event engine and the SLUB, memcg, objcg, lock, histogram and distribution
-code (:data:`COMPILED`) are plain Python files.  ``pip install .`` on a machine
+The event engine and the SLUB, memcg, objcg, lock, histogram, distribution and
+draw code (:data:`COMPILED`) are plain Python files.  ``pip install .`` on a machine
 with a C compiler also compiles each of them to an extension module next to its
 ``.py`` (``setup.py``), and writes :data:`MANIFEST`: the SHA-256 of every source
 it compiled.  Python's import system prefers an extension module to a ``.py`` of
@@ -32,11 +32,12 @@ from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 #: the modules compiled when a C compiler is present (the rest stays Python): every
-#: module of slabpolicy/kernel and the distributions, found here so that a new kernel
-#: module is compiled too
+#: module of slabpolicy/kernel, found here so that a new kernel module is compiled too,
+#: and the distributions with the arithmetic of their draws
 COMPILED = tuple(sorted(
     [f"slabpolicy.kernel.{p.stem}" for p in (PACKAGE_DIR / "kernel").glob("*.py")
-     if p.stem != "__init__"] + ["slabpolicy.workloads.distributions"]))
+     if p.stem != "__init__"]
+    + ["slabpolicy.workloads.distributions", "slabpolicy.workloads.draws"]))
 #: set (not to ``0``) to import the pure-Python core even where it is compiled
 PURE_ENV = "SLABPOLICY_PURE_PYTHON"
 #: written next to this file by the build: {"cython": version, "sources": {module: sha256}}

@@ -1,5 +1,6 @@
-"""The Cython declarations of the kernel model (every ``slabpolicy/kernel/*.pxd``
-with a ``cdef class``) name the fields their classes really have.  A field the .py
+"""The Cython declarations of the kernel model and the samplers (every
+``slabpolicy/kernel/*.pxd`` and ``slabpolicy/workloads/*.pxd`` with a ``cdef
+class``) name the fields their classes really have.  A field the .py
 gains and the .pxd lacks would make the compiled class refuse it; one the .pxd names
 and the .py never sets would be a stale declaration."""
 from __future__ import annotations
@@ -30,6 +31,15 @@ DECLARED = {
     "event_queue": ["EventQueue"],
     "turns": ["Turns"],
 }
+#: the same for slabpolicy/workloads
+DECLARED_WORKLOADS = {
+    "distributions": ["Sampler", "CallableSampler", "ExponentialSampler", "ClampedSampler",
+                      "LogNormalSampler", "ParetoSampler", "FixedSampler", "ForeverSampler",
+                      "MixtureSampler"],
+}
+#: (package folder, module, its C types) of every .pxd that declares classes
+MODULES = [(KERNEL, m, c) for m, c in DECLARED.items()] + [
+    (KERNEL.parent / "workloads", m, c) for m, c in DECLARED_WORKLOADS.items()]
 #: fields of a class without __slots__ that other modules set (the engine, reclaim, rcu)
 SET_ELSEWHERE = {"Allocator": {"turns", "dead_cache_free", "on_dead_cache_empty", "pressure",
                                "rcu_free_slab"}}
@@ -56,19 +66,20 @@ def assigned_in(tree: ast.Module, class_name: str) -> set[str]:
 
 
 def test_every_pxd_is_listed():
-    assert sorted(DECLARED) == sorted(p.stem for p in KERNEL.glob("*.pxd")
-                                      if "cdef class" in p.read_text())
+    folders = {folder for folder, _, _ in MODULES}
+    assert sorted((f.name, m) for f, m, _ in MODULES) == sorted(
+        (f.name, p.stem) for f in folders for p in f.glob("*.pxd") if "cdef class" in p.read_text())
 
 
-@pytest.mark.parametrize("module", sorted(DECLARED))
-def test_each_declared_class_declares_the_fields_its_python_class_has(module):
+@pytest.mark.parametrize("folder,module,classes", MODULES, ids=[m for _, m, _ in MODULES])
+def test_each_declared_class_declares_the_fields_its_python_class_has(folder, module, classes):
     """A class with ``__slots__`` declares exactly those; one without declares only
     attributes its methods (or the modules of SET_ELSEWHERE) set, and every one of
     them unless it keeps a ``__dict__`` for the rest."""
-    declared = declared_classes((KERNEL / f"{module}.pxd").read_text())
-    assert list(declared) == DECLARED[module]
-    tree = ast.parse((KERNEL / f"{module}.py").read_text())
-    mod = importlib.import_module(f"slabpolicy.kernel.{module}")
+    declared = declared_classes((folder / f"{module}.pxd").read_text())
+    assert list(declared) == classes
+    tree = ast.parse((folder / f"{module}.py").read_text())
+    mod = importlib.import_module(f"slabpolicy.{folder.name}.{module}")
     for name, (fields, has_dict) in declared.items():
         cls = getattr(mod, name)
         if "__slots__" in vars(cls):

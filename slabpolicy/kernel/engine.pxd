@@ -2,7 +2,10 @@
 # a stream is a C type and the event loop's locals have C types, so that the loop reads
 # a stream's and its memcg's fields and calls the allocator (Allocator.slab_alloc and
 # slab_free, cpdef in slub.pxd) and the queue (push and pop_due, cpdef in
-# event_queue.pxd) without a dictionary lookup or a Python call.
+# event_queue.pxd) without a dictionary lookup or a Python call.  A stream's samplers
+# are distributions.pxd's Sampler, whose draw() is a C call, and the time to its next
+# allocation is computed with draws.pxd's log and trunc (C functions that give
+# math.log's and int()'s values).
 #
 # C numbers only where the value is one already: a rate per ns, a probability and a
 # draw from random() are Python floats, that is C doubles (the arithmetic on them is
@@ -11,13 +14,16 @@
 # to _Stream's __slots__ is added here too (tests/test_compiled_declarations.py checks
 # that).
 cimport cython
+from slabpolicy.workloads cimport draws
+from slabpolicy.workloads.distributions cimport Sampler
 from slabpolicy.kernel.event_queue cimport EventQueue
 from slabpolicy.kernel.memcg cimport MemCgroup
 from slabpolicy.kernel.slub cimport Allocator, KmemCache, Slab
 from slabpolicy.kernel.turns cimport Turns
 
 cdef class _Stream:
-    cdef public object memcg, index, cache, objcg, life, unused_life, defer
+    cdef public object memcg, index, cache, objcg, defer
+    cdef public Sampler life, unused_life
     cdef public list cpus
     cdef public double per_ns, remote_free
 

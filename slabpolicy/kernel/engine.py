@@ -21,7 +21,6 @@ and free paths are plain method calls.
 """
 from __future__ import annotations
 
-import math
 import random
 from types import GeneratorType
 from typing import Any, Callable
@@ -37,6 +36,8 @@ from slabpolicy.kernel.policy_ops import PolicyOperations
 from slabpolicy.kernel.rcu import Rcu
 from slabpolicy.kernel.reclaim import Reclaim
 from slabpolicy.kernel.slub import Allocator, KmemCache
+from slabpolicy.workloads import draws
+from slabpolicy.workloads.distributions import as_sampler
 from slabpolicy.workloads.placement import Placement
 from slabpolicy.kernel.turns import TURN, Turns
 
@@ -69,9 +70,10 @@ class _Stream:
         self.cache: KmemCache | None = None
         self.objcg = None           # the memcg's objcg when the cache is accounted
         self.per_ns = rate_per_s / 1e9
-        self.life = life
+        self.life = as_sampler(life)     # a Sampler: the loop calls its draw()
         self.remote_free = remote_free
-        self.unused_life = unused_life   # objects become unused on a list_lru instead of freed
+        # objects become unused on a list_lru instead of freed
+        self.unused_life = None if unused_life is None else as_sampler(unused_life)
         #: what the end of an object's lifetime is when not a plain free: the object going
         #: unused, or a free through RCU (a KERNEL event handler); None: FREE
         self.defer: Callable | None = None
@@ -496,7 +498,6 @@ def _event_loop(sim: Simulation, turns: Turns, queue: EventQueue, slub: Allocato
     end = sim._end
     ncpus = sim.workload.machine.cpus
     rnd = sim.rng.random
-    log = math.log
     # `while True` and not `while turns.loop is me`: CPython 3.11 specialises a
     # function's code after a few unconditional backward jumps, and a loop whose
     # every pass ends in its own test has none (unspecialised, it runs 25% slower)
@@ -524,7 +525,7 @@ def _event_loop(sim: Simulation, turns: Turns, queue: EventQueue, slub: Allocato
             cpus = st.cpus
             u = rnd()
             cpu = cpus[int(u * len(cpus))]
-            life = st.life()
+            life = st.life.draw()
             freed = life is not None and t + life <= end
             fcpu = cpu
             if freed and st.remote_free:
@@ -532,9 +533,9 @@ def _event_loop(sim: Simulation, turns: Turns, queue: EventQueue, slub: Allocato
                 if u < st.remote_free:
                     u = rnd()
                     fcpu = (cpu + 1 + int(u * (ncpus - 1))) % ncpus
-            unused = st.unused_life() if freed and st.unused_life is not None else None
+            unused = st.unused_life.draw() if freed and st.unused_life is not None else None
             u = rnd()
-            nt = t + int(-log(1.0 - u) / st.per_ns)      # rng.expovariate(per_ns)
+            nt = t + draws.trunc(-draws.log(1.0 - u) / st.per_ns)   # int(rng.expovariate(per_ns))
             if nt <= end:
                 queue.push(nt, ALLOC, st)
             objcg = st.objcg

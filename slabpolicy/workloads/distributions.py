@@ -1,13 +1,16 @@
 """Lifetime distributions (of objects and of cgroups).
 
 Each distribution is a small frozen dataclass.  ``make_sampler(rng)`` returns a
-zero-argument closure that draws one lifetime in integer nanoseconds (rounded,
-at least 1) or ``None`` for "forever"; ``mean_ns()`` is the exact mean
-(``math.inf`` for ``Forever`` or an infinite mean).
+:class:`Sampler`: a zero-argument callable that draws one lifetime in integer
+nanoseconds (rounded, at least 1) or ``None`` for "forever"; ``mean_ns()`` is the
+exact mean (``math.inf`` for ``Forever`` or an infinite mean).
 
-Samplers are on the hottest path of the simulator, so each one binds the
-:class:`random.Random` method it needs as a closure local and does nothing per
-call beyond the draw, one multiplication and the rounding.
+Samplers are on the hottest path of the simulator (a draw per allocated object),
+so each holds the :class:`random.Random` method it needs and does nothing per
+draw beyond the draw, one multiplication and the rounding.  On the compiled core
+they are C types (``distributions.pxd``) whose ``draw()`` the engine calls as a C
+function, and the rounding is :mod:`slabpolicy.workloads.draws`': Python's own,
+without a Python call.
 
 Determinism: only ``random()``, ``expovariate()``, ``lognormvariate()`` and
 ``paretovariate()`` are used; for a given seed their output is fixed by the
@@ -17,10 +20,10 @@ from __future__ import annotations
 
 import math
 import random
-from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Callable, Optional
 
+from slabpolicy.workloads import draws
 from slabpolicy.workloads.units import format_duration
 
 __all__ = [
@@ -32,16 +35,46 @@ __all__ = [
     "Forever",
     "Mixture",
     "Sampler",
+    "as_sampler",
     "MAX_LIFETIME_NS",
 ]
-
-#: A lifetime sampler: returns integer ns >= 1, or None for "forever".
-Sampler = Callable[[], Optional[int]]
 
 #: The longest lifetime a heavy-tailed sampler (LogNormal, Pareto) returns: draws
 #: above it, or overflowing a float, are clamped to it (2**63 - 1 ns, about 292
 #: years: longer than any simulation, and still fits an int64).
 MAX_LIFETIME_NS = (1 << 63) - 1
+
+
+class Sampler:
+    """A lifetime sampler: ``draw()``, or calling it, returns integer ns >= 1, or
+    None for "forever".  The subclasses below are those of this module's
+    distributions; :func:`as_sampler` makes one of any zero-argument callable."""
+
+    __slots__ = ()
+
+    def draw(self) -> Optional[int]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def __call__(self) -> Optional[int]:
+        return self.draw()
+
+
+class CallableSampler(Sampler):
+    """A zero-argument callable (a sampler of a Distribution subclass defined elsewhere)
+    as a :class:`Sampler`."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Callable[[], Optional[int]]) -> None:
+        self.fn = fn
+
+    def draw(self) -> Optional[int]:
+        return self.fn()
+
+
+def as_sampler(fn: Callable[[], Optional[int]]) -> Sampler:
+    """What ``make_sampler()`` returned, as a :class:`Sampler` (itself if it is one)."""
+    return fn if isinstance(fn, Sampler) else CallableSampler(fn)
 
 
 class Distribution:
@@ -83,15 +116,7 @@ class Exponential(Distribution):
         object.__setattr__(self, "mean", value)
 
     def make_sampler(self, rng: random.Random) -> Sampler:
-        rnd = rng.random
-        log = math.log
-        lambd = 1.0 / self.mean
-
-        def sample() -> int:
-            x = round(-log(1.0 - rnd()) / lambd)     # rng.expovariate(lambd), one call less
-            return x if x >= 1 else 1
-
-        return sample
+        return ExponentialSampler(rng.random, 1.0 / self.mean)
 
     def mean_ns(self) -> float:
         return float(self.mean)
@@ -100,21 +125,70 @@ class Exponential(Distribution):
         return f"exponential(mean={format_duration(self.mean)})"
 
 
-def _clamped(draw: Callable[[], float]) -> Sampler:
-    """A sampler of heavy-tailed draws: rounded to whole ns, at least 1, at most
-    MAX_LIFETIME_NS (a draw too large for a float is the cap too)."""
-    cap = MAX_LIFETIME_NS
+class ExponentialSampler(Sampler):
+    """``round(rng.expovariate(lambd))``, at least 1.
 
-    def sample() -> int:
+    It computes random.expovariate()'s ``-log(1.0 - random()) / lambd`` itself
+    (CPython 3.11, Lib/random.py): one Python call less per draw, and on the
+    compiled core none but ``random()``."""
+
+    __slots__ = ("rnd", "lambd")
+
+    def __init__(self, rnd: Callable[[], float], lambd: float) -> None:
+        self.rnd = rnd
+        self.lambd = lambd
+
+    def draw(self) -> int:
+        u = self.rnd()
+        x = draws.round_half_even(-draws.log(1.0 - u) / self.lambd)
+        return x if x >= 1 else 1
+
+
+class ClampedSampler(Sampler):
+    """A sampler of heavy-tailed draws (``variate()``): rounded to whole ns, at
+    least 1, at most MAX_LIFETIME_NS (a draw too large for a float is the cap too)."""
+
+    __slots__ = ()
+
+    def variate(self) -> float:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def draw(self) -> int:
         try:
-            x = round(draw())
+            x = draws.round_half_even(self.variate())
         except OverflowError:
-            return cap
+            return MAX_LIFETIME_NS
         if x < 1:
             return 1
-        return x if x < cap else cap
+        return x if x < MAX_LIFETIME_NS else MAX_LIFETIME_NS
 
-    return sample
+
+class LogNormalSampler(ClampedSampler):
+    """``rng.lognormvariate(mu, sigma)``, clamped."""
+
+    __slots__ = ("lognorm", "mu", "sigma")
+
+    def __init__(self, lognorm: Callable[[float, float], float], mu: float, sigma) -> None:
+        self.lognorm = lognorm
+        self.mu = mu
+        self.sigma = sigma
+
+    def variate(self) -> float:
+        return self.lognorm(self.mu, self.sigma)
+
+
+class ParetoSampler(ClampedSampler):
+    """``scale * rng.paretovariate(alpha)``, clamped."""
+
+    __slots__ = ("pareto", "scale", "alpha")
+
+    def __init__(self, pareto: Callable[[float], float], scale, alpha) -> None:
+        self.pareto = pareto
+        self.scale = scale
+        self.alpha = alpha
+
+    def variate(self) -> float:
+        return self.scale * self.pareto(self.alpha)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,10 +203,7 @@ class LogNormal(Distribution):
         _positive("LogNormal", "sigma", self.sigma)
 
     def make_sampler(self, rng: random.Random) -> Sampler:
-        lognorm = rng.lognormvariate
-        mu = math.log(self.median_ns)
-        sigma = self.sigma
-        return _clamped(lambda: lognorm(mu, sigma))
+        return LogNormalSampler(rng.lognormvariate, math.log(self.median_ns), self.sigma)
 
     def mean_ns(self) -> float:
         try:
@@ -156,10 +227,7 @@ class Pareto(Distribution):
         _positive("Pareto", "alpha", self.alpha)
 
     def make_sampler(self, rng: random.Random) -> Sampler:
-        pareto = rng.paretovariate
-        scale = self.scale_ns
-        alpha = self.alpha
-        return _clamped(lambda: scale * pareto(alpha))
+        return ParetoSampler(rng.paretovariate, self.scale_ns, self.alpha)
 
     def mean_ns(self) -> float:
         if self.alpha <= 1:
@@ -182,8 +250,7 @@ class Fixed(Distribution):
             raise ValueError(f"Fixed.value_ns must be a finite number >= 0, got {self.value_ns!r}")
 
     def make_sampler(self, rng: random.Random) -> Sampler:
-        value = max(1, round(self.value_ns))
-        return lambda: value
+        return FixedSampler(max(1, round(self.value_ns)))
 
     def mean_ns(self) -> float:
         return float(max(1, round(self.value_ns)))
@@ -197,7 +264,7 @@ class Forever(Distribution):
     """Never freed: the sampler always returns None."""
 
     def make_sampler(self, rng: random.Random) -> Sampler:
-        return _forever
+        return ForeverSampler()
 
     def mean_ns(self) -> float:
         return math.inf
@@ -206,8 +273,25 @@ class Forever(Distribution):
         return "forever"
 
 
-def _forever() -> None:
-    return None
+class FixedSampler(Sampler):
+    """The same lifetime every time."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    def draw(self) -> int:
+        return self.value
+
+
+class ForeverSampler(Sampler):
+    """Never freed: None every time."""
+
+    __slots__ = ()
+
+    def draw(self) -> None:
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,31 +324,8 @@ class Mixture(Distribution):
         return cum
 
     def make_sampler(self, rng: random.Random) -> Sampler:
-        rand = rng.random
-        samplers = [d.make_sampler(rng) for _, d in self.components]
-        cum = self._cumulative()
-        if len(samplers) == 1:
-            only = samplers[0]
-
-            def sample1() -> int | None:
-                rand()  # keep the one-draw-per-pick contract (and the random stream)
-                return only()
-
-            return sample1
-        if len(samplers) == 2:
-            first, second = samplers
-            p = cum[0]
-
-            def sample2() -> int | None:
-                return first() if rand() < p else second()
-
-            return sample2
-        bounds = cum[:-1]
-
-        def sample() -> int | None:
-            return samplers[bisect_right(bounds, rand())]()
-
-        return sample
+        samplers = [as_sampler(d.make_sampler(rng)) for _, d in self.components]
+        return MixtureSampler(rng.random, self._cumulative()[:-1], samplers)
 
     def mean_ns(self) -> float:
         total = math.fsum(w for w, _ in self.components)
@@ -280,3 +341,30 @@ class Mixture(Distribution):
         total = math.fsum(w for w, _ in self.components)
         parts = ", ".join(f"{w / total:.3g}*{d.describe()}" for w, d in self.components)
         return f"mixture({parts})"
+
+
+class MixtureSampler(Sampler):
+    """One ``rng.random()`` picks a component (also where there is only one: the
+    random stream does not depend on how a mixture is written), which then draws.
+
+    ``bounds`` are the cumulative probabilities but the last (which is 1): the
+    component is ``bisect.bisect_right(bounds, u)``, found by a scan, as short as
+    the few components a mixture has."""
+
+    __slots__ = ("rand", "bounds", "samplers")
+
+    def __init__(self, rand: Callable[[], float], bounds: list[float],
+                 samplers: list[Sampler]) -> None:
+        self.rand = rand
+        self.bounds = bounds
+        self.samplers = samplers
+
+    def draw(self) -> Optional[int]:
+        u = self.rand()
+        i = 0
+        for bound in self.bounds:
+            if u < bound:
+                break
+            i += 1
+        pick = self.samplers[i]
+        return pick.draw()

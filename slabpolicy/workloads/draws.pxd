@@ -1,0 +1,32 @@
+# The compiled core's log, trunc and round_half_even (draws.py says what they are and
+# why): C functions that compute what CPython 3.11 computes in C for math.log(x),
+# int(x) and round(x) of a float x, with the same C functions (libm's log and round,
+# CPython's PyLong_FromDouble).  Their bodies are here, not in draws.py, because on
+# the pure-Python core those names are Python's functions themselves.  `cpdef`: the
+# engine and the samplers call them as inline C, and Python (the tests) can call them.
+from libc.math cimport INFINITY, fabs
+from libc.math cimport log as libm_log
+from libc.math cimport round as libm_round
+from cpython.long cimport PyLong_FromDouble
+
+
+cpdef inline double log(double x) except? -1.0:
+    # Modules/mathmodule.c, m_log(): log(x) for a positive finite x; 0, a negative
+    # number, an infinity and NaN are math.log's own cases (ValueError or itself)
+    if 0.0 < x < INFINITY:
+        return libm_log(x)
+    from math import log as math_log
+    return math_log(x)
+
+
+cpdef inline object trunc(double x):
+    # Objects/floatobject.c, float___trunc___impl(): int(x) of a float
+    return PyLong_FromDouble(x)
+
+
+cpdef inline object round_half_even(double x):
+    # Objects/floatobject.c, float___round___impl() with ndigits None: round(x) of a float
+    cdef double rounded = libm_round(x)
+    if fabs(x - rounded) == 0.5:
+        rounded = 2.0 * libm_round(x / 2.0)     # half-way: round to even
+    return PyLong_FromDouble(rounded)
