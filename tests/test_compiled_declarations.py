@@ -29,7 +29,7 @@ DECLARED = {
     "reclaim": ["Reclaim"],
     "engine": ["_Stream"],
     "event_queue": ["EventQueue"],
-    "turns": ["Turns"],
+    "turns": ["Continuation", "Turns"],
 }
 #: the same for slabpolicy/workloads
 DECLARED_WORKLOADS = {

@@ -1,9 +1,11 @@
 # Cython declarations for accounting.py, used only when the core is compiled (setup.py):
 # the checker's walks over everything that exists (every slab, every cache and its
-# nodes) read their fields as C structure members (slub.pxd declares them).
+# nodes, the memcgs of their lineage) read their fields as C structure members
+# (slub.pxd and memcg.pxd declare them).
 # Every value stays a Python object, so the arithmetic is Python's.
 cimport cython
 
+from slabpolicy.kernel.memcg cimport MemCgroup
 from slabpolicy.kernel.slub cimport KmemCache, KmemCacheNode, Slab
 
 
@@ -15,3 +17,10 @@ cpdef tuple check_slabs(object existing, object record, object now)
 
 @cython.locals(n=KmemCacheNode)
 cpdef object count_slabs(KmemCache cache, object record, object now)
+
+@cython.locals(cache=KmemCache, memcg=MemCgroup, m=MemCgroup)
+cpdef object count_caches(list caches, object record, object now, dict counted_memcg,
+                          dict counted_pages, dict below)
+
+@cython.locals(cache=KmemCache, memcg=MemCgroup, m=MemCgroup)
+cpdef object uncount_caches(list caches, dict counted_memcg, dict counted_pages, dict below)

@@ -179,9 +179,8 @@ class AccountingChecker:
         self._counted_memcg.clear()
         self._counted_pages.clear()
         self._below.clear()
-        self._pages = 0
-        for cache in self.sim.slub.caches:
-            self._count(cache, record, now)
+        self._pages = count_caches(self.sim.slub.caches, record, now, self._counted_memcg,
+                                   self._counted_pages, self._below)
 
     def _recount_changed(self, record, now: int) -> None:
         """Recount only the caches whose slabs, slab counters or memcg changed since
@@ -190,33 +189,12 @@ class AccountingChecker:
         slub = self.sim.slub
         changed = slub.changed_caches
         changed.update(moved_caches(slub.caches, self._counted_memcg))
-        for cache in sorted(changed, key=_cache_id):
-            self._uncount(cache)
-            if not cache.destroyed:
-                self._count(cache, record, now)
-
-    def _count(self, cache: KmemCache, record, now: int) -> None:
-        """Compare each node's slab counter of ``cache`` with its slabs, and add its
-        pages to the total and to its memcg's subtree (every memcg of the lineage)."""
-        pages = count_slabs(cache, record, now)
-        memcg = cache.memcg
-        self._counted_memcg[cache] = memcg
-        self._counted_pages[cache] = pages
-        self._pages += pages
-        if pages and memcg.parent is not None:         # not the root
-            below = self._below
-            for m in memcg.lineage:
-                below[m.id] = below.get(m.id, 0) + pages
-
-    def _uncount(self, cache: KmemCache) -> None:
-        """Take what :meth:`_count` added for ``cache`` back out."""
-        memcg = self._counted_memcg.pop(cache, None)
-        pages = self._counted_pages.pop(cache, 0)
-        self._pages -= pages
-        if pages and memcg.parent is not None:
-            below = self._below
-            for m in memcg.lineage:
-                below[m.id] -= pages
+        caches = sorted(changed, key=_cache_id)
+        self._pages -= uncount_caches(caches, self._counted_memcg, self._counted_pages,
+                                      self._below)
+        self._pages += count_caches([cache for cache in caches if not cache.destroyed],
+                                    record, now, self._counted_memcg, self._counted_pages,
+                                    self._below)
 
     def _check_slabs(self, record, now: int) -> tuple[int, int]:
         """Every slab that exists, in the order they were made: return the live objects
@@ -252,6 +230,39 @@ def count_slabs(cache: KmemCache, record, now: int) -> int:
                    f"counts {n.nr_slabs} slabs but {existing} exist", now)
         pages += existing * cache.pages
     return pages
+
+
+def count_caches(caches: list[KmemCache], record, now: int, counted_memcg: dict,
+                 counted_pages: dict, below: dict) -> int:
+    """Count each of ``caches`` in turn (:func:`count_slabs`): remember the memcg and the
+    pages it was counted with, add its pages to its memcg's subtree (every memcg of the
+    lineage, the root's aside) in ``below``; return the pages of them all."""
+    total = 0
+    for cache in caches:
+        pages = count_slabs(cache, record, now)
+        memcg = cache.memcg
+        counted_memcg[cache] = memcg
+        counted_pages[cache] = pages
+        total += pages
+        if pages and memcg.parent is not None:         # not the root
+            for m in memcg.lineage:
+                below[m.id] = below.get(m.id, 0) + pages
+    return total
+
+
+def uncount_caches(caches: list[KmemCache], counted_memcg: dict, counted_pages: dict,
+                   below: dict) -> int:
+    """Take back out what :func:`count_caches` added for each of ``caches`` (those never
+    counted add nothing); return their pages."""
+    total = 0
+    for cache in caches:
+        memcg = counted_memcg.pop(cache, None)
+        pages = counted_pages.pop(cache, 0)
+        total += pages
+        if pages and memcg.parent is not None:
+            for m in memcg.lineage:
+                below[m.id] -= pages
+    return total
 
 
 def moved_caches(caches: list[KmemCache], counted_memcg: dict) -> list[KmemCache]:

@@ -253,8 +253,19 @@ class Simulation(PolicyOperations):
             self._drain()
 
     def _event(self, kind: int, t: int, a, b, c) -> None:
-        """Process an event of the big heap other than a free (the loop does those)."""
-        if kind == SAMPLE:
+        """Process an event of the big heap other than a free (the loop does those).
+        The kinds are tested most frequent first: kernel-model work (an object going
+        unused, its expiry, an RCU batch) and the turns of stopped operations are
+        most of these events where there are any (memory-pressure)."""
+        if kind == KERNEL:
+            a(t, b, c)
+        elif kind == TURN:
+            turns = self.turns
+            turns.resume(a, t)
+            if self._check_pending and not turns.stopped:
+                self._check_pending = False
+                self.checker.check(t)
+        elif kind == SAMPLE:
             turns = self.turns
             if t >= self.end_ns and turns.stopped:
                 self._final_sample_due = True
@@ -266,19 +277,11 @@ class Simulation(PolicyOperations):
             self._arrive(a, t)
         elif kind == OFFLINE:
             self.memcg_offline(a, t)
-        elif kind == TURN:
-            turns = self.turns
-            turns.resume(a, t)
-            if self._check_pending and not turns.stopped:
-                self._check_pending = False
-                self.checker.check(t)
         elif kind == RESUME:
             self.slub.begin(a.cpu, t)
             self._continue(a)
         elif kind == CALL:
             self._call(a, t)
-        elif kind == KERNEL:
-            a(t, b, c)
         elif kind == MIGRATE:
             self._migrate(a, b, t)
 

@@ -1,6 +1,7 @@
 # Cython declarations for list_lru.py, used only when the core is compiled (setup.py):
-# an unused object's item is a C structure, and list_lru_add()/list_lru_del() read
-# their fields as C structure members.  Every value stays a Python object.
+# an unused object's item is a C structure (the list it is on a dict), and
+# list_lru_add()/list_lru_del() and charged_memcg() read their fields as C structure
+# members.  Every value stays a Python object.
 # LruItem declares exactly its __slots__; ListLru keeps a `__dict__`, as the
 # pure-Python class has.
 cimport cython
@@ -9,7 +10,10 @@ from slabpolicy.kernel.slub cimport Allocator
 
 
 cdef class LruItem:
-    cdef public object cache, slab, objcg, node, lru, since, freed
+    cdef public object cache, slab, objcg, node, since, freed
+    cdef public dict lru
+
+cpdef object charged_memcg(LruItem item)
 
 cdef class ListLru:
     cdef dict __dict__

@@ -24,7 +24,8 @@ never reached them, only global reclaim did.
 
 An object is an :class:`LruItem`; a list is a dict used as an ordered set
 (insertion order: head = oldest), so add, delete and walking from the head are
-all O(1) per object; an item names its list by its (memcg, node) key.
+all O(1) per object; an item holds the list it is on (the kernel's
+``list_head``), so that taking it off needs no lookup of its (memcg, node) key.
 """
 from __future__ import annotations
 
@@ -53,7 +54,7 @@ class LruItem:
         self.slab = slab            # the object handle
         self.objcg = objcg          # its object cgroup, if the cache is accounted (5.9+)
         self.node = slab.node       # page_to_nid(): the list_lru_node it goes on
-        self.lru: tuple | None = None   # the (memcg, node) list it is on, None when off every list
+        self.lru: dict | None = None    # the list it is on, None when off every list
         self.since = since          # when it became unused
         self.freed = False
 
@@ -90,7 +91,7 @@ class ListLru:
             lst = self.lists[key] = {}
         slub.now += slub.c_list_op
         lst[item] = None
-        item.lru = key
+        item.lru = lst
         slub.unlock(self.locks[node])
         self.nr_items += 1
 
@@ -103,7 +104,7 @@ class ListLru:
         removed = item.lru is not None
         if removed:
             slub.now += slub.c_list_op
-            del self.lists[item.lru][item]
+            del item.lru[item]
             item.lru = None
             self.nr_items -= 1
         slub.unlock(lock)
@@ -152,12 +153,12 @@ class ListLru:
             slub.lock(lock)
             slub.now += slub.c_list_op
             key = (parent, node)
-            for item in src:
-                item.lru = key
             moved += len(src)
             dst = self.lists.get(key)
             if dst:
                 src.update(dst)       # the drained objects first, then the parent's own
+                for item in dst:
+                    item.lru = src    # ... which the drained list now is
             self.lists[key] = src
             slub.unlock(lock)
         return moved

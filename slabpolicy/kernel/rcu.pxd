@@ -6,7 +6,8 @@
 # settable, as on the pure-Python class.
 cimport cython
 
-from slabpolicy.kernel.slub cimport Allocator, Slab
+from slabpolicy.kernel.slub cimport Allocator, KmemCache, Slab
+from slabpolicy.kernel.turns cimport Turns
 
 
 cpdef kmem_cache_free(Allocator slub, object cache, Slab slab, object objcg, object cpu,
@@ -24,6 +25,10 @@ cdef class Rcu:
     cpdef call_rcu(self, object cpu, object fn, object arg)
     @cython.locals(slub=Allocator)
     cpdef _do_batch(self, object t, list batch, object cpu)
+    @cython.locals(slub=Allocator, turns=Turns, slab=Slab, s=KmemCache, n=Py_ssize_t)
+    cpdef _run_batch(self, list batch, Py_ssize_t i, object cpu, object t)
+    @cython.locals(slub=Allocator)
+    cpdef _resume_batch(self, object now, list batch, tuple place)
     cpdef free(self, object cache, Slab slab, object objcg, object cpu, object t)
     @cython.locals(slub=Allocator)
     cpdef free_event(self, object t, tuple obj, object cpu)

@@ -23,7 +23,12 @@ needs a list move.  What is modelled (kernel/rcu/tree.c, Tree RCU):
   cpu as soon as the cpu is free: ``rcu_callback`` per callback plus what the
   callback does.  rcu_do_batch() runs at most ``blimit`` (10) callbacks per
   softirq pass and raises the softirq again for the rest; the passes follow
-  each other on the cpu, so the batch is modelled as one.
+  each other on the cpu, so the batch is modelled as one.  Every cpu's batch
+  starts at the same grace-period end, so the batches' frees reach their locks
+  interleaved; a free whose cache has a ``free_lock`` (scan-and-move) takes it
+  before anything else, and where it must wait its turn there the batch stops
+  before that free, holding no lock, and goes on from it as a plain call at its
+  turn (kernel/turns.py, ``Turns.defer_until``).
 
 A cache's ``rcu`` mode (its kind's ``rcu`` field) says how its objects go:
 
@@ -45,6 +50,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from slabpolicy.kernel.costs import rcu_grace_period
 from slabpolicy.kernel.histogram import Histogram
+from slabpolicy.kernel.slub import BUSY
 
 if TYPE_CHECKING:
     from slabpolicy.kernel.engine import Simulation
@@ -138,16 +144,53 @@ class Rcu:
         slub = self.slub
         slub.begin(cpu, t)
         self.batch_sizes.record(len(batch))
+        self._run_batch(batch, 0, cpu, t)
+
+    def _run_batch(self, batch: list, i: int, cpu: int, t: int) -> None:
+        """The callbacks of ``batch`` (started at ``t`` on ``cpu``) from the ``i``-th on.
+
+        A free into a cache with a ``free_lock`` takes that lock first
+        (Allocator.slab_free()); where that acquisition must wait its turn
+        (Turns.must_wait()), the batch stops right before the free, as the free
+        would stop at the lock: the same time, the same place in the event order,
+        nothing held, so it continues as a call (:meth:`_resume_batch`) rather than
+        in a greenlet of its own.  (A free that finds the cpu handed to another
+        operation, the clock at BUSY, waits for the cpu in slab_free() as before.)"""
+        slub = self.slub
+        turns = slub.turns
         step = slub.costs["rcu_callback"]
         free_cb = self._free_cb
-        for fn, arg in batch:
+        n = len(batch)
+        while i < n:
+            fn, arg = batch[i]
             slub.now += step
             if fn is free_cb:
-                kmem_cache_free(slub, arg[0], arg[1], arg[2], cpu, t)
+                cache, slab, objcg = arg
+                s = slab.cache if objcg is not None else cache      # as kmem_cache_free()
+                if s.free_lock is not None and turns is not None and slub.now < BUSY \
+                        and turns.must_wait(slub.now):
+                    slub.cpu_free_at[cpu] = BUSY
+                    turns.defer_until(slub.now, self._resume_batch, batch, (i, cpu, t))
+                    return
+                kmem_cache_free(slub, cache, slab, objcg, cpu, t)
             else:
                 fn(arg, cpu, t)
-        self.invoked += len(batch)
+            i += 1
+        self.invoked += n
         slub.end(cpu)
+
+    def _resume_batch(self, now: int, batch: list, place: tuple) -> None:
+        """The turn of a batch stopped by :meth:`_run_batch`: the free it stopped before
+        (its lock is taken now, at its arrival), then the rest of the batch.  Were the
+        cache's ``free_lock`` dropped meanwhile (scan-and-move's ``during-scan`` flag),
+        the free takes none: it tests the flag when it arrives."""
+        i, cpu, t = place
+        slub = self.slub
+        slub.now = now
+        slub.cur_cpu = cpu
+        cache, slab, objcg = batch[i][1]
+        kmem_cache_free(slub, cache, slab, objcg, cpu, t)
+        self._run_batch(batch, i + 1, cpu, t)
 
     # -- what a cache's rcu mode does with a free ------------------------------------------
 

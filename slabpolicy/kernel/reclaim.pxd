@@ -5,7 +5,7 @@
 # keeps any other attribute settable, as on the pure-Python class.
 cimport cython
 
-from slabpolicy.kernel.list_lru cimport ListLru, LruItem
+from slabpolicy.kernel.list_lru cimport ListLru, LruItem, charged_memcg
 from slabpolicy.kernel.rcu cimport Rcu
 from slabpolicy.kernel.slub cimport Allocator
 

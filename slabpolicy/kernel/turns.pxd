@@ -1,11 +1,16 @@
 # Cython declarations for turns.py, used only when the core is compiled (setup.py):
 # Turns becomes a C type, so that the engine's loop reads ``turns.loop`` (every event)
-# and the lock paths call must_wait() without a dictionary lookup.  A field added to
+# and the lock paths call must_wait() without a dictionary lookup; a Continuation is a
+# C type too (an RCU batch stopped before a free makes one).  A field added to
 # __slots__ in turns.py is added here too (tests/test_compiled_declarations.py checks that).
 from slabpolicy.kernel.event_queue cimport EventQueue
+
+cdef class Continuation:
+    cdef public object fn, a, b
 
 cdef class Turns:
     cdef public EventQueue queue
     cdef public object loop, main, loop_fn, stopped
 
     cpdef bint must_wait(self, t)
+    cpdef defer_until(self, t, fn, a, b)

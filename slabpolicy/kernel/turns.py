@@ -18,6 +18,12 @@ So:
 
 Fast paths take no lock and never come here, so they stay single events.
 
+An operation that stops at a point where all that is left of it is a call (an
+RCU batch before its next callback's free, kernel/rcu.py) needs no stack of its
+own: it stops with :meth:`Turns.defer_until`, and its turn is that call, made
+by the loop (:class:`Continuation`).  The events are the same, in the same
+order; only the greenlet switches are saved.
+
 How it works: the event loop runs in a greenlet.  A stopped operation keeps the
 stack it runs on (a loop's, with the operation's frames on top), and a fresh
 greenlet takes the loop over.  When the operation's turn comes, the loop
@@ -39,6 +45,18 @@ TURN = 8
 
 #: what a stopped loop greenlet tells :meth:`Turns.run`: start a new loop greenlet
 _TAKE_OVER = object()
+
+
+class Continuation:
+    """What is left of an operation stopped by :meth:`Turns.defer_until`: the call
+    ``fn(t, a, b)`` made at its turn ``t``."""
+
+    __slots__ = ("fn", "a", "b")
+
+    def __init__(self, fn: Callable[[int, object, object], None], a, b) -> None:
+        self.fn = fn
+        self.a = a
+        self.b = b
 
 
 class Turns:
@@ -100,12 +118,23 @@ class Turns:
         self.stopped -= 1
         return t
 
+    def defer_until(self, t: int, fn: Callable[[int, object, object], None], a, b) -> None:
+        """Stop the running operation where all that is left of it is ``fn(t, a, b)``;
+        the loop makes that call as its turn at ``t`` (a stop like :meth:`wait_until`'s,
+        without a switch of greenlets: the caller returns at once)."""
+        self.queue.push(t, TURN, Continuation(fn, a, b))
+        self.stopped += 1
+
     def wake(self, g: greenlet, t: int) -> None:
         """Continue the stopped operation ``g`` as an event at ``t``."""
         self.queue.push(t, TURN, g)
 
-    def resume(self, g: greenlet, t: int) -> None:
+    def resume(self, g: greenlet | Continuation, t: int) -> None:
         """The loop's part of a TURN event: run ``g`` until it stops again or ends."""
+        if type(g) is Continuation:
+            self.stopped -= 1
+            g.fn(t, g.a, g.b)
+            return
         g.parent = getcurrent()
         g.switch(t)
 
