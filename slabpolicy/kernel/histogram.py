@@ -25,7 +25,8 @@ class Histogram:
     __slots__ = ("exact", "rest", "count", "max")
 
     def __init__(self) -> None:
-        self.exact = [0] * EXACT_BELOW          # exact[v]: the count of v, 0 <= v < 2048
+        zeros = [0] * EXACT_BELOW              # (Cython copies a list, not a product, into a C array)
+        self.exact = zeros                      # exact[v]: the count of v, 0 <= v < 2048
         self.rest: dict[int, int] = {}          # bucket value -> count, for the others
         self.count = 0
         self.max = 0
