@@ -529,7 +529,8 @@ def _event_loop(sim: Simulation, turns: Turns, queue: EventQueue, slub: Allocato
             u = rnd()
             cpu = cpus[int(u * len(cpus))]
             life = st.life.draw()
-            freed = life is not None and t + life <= end
+            ft = None if life is None else t + life     # when the object is freed
+            freed = ft is not None and ft <= end
             fcpu = cpu
             if freed and st.remote_free:
                 u = rnd()
@@ -544,7 +545,6 @@ def _event_loop(sim: Simulation, turns: Turns, queue: EventQueue, slub: Allocato
             objcg = st.objcg
             slab = slub.slab_alloc(cache, cpu, t, objcg)
             if freed:
-                ft = t + life
                 if st.defer is not None:
                     queue.push(ft, KERNEL, st.defer, (cache, slab, objcg, unused), fcpu)
                 elif objcg is None:

@@ -34,9 +34,8 @@ from __future__ import annotations
 
 try:
     import cython
-except ImportError:     # Cython is not installed: this is the pure-Python core
-    from types import SimpleNamespace
-    cython = SimpleNamespace(compiled=False)
+except ImportError:     # Cython is not a runtime dependency: the .py runs as it is
+    from slabpolicy import _cython_stub as cython
 
 __all__ = ["log", "trunc", "round_half_even"]
 
