@@ -6,6 +6,8 @@
 # pure-Python class has.
 cimport cython
 
+from slabpolicy.kernel.locks cimport Lock
+from slabpolicy.kernel.memcg cimport MemCgroup
 from slabpolicy.kernel.slub cimport Allocator
 
 
@@ -22,7 +24,7 @@ cdef class ListLru:
     cdef public list locks
     cdef public object name, memcg_aware, nr_items
 
-    @cython.locals(slub=Allocator, lst=dict)
-    cpdef add(self, LruItem item, object memcg)
-    @cython.locals(slub=Allocator)
+    @cython.locals(slub=Allocator, lst=dict, lock=Lock)
+    cpdef add(self, LruItem item, MemCgroup memcg)
+    @cython.locals(slub=Allocator, lock=Lock)
     cpdef delete(self, LruItem item)

@@ -84,7 +84,8 @@ class ListLru:
         that takes objects charged to ``memcg``."""
         node = item.node
         slub = self.slub
-        slub.lock(self.locks[node])   # may wait for other operations: look up after it
+        lock = self.locks[node]
+        slub.lock(lock)               # may wait for other operations: look up after it
         key = (memcg if memcg.state == ONLINE and self.memcg_aware else self.owner(memcg), node)
         lst = self.lists.get(key)
         if lst is None:
@@ -92,7 +93,7 @@ class ListLru:
         slub.now += slub.c_list_op
         lst[item] = None
         item.lru = lst
-        slub.unlock(self.locks[node])
+        slub.unlock(lock)
         self.nr_items += 1
 
     def delete(self, item: LruItem) -> bool:

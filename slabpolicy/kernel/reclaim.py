@@ -108,6 +108,12 @@ class Reclaim:
             self.set_memory(memory_bytes)
         #: _expire_event bound once: one object per unused object otherwise
         self._expire_cb = self._expire_event
+        # each unused object's expiry is queued on the engine's queue directly, as
+        # Simulation.kernel_event() queues kernel work (the engine imports this module)
+        from slabpolicy.kernel.engine import KERNEL
+        self.queue = sim._queue
+        self.kernel_kind = KERNEL
+        self.end_ns = sim.end_ns
         self.kswapd_cpu = slub.machine.cpus - 1
         self.kswapd_active = False
         self.kswapd_failures = 0
@@ -169,8 +175,8 @@ class Reclaim:
             lru = self.lru(cache.index)
         lru.add(item, charged_memcg(item))
         slub.end(cpu)
-        if unused_life is not None and t + unused_life <= self.sim.end_ns:
-            self.sim.kernel_event(t + unused_life, self._expire_cb, item, cpu)
+        if unused_life is not None and t + unused_life <= self.end_ns:
+            self.queue.push(t + unused_life, self.kernel_kind, self._expire_cb, item, cpu)
         return item
 
     def _expire_event(self, t: int, item: LruItem, cpu: int) -> None:

@@ -93,6 +93,8 @@ cdef class Allocator:
     cpdef unlock(self, Lock lock)
     @cython.locals(turns=Turns)
     cpdef wait_for_cpu(self, Py_ssize_t cpu, object t)
+    cpdef begin(self, Py_ssize_t cpu, object t)
+    cpdef end(self, Py_ssize_t cpu)
     # -- the node lists
     cpdef add_partial(self, KmemCacheNode n, Slab slab, object tail=*)
     cpdef remove_partial(self, KmemCacheNode n, Slab slab)
