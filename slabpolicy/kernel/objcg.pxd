@@ -2,9 +2,9 @@
 # the object cgroups, the per-cpu object stocks and the accounting that charges every
 # accounted object become C types, and the charge path's steps (consume_obj_stock(),
 # refill_obj_stock(), drain_obj_stock(), the page uncharge) C calls between them.
-# Live bytes and page counts stay Python objects (Python's integers, as in slub.pxd);
-# ``cpu`` indexes the per-cpu stocks, so it fits a Py_ssize_t; ``killed`` and
-# ``allow_uncharge`` are only ever True or False.  The byte counts of one object, one
+# Live bytes, page counts and the clock ``now`` the charge path carries stay Python
+# objects (Python's integers, as in slub.pxd); ``cpu`` indexes the per-cpu stocks, so
+# it fits a Py_ssize_t; ``killed`` and ``allow_uncharge`` are only ever True or False.  The byte counts of one object, one
 # stock and one objcg's parked bytes are C integers, because they provably fit:
 #   * an object's size (obj_full_size, the ``size`` of a charge) is its slot plus a
 #     pointer, and a slot fits in one slab: at most 2**MAX_PAGE_ORDER (10) pages of at
@@ -42,15 +42,16 @@ cdef class ObjcgAccounting:
     cdef public dict by_memcg, lists, vectors
     cdef public MemcgStock memcg_stock
 
-    cpdef _uncharge_pages(self, ObjCgroup objcg, object pages)
-    cpdef uncharge_cost(self, ObjCgroup objcg, object pages)
+    cpdef _uncharge_pages(self, ObjCgroup objcg, Py_ssize_t cpu, object pages, object now)
+    cpdef uncharge_cost(self, ObjCgroup objcg, Py_ssize_t cpu, object pages)
     @cython.locals(stock=ObjStock, memcg=MemCgroup, page_size=int64_t, pages=int64_t)
-    cpdef charge(self, ObjCgroup objcg, Py_ssize_t cpu, int64_t size)
-    cpdef uncharge(self, ObjCgroup objcg, Py_ssize_t cpu, int64_t size)
+    cpdef charge(self, ObjCgroup objcg, Py_ssize_t cpu, int64_t size, object now)
+    cpdef uncharge(self, ObjCgroup objcg, Py_ssize_t cpu, int64_t size, object now)
     @cython.locals(stock=ObjStock, stocked=int64_t, pages=int64_t)
-    cpdef refill(self, ObjCgroup objcg, Py_ssize_t cpu, int64_t nr_bytes, bint allow_uncharge)
+    cpdef refill(self, ObjCgroup objcg, Py_ssize_t cpu, int64_t nr_bytes, bint allow_uncharge,
+                 object now)
     @cython.locals(old=ObjCgroup, pages=int64_t, nr_bytes=int64_t)
-    cpdef drain(self, ObjStock stock)
+    cpdef drain(self, ObjStock stock, Py_ssize_t cpu, object now)
     cpdef slab_created(self, object slab)
     cpdef post_alloc(self, object slab)
     cpdef alloc_vector(self, object slab)

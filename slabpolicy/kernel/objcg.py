@@ -130,52 +130,63 @@ class ObjcgAccounting:
             self.lists.setdefault(memcg.id, []).append(objcg)
         return objcg
 
-    def _uncharge_pages(self, objcg: ObjCgroup, pages: int) -> None:
-        """obj_cgroup_uncharge_pages(): back into the per-cpu memcg stock (refill_stock())."""
-        alloc = self.alloc
-        alloc.now += self.uncharge_cost(objcg, pages)
+    # The charge path (charge(), uncharge() and the steps they take on ``cpu``, the
+    # allocator's current cpu) is handed the allocator's clock ``now`` and returns it
+    # advanced by what it cost, which the allocator stores: the clock is a local
+    # variable along the path instead of an attribute of the allocator written at
+    # every step.  Where the path leaves it for code that reads or moves the
+    # allocator's clock (obj_cgroup_release() takes the objcg lock), drain() stores
+    # the clock first and reads it back after.
+
+    def _uncharge_pages(self, objcg: ObjCgroup, cpu: int, pages: int, now: int) -> int:
+        """obj_cgroup_uncharge_pages(): back into the per-cpu memcg stock (refill_stock())
+        of ``cpu``; returns the clock after it."""
+        now += self.uncharge_cost(objcg, cpu, pages)
         page_counter_uncharge(objcg.memcg, pages)
         objcg.pages -= pages
         self.pages -= pages
+        return now
 
-    def uncharge_cost(self, objcg: ObjCgroup, pages: int) -> int:
-        """What a page uncharge costs: refill_stock() on this cpu."""
-        return self.memcg_stock.uncharge(objcg.memcg, self.alloc.cur_cpu, pages)
+    def uncharge_cost(self, objcg: ObjCgroup, cpu: int, pages: int) -> int:
+        """What a page uncharge costs: refill_stock() on ``cpu``."""
+        return self.memcg_stock.uncharge(objcg.memcg, cpu, pages)
 
-    def charge(self, objcg: ObjCgroup, cpu: int, size: int) -> None:
+    def charge(self, objcg: ObjCgroup, cpu: int, size: int, now: int) -> int:
         """obj_cgroup_charge() of one object of ``size`` bytes on ``cpu`` (the allocator's
-        current cpu): from the stock (consume_obj_stock()), else whole pages
+        current cpu) at ``now``: from the stock (consume_obj_stock()), else whole pages
         (obj_cgroup_charge_pages(), written out here: nearly every charge of a run
         comes this way, as a cpu's stock seldom holds the objcg of the next
-        allocation) and the rest of the last page into the stock."""
-        alloc = self.alloc
+        allocation) and the rest of the last page into the stock.  Returns the clock
+        after it."""
         objcg.live_bytes += size
         stock = self.stocks[cpu]
         if stock.cached is objcg and stock.nr_bytes >= size:     # consume_obj_stock()
             stock.nr_bytes -= size
-            alloc.now += self.c_obj
-            return
+            return now + self.c_obj
         page_size = self.page_size
         pages = -(-size // page_size)                            # obj_cgroup_charge_pages()
         memcg = objcg.memcg
-        alloc.now += self.c_obj + self.memcg_stock.charge(memcg, cpu, pages)
+        now += self.c_obj + self.memcg_stock.charge(memcg, cpu, pages)
         page_counter_charge(memcg, pages)
         objcg.pages += pages
         self.pages += pages
         if pages * page_size != size:
-            self.refill(objcg, cpu, pages * page_size - size, False)
+            now = self.refill(objcg, cpu, pages * page_size - size, False, now)
+        return now
 
-    def uncharge(self, objcg: ObjCgroup, cpu: int, size: int) -> None:
-        """obj_cgroup_uncharge(): the object's bytes go back to this cpu's stock."""
-        self.alloc.now += self.c_obj
+    def uncharge(self, objcg: ObjCgroup, cpu: int, size: int, now: int) -> int:
+        """obj_cgroup_uncharge() at ``now``: the object's bytes go back to this cpu's
+        stock.  Returns the clock after it."""
         objcg.live_bytes -= size
-        self.refill(objcg, cpu, size, True)
+        return self.refill(objcg, cpu, size, True, now + self.c_obj)
 
-    def refill(self, objcg: ObjCgroup, cpu: int, nr_bytes: int, allow_uncharge: bool) -> None:
-        """refill_obj_stock(): add bytes to the stock; more than a page is uncharged."""
+    def refill(self, objcg: ObjCgroup, cpu: int, nr_bytes: int, allow_uncharge: bool,
+               now: int) -> int:
+        """refill_obj_stock(): add bytes to the stock; more than a page is uncharged.
+        Returns the clock after it."""
         stock = self.stocks[cpu]
         if stock.cached is not objcg:
-            self.drain(stock)
+            now = self.drain(stock, cpu, now)
             stock.nr_bytes = objcg.nr_charged_bytes
             objcg.nr_charged_bytes = 0
             stock.cached = objcg
@@ -183,24 +194,29 @@ class ObjcgAccounting:
         stocked = stock.nr_bytes + nr_bytes
         if allow_uncharge and stocked > self.page_size:
             pages, stock.nr_bytes = divmod(stocked, self.page_size)
-            self._uncharge_pages(objcg, pages)
-        else:
-            stock.nr_bytes = stocked
+            return self._uncharge_pages(objcg, cpu, pages, now)
+        stock.nr_bytes = stocked
+        return now
 
-    def drain(self, stock: ObjStock) -> None:
-        """drain_obj_stock(): whole pages uncharged, the rest parked in the objcg."""
+    def drain(self, stock: ObjStock, cpu: int, now: int) -> int:
+        """drain_obj_stock() of ``cpu``'s stock: whole pages uncharged, the rest parked
+        in the objcg.  Returns the clock after it."""
         old = stock.cached
         if old is None:
-            return
+            return now
         if stock.nr_bytes:
             pages, nr_bytes = divmod(stock.nr_bytes, self.page_size)
             if pages:
-                self._uncharge_pages(old, pages)
+                now = self._uncharge_pages(old, cpu, pages, now)
             old.nr_charged_bytes += nr_bytes
             stock.nr_bytes = 0
         stock.cached = None
         if old.killed and not old.live_bytes:     # obj_cgroup_put(old): the last reference
+            alloc = self.alloc
+            alloc.now = now                       # release takes the lock at this time
             self.release_if_unused(old)
+            now = alloc.now
+        return now
 
     # -- the obj_cgroups vector ----------------------------------------------------------
 
@@ -273,10 +289,10 @@ class ObjcgAccounting:
         pages, objcg.nr_charged_bytes = divmod(objcg.nr_charged_bytes, self.page_size)
         objcg.killed = False                  # released: never again
         if pages and not self.release_uncharges_under_lock:
-            self._uncharge_pages(objcg, pages)
+            alloc.now = self._uncharge_pages(objcg, alloc.cur_cpu, pages, alloc.now)
         alloc.lock(self.lock)
         if pages and self.release_uncharges_under_lock:
-            self._uncharge_pages(objcg, pages)
+            alloc.now = self._uncharge_pages(objcg, alloc.cur_cpu, pages, alloc.now)
         alloc.now += alloc.c_list_op          # list_del(&objcg->list)
         self.lists[objcg.memcg.id].remove(objcg)
         alloc.unlock(self.lock)

@@ -54,21 +54,24 @@ class ObjcgAccounting59(ObjcgAccounting):
         """obj_cgroup_charge()/uncharge() and mod_objcg_state() of one object."""
         return costs["objcg_charge_5_9"] + costs["objcg_vmstat"]
 
-    def uncharge_cost(self, objcg: ObjCgroup, pages: int) -> int:
+    def uncharge_cost(self, objcg: ObjCgroup, cpu: int, pages: int) -> int:
         """__memcg_kmem_uncharge(): page_counter_uncharge(), no per-cpu stock."""
-        return self.alloc.memcg_stock.c_counter
+        return self.memcg_stock.c_counter
 
-    def refill(self, objcg: ObjCgroup, cpu: int, nr_bytes: int, allow_uncharge: bool) -> None:
+    def refill(self, objcg: ObjCgroup, cpu: int, nr_bytes: int, allow_uncharge: bool,
+               now: int) -> int:
         """refill_obj_stock() of 5.9: more than a page in the stock drains all of it,
-        on the charge path as on the free path (5.9 has no ``allow_uncharge``)."""
+        on the charge path as on the free path (5.9 has no ``allow_uncharge``).
+        Returns the clock after it."""
         stock = self.stocks[cpu]
         if stock.cached is not objcg:
-            self.drain(stock)
+            now = self.drain(stock, cpu, now)
             stock.nr_bytes, objcg.nr_charged_bytes = objcg.nr_charged_bytes, 0
             stock.cached = objcg
         stock.nr_bytes += nr_bytes
         if stock.nr_bytes > self.page_size:
-            self.drain(stock)
+            now = self.drain(stock, cpu, now)
+        return now
 
     def slab_created(self, slab) -> None:
         """account_slab_page() of 5.9 allocates no vector: the first accounted object

@@ -670,7 +670,7 @@ class Allocator:
         self.now = start
         self.cur_cpu = cpu
         if objcg is not None:
-            self.objcgs.charge(objcg, cpu, s.obj_full_size)
+            self.now = self.objcgs.charge(objcg, cpu, s.obj_full_size, self.now)
         if c.freelist:
             self.now += self.c_alloc_fast
             c.freelist -= 1
@@ -1016,7 +1016,7 @@ class Allocator:
         if s.free_lock is not None:
             self.lock(s.free_lock)
         if objcg is not None:
-            self.objcgs.uncharge(objcg, cpu, s.obj_full_size)
+            self.now = self.objcgs.uncharge(objcg, cpu, s.obj_full_size, self.now)
         if c.slab is slab:
             self.now += self.c_free_fast
             c.freelist += 1
