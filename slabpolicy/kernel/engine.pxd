@@ -10,9 +10,10 @@
 # C numbers only where the value is one already: a rate per ns, a probability and a
 # draw from random() are Python floats, that is C doubles (the arithmetic on them is
 # the same IEEE double arithmetic, and int() of a double is Python's), and a cpu number
-# is below the machine's cpu count.  Times stay Python ints (unbounded).  A field added
-# to _Stream's __slots__ is added here too (tests/test_compiled_declarations.py checks
-# that).
+# is below the machine's cpu count: so is `pick`, int(u * n) for a draw 0 <= u < 1 and
+# n cpus, which Cython converts from the double in C, truncating as int() does.  Times
+# stay Python ints (unbounded).  A field added to _Stream's __slots__ is added here too
+# (tests/test_compiled_declarations.py checks that).
 cimport cython
 from slabpolicy.workloads cimport draws
 from slabpolicy.workloads.distributions cimport Sampler
@@ -29,5 +30,6 @@ cdef class _Stream:
 
 @cython.locals(event=tuple, st=_Stream, memcg=MemCgroup, cache=KmemCache,
                slab=Slab, cpus=list, cpu=Py_ssize_t, fcpu=Py_ssize_t, ncpus=Py_ssize_t,
+               pick=Py_ssize_t,
                u=cython.double, freed=bint)
 cdef bint _event_loop(object sim, Turns turns, EventQueue queue, Allocator slub, object me)

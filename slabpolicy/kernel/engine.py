@@ -527,7 +527,8 @@ def _event_loop(sim: Simulation, turns: Turns, queue: EventQueue, slub: Allocato
             # which may stop at a lock while other events are processed
             cpus = st.cpus
             u = rnd()
-            cpu = cpus[int(u * len(cpus))]
+            pick = int(u * len(cpus))
+            cpu = cpus[pick]
             life = st.life.draw()
             ft = None if life is None else t + life     # when the object is freed
             freed = ft is not None and ft <= end
@@ -536,7 +537,8 @@ def _event_loop(sim: Simulation, turns: Turns, queue: EventQueue, slub: Allocato
                 u = rnd()
                 if u < st.remote_free:
                     u = rnd()
-                    fcpu = (cpu + 1 + int(u * (ncpus - 1))) % ncpus
+                    pick = int(u * (ncpus - 1))
+                    fcpu = (cpu + 1 + pick) % ncpus
             unused = st.unused_life.draw() if freed and st.unused_life is not None else None
             u = rnd()
             nt = t + draws.trunc(-draws.log(1.0 - u) / st.per_ns)   # int(rng.expovariate(per_ns))

@@ -47,14 +47,17 @@ unless ``outside``'s head is below ``-2**63`` (``outside_first``) or the C heap
 is empty, and the order is still exactly one heap's.
 
 Why no calendar on top of the C heap: by perf on bench.yaml (compiled core,
-leave-in-place, 5,000 queued events), the pop takes 8% of the run, a third of it
-the first touch of the event tuple (cold: queued tens of ms ago), which any
-layout pays; the sift through 12 levels is about 5%.  Buckets would shorten it to
-the 5 levels of a ~30-event heap, saving at most 3%, and cost a dict lookup per
-push (3.75% of the run with the calendar) plus a list per bucket and a heapify
-per refill: nothing left to win.  A 4-ary heap (6 levels, 3 comparisons each)
-measured slower than the binary one: 0.214-0.221 of the bare loop against
-0.242-0.256, back to back.
+leave-in-place, 5,000 queued events), the pop takes 8-10% of the run, a quarter
+to a third of it the first touch of the event tuple (cold: queued tens of ms
+ago), which any layout pays; the sift through 12 levels is 5-7.5%.  Buckets
+would shorten it to the 5 levels of a ~30-event heap, saving at most 3-4.5%,
+and the pure core's calendar pays a dict lookup per push (3.75% of the run when
+it was the compiled core's queue) plus a list per bucket and a heapify per
+refill: no gain left with Python buckets; only buckets of C arrays might win a
+few percent.  A 4-ary heap (6 levels, 3 comparisons each) measured slower than
+the binary one: 0.214-0.221 of the bare loop against 0.242-0.256, back to back;
+a branch-free choice of the smaller child and prefetching the next level or the
+next head's tuple measured no different.
 
 :meth:`EventQueue.hold` takes the earliest event out of the order and
 :meth:`EventQueue.release` puts the events held back with their ``(t, seq)``:

@@ -134,5 +134,7 @@ cdef class Allocator:
     @cython.locals(n=KmemCacheNode, prior=bint)
     cpdef slab_free_slowpath(self, KmemCache s, Slab slab, Py_ssize_t cpu)
 
+# stat(s, si) as a module function: a C call from the paths, visible to Python as well
+cpdef stat(KmemCache s, object item)
 cpdef _load_freelist(KmemCacheCpu c, Slab slab, Py_ssize_t cpu)
 cdef bint _free_takes_list_lock(KmemCache s, Slab slab) except -1
