@@ -46,11 +46,14 @@ SET_ELSEWHERE = {"Allocator": {"turns", "dead_cache_free", "on_dead_cache_empty"
 
 
 def declared_classes(pxd: str) -> dict[str, tuple[set[str], bool]]:
-    """Per ``cdef class`` of a .pxd (a subclass too): its ``cdef public`` fields, and
-    whether it keeps a ``__dict__`` for attributes it does not declare."""
+    """Per ``cdef class`` of a .pxd (a subclass too): its ``cdef public`` fields and its
+    C array fields (``cdef int64_t exact[2048]``: a slot of the .py, a list there),
+    and whether it keeps a ``__dict__`` for attributes it does not declare."""
     blocks = re.findall(r"^cdef class (\w+)(?:\(\w+\))?:\n((?:    .*\n|\n)*)", pxd, flags=re.M)
     return {name: ({field.strip() for line in re.findall(r"cdef public \w+ (.*)", body)
-                    for field in line.split(",")}, "cdef dict __dict__" in body)
+                    for field in line.split(",")}
+                   | set(re.findall(r"^    cdef \w+ (\w+)\[\d+\]", body, flags=re.M)),
+                   "cdef dict __dict__" in body)
             for name, body in blocks}
 
 

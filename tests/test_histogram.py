@@ -61,3 +61,14 @@ def test_the_result_document_keeps_the_histograms(tmp_path):
         summary = result["latency_ns"][kind]
         assert sum(n for _, n in hist) == summary["count"] > 0
         assert hist[-1][0] <= summary["max"] and [v for v, _ in hist] == sorted(v for v, _ in hist)
+
+
+def test_values_below_2048_are_counted_exactly_and_the_others_in_buckets():
+    h = Histogram()
+    for value in (0, 7, 7, 2047, 2048, 2049, 4097, -3):
+        h.record(value)
+    h.record(7, 5)
+    # 2049 and 4097 round down to 11 significant bits: 2048 and 4096; -3 is kept as is
+    assert h.counts == {0: 1, 7: 7, 2047: 1, 2048: 2, 4096: 1, -3: 1}
+    assert h.buckets() == [[-3, 1], [0, 1], [7, 7], [2047, 1], [2048, 2], [4096, 1]]
+    assert (h.count, h.max) == (13, 4097)

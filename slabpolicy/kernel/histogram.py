@@ -5,6 +5,11 @@ arrays): below 2048 ns exactly, above that rounded down to a multiple of
 ``2 ** (bit_length - 11)``, so the relative error is under 1/1024 and a
 histogram never holds more than about 1024 buckets per power of two, however
 many values it has seen.  Percentiles are read off the bucket counts.
+
+Most recorded values are below 2048 ns (a slow path, a lock hold), so their
+counts are kept in an array indexed by the value, ``exact`` (2048 counters, a C
+array on the compiled core), and only the others in a dict, ``rest``: a record
+is then an index, not two hash lookups.  ``counts`` gives them together.
 """
 from __future__ import annotations
 
@@ -17,10 +22,12 @@ PERCENTILES = (("p50", 50.0), ("p90", 90.0), ("p99", 99.0), ("p999", 99.9))
 class Histogram:
     """Counts of values (integer nanoseconds), bucketed to 11 significant bits."""
 
-    __slots__ = ("counts", "count", "max")
+    __slots__ = ("exact", "rest", "count", "max")
 
     def __init__(self) -> None:
-        self.counts: dict[int, int] = {}
+        zeros = [0] * EXACT_BELOW              # (Cython copies a list, not a product, into a C array)
+        self.exact = zeros                      # exact[v]: the count of v, 0 <= v < 2048
+        self.rest: dict[int, int] = {}          # bucket value -> count, for the others
         self.count = 0
         self.max = 0
 
@@ -28,17 +35,28 @@ class Histogram:
         """Add ``n`` observations of ``value`` (exact ``max``, bucketed percentiles)."""
         if value > self.max:
             self.max = value
-        if not -EXACT_BELOW < value < EXACT_BELOW:    # bit_length() > SIGNIFICANT_BITS
-            shift = value.bit_length() - SIGNIFICANT_BITS
-            value = (value >> shift) << shift
-        counts = self.counts
-        counts[value] = counts.get(value, 0) + n
+        if 0 <= value < EXACT_BELOW:
+            self.exact[value] += n
+        else:
+            if value <= -EXACT_BELOW or value >= EXACT_BELOW:  # bit_length() > 11
+                shift = value.bit_length() - SIGNIFICANT_BITS
+                value = (value >> shift) << shift
+            rest = self.rest
+            rest[value] = rest.get(value, 0) + n
         self.count += n
 
+    @property
+    def counts(self) -> dict[int, int]:
+        """Bucket value -> count, for every bucket with observations (in no order)."""
+        exact = self.exact
+        counts = {value: exact[value] for value in range(EXACT_BELOW) if exact[value]}
+        counts.update(self.rest)
+        return counts
+
     def merge(self, other: Histogram) -> None:
+        """Add every observation of ``other`` (its buckets are values it kept)."""
         for value, n in other.counts.items():
-            self.counts[value] = self.counts.get(value, 0) + n
-        self.count += other.count
+            self.record(value, n)
         self.max = max(self.max, other.max)
 
     def percentile(self, q: float) -> int:
@@ -47,15 +65,17 @@ class Histogram:
             return 0
         rank = max(1, -(-self.count * q // 100))   # ceil(count * q / 100), at least 1
         seen = 0
-        for value in sorted(self.counts):
-            seen += self.counts[value]
+        counts = self.counts
+        for value in sorted(counts):
+            seen += counts[value]
             if seen >= rank:
                 return value
         return self.max  # pragma: no cover - rank <= count always stops the loop
 
     def buckets(self) -> list[list[int]]:
         """``[[value, count], ...]`` in value order: the whole histogram, for a CDF."""
-        return [[value, self.counts[value]] for value in sorted(self.counts)]
+        counts = self.counts
+        return [[value, counts[value]] for value in sorted(counts)]
 
     @classmethod
     def merged(cls, *parts: Histogram) -> Histogram:
