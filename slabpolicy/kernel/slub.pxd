@@ -128,7 +128,7 @@ cdef class Allocator:
     # -- the free path
     @cython.locals(c=KmemCacheCpu)
     cpdef slab_free(self, KmemCache s, Slab slab, Py_ssize_t cpu, object t, object objcg=*)
-    @cython.locals(c=KmemCacheCpu, hist=Histogram)
+    @cython.locals(c=KmemCacheCpu, hist=Histogram, free_lock=Lock)
     cpdef _slab_free_recorded(self, KmemCache s, Slab slab, Py_ssize_t cpu, object start,
                               object objcg)
     @cython.locals(n=KmemCacheNode, prior=bint)
