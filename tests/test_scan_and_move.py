@@ -325,6 +325,35 @@ def test_during_scan_a_free_racing_the_scan_waits_for_its_end():
     k.assert_accounting()
 
 
+def test_during_scan_a_free_in_flight_when_the_flag_goes_up_releases_no_lock():
+    """A remote free that began with the flag down took no memcg_scan_lock; the flag
+    going up while it is inside __slab_free() (here, set from within it) does not
+    make it release one at its end: it releases the lock it took, none.  Reading the
+    flag again at the end would release the scan lock it never held (a hold of the
+    whole run's length in lock_stat, and the lock freed under whoever held it)."""
+    k = kit(options=DURING)
+    cg = k.memcg("a")
+    dentry = k.cache(cg, "dentry")
+    objs = k.alloc(dentry, n=10, cpu=0)
+    slowpath = k.slub.slab_free_slowpath
+
+    def flag_goes_up_meanwhile(s, slab, cpu):
+        dentry.free_lock = dentry.policy_data["scan_lock"]
+        slowpath(s, slab, cpu)
+
+    k.slub.slab_free_slowpath = flag_goes_up_meanwhile
+    k.free(dentry, objs[0], cpu=1, at=1_000_000)       # a remote free: __slab_free()
+    del k.slub.slab_free_slowpath
+    scan_locks = k.sim.locks.classes["memcg_scan_lock"]
+    assert (scan_locks.acquisitions, scan_locks.hold_hist.count, scan_locks.hold_ns_total) \
+        == (0, 0, 0)
+    assert not dentry.free_lock.held
+    k.free(dentry, objs[1], cpu=1)                     # the flag is up: the locked path
+    assert (scan_locks.acquisitions, scan_locks.hold_hist.count) == (1, 1)
+    k.free(dentry, objs[2:], cpu=1)
+    k.assert_accounting()
+
+
 def test_during_scan_the_offline_pays_one_grace_period_for_all_its_caches():
     """Every dead cache's flag goes up before one synchronize_rcu(): a memcg with two
     caches waits one grace period, not two; the rest of its offline is the scans of

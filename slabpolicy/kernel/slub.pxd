@@ -4,7 +4,9 @@
 # the lock path, with the turn test of turns.pxd) become cpdef methods with typed
 # locals, called as C functions from each other.  A cpdef method stays a Python
 # method: a plugin calls it, and a Python subclass may override it, as before.
-# `__dict__` keeps any other attribute settable.
+# The classes with __slots__ (Slab, KmemCacheCpu, KmemCache) have no `__dict__`, as
+# in pure Python: a slab or a per-cpu structure costs no dictionary of its own;
+# `Allocator` keeps one, so that any other attribute stays settable.
 #
 # Times stay Python objects (a time may be BUSY = 1 << 100, far past any C integer),
 # so their arithmetic is Python's.  A field is a C integer only where its value
@@ -31,7 +33,6 @@ from slabpolicy.kernel.objcg cimport ObjcgAccounting
 cdef class SlabList
 
 cdef class Slab:
-    cdef dict __dict__
     cdef public object cache, frozen, freed, id
     cdef public Py_ssize_t node, objects, inuse, where, cpu, pobj, last_cpu
     cdef public SlabList lru
@@ -45,7 +46,6 @@ cdef class SlabList:
     cpdef remove(self, Slab slab)
 
 cdef class KmemCacheCpu:
-    cdef dict __dict__
     cdef public Slab slab
     cdef public list partial
     cdef public Py_ssize_t freelist, pobjects
@@ -56,7 +56,6 @@ cdef class KmemCacheNode:
     cdef public object nr_slabs, total_objects, slabs, node
 
 cdef class KmemCache:
-    cdef dict __dict__
     cdef public list cpu, node
     cdef public object id, name, kind, index, memcg, size, object_size, order, pages, objects
     cdef public object min_partial, _cpu_partial, cpu_partial_slabs, remote_node_defrag_ratio
@@ -129,7 +128,7 @@ cdef class Allocator:
     # -- the free path
     @cython.locals(c=KmemCacheCpu)
     cpdef slab_free(self, KmemCache s, Slab slab, Py_ssize_t cpu, object t, object objcg=*)
-    @cython.locals(c=KmemCacheCpu, hist=Histogram)
+    @cython.locals(c=KmemCacheCpu, hist=Histogram, free_lock=Lock)
     cpdef _slab_free_recorded(self, KmemCache s, Slab slab, Py_ssize_t cpu, object start,
                               object objcg)
     @cython.locals(n=KmemCacheNode, prior=bint)

@@ -1013,8 +1013,9 @@ class Allocator:
         c = s.cpu[cpu]
         self.now = start
         self.cur_cpu = cpu
-        if s.free_lock is not None:
-            self.lock(s.free_lock)
+        free_lock = s.free_lock     # the lock this free takes, and so the one it releases
+        if free_lock is not None:
+            self.lock(free_lock)
         if objcg is not None:
             self.now = self.objcgs.uncharge(objcg, cpu, s.obj_full_size, self.now)
         if c.slab is slab:
@@ -1034,8 +1035,8 @@ class Allocator:
             elif not (s.dead and self.dead_cache_free is not None
                       and self.dead_cache_free(s, slab, cpu)):
                 self.slab_free_slowpath(slab.cache, slab, cpu)
-        if s.free_lock is not None:
-            self.unlock(s.free_lock)
+        if free_lock is not None:
+            self.unlock(free_lock)
         self.cpu_free_at[cpu] = self.now
         if self.cpu_waiters[cpu]:
             self._wake_cpu(cpu)

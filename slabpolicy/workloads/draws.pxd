@@ -4,6 +4,8 @@
 # CPython's PyLong_FromDouble).  Their bodies are here, not in draws.py, because on
 # the pure-Python core those names are Python's functions themselves.  `cpdef`: the
 # engine and the samplers call them as inline C, and Python (the tests) can call them.
+# Cython also binds those Python wrappers as globals of every module that cimports
+# this one (engine, distributions): none of them may have a global of these names.
 from libc.math cimport INFINITY, fabs
 from libc.math cimport log as libm_log
 from libc.math cimport round as libm_round
