@@ -11,7 +11,8 @@ cdef class MemCgroup:
     cdef public object nr_dying_descendants, group, online_ns, rmdir_ns, offline_ns
     cdef public object released_ns, policy_data, high, max
 
+# ``memcg`` a MemCgroup, so that its ``lineage`` is read as a C field
 @cython.locals(m=MemCgroup)
-cpdef page_counter_charge(object memcg, object pages)
+cpdef page_counter_charge(MemCgroup memcg, object pages)
 @cython.locals(m=MemCgroup)
-cpdef page_counter_uncharge(object memcg, object pages)
+cpdef page_counter_uncharge(MemCgroup memcg, object pages)
