@@ -183,14 +183,20 @@ def test_the_era_is_written_as_on_the_command_line():
     assert problems and "5.9, 6.x" in str(problems)
 
 
-@pytest.mark.parametrize("era, lock", [("5.9", "css_set_lock"), ("6.x", "objcg_lock")])
-def test_an_offline_objcg_is_released_under_the_lock_when_its_last_reference_goes(era, lock):
+@pytest.mark.parametrize("era, lock, obj_charge", [
+    ("5.9", "css_set_lock", C["objcg_charge_5_9"] + C["objcg_vmstat"]),
+    ("6.x", "objcg_lock", C["objcg_charge"])])
+def test_an_offline_objcg_is_released_under_the_lock_when_its_last_reference_goes(
+        era, lock, obj_charge):
     """obj_cgroup_release(): a killed objcg's references are its live objects and the
     stocks caching it.  The child allocates on both cpus and goes offline (one
     acquisition); its two objects are freed, but both stocks still cache it; another
     memcg's allocation on cpu 0 drains one stock (one page uncharged), on cpu 1 the
     other: the last reference goes, and the objcg leaves the parent's list under the
-    lock (a second acquisition)."""
+    lock (a second acquisition), in the middle of that allocation's charge: it costs
+    the allocation the lock (its line last written by cpu 0) and the list step on
+    top of what cpu 0's paid (the object's charge, a page charged to the counters,
+    the drained page uncharged to them, the fast path)."""
     k = Kit(cpus=2, kinds=KINDS, policy="objcg", options={"era": era})
     parent = k.memcg("parent")
     child = k.memcg("child", parent)
@@ -212,6 +218,9 @@ def test_an_offline_objcg_is_released_under_the_lock_when_its_last_reference_goe
     assert state() == (1, 1, 1, True)
     k.alloc(cache, cpu=1, objcg=other)
     assert state() == (2, 0, 0, False)
+    paid = obj_charge + 2 * C["memcg_charge"] + C["alloc_fast"]
+    assert k.slub.h_alloc_fast_rec.counts == {
+        paid: 1, paid + C["lock_bounce"] + C["list_op"]: 1}
     k.assert_accounting()
     k.offline(parent)     # one list step, its own objcg: the child's is gone; the lock's
     assert k.sim.h_offline.counts == {C["lock"] + C["list_op"]: 1,      # line on cpu 1
