@@ -1111,10 +1111,11 @@ class Allocator:
 
 def stat(s: KmemCache, item: str) -> None:
     """stat(s, si) of mm/slub.c (CONFIG_SLUB_STATS; 3.4 and every later kernel): count a
-    SLUB statistics event of cache ``s``.  A function, as the kernel's is, and not only
-    a method: on the compiled core a method of KmemCache (a class with a ``__dict__``)
-    looks itself up on the instance at every call, in case a subclass overrides it, and
-    that lookup cost more than the count (4-5% of bench.yaml)."""
+    SLUB statistics event of cache ``s``.  A function, as the kernel's is, which the
+    paths call as a plain C function on the compiled core; :meth:`KmemCache.stat` is
+    the same count for policies.  (When KmemCache still had a ``__dict__``, the
+    compiled method looked itself up on the instance at every call, 4-5% of
+    bench.yaml; the class has since lost it, so that cost is gone either way.)"""
     stats = s.stats
     stats[item] = stats.get(item, 0) + 1
 
