@@ -6,6 +6,7 @@
 # settable, as on the pure-Python class.
 cimport cython
 
+from slabpolicy.kernel.event_queue cimport EventQueue
 from slabpolicy.kernel.slub cimport Allocator, KmemCache, Slab
 from slabpolicy.kernel.turns cimport Turns
 
@@ -13,9 +14,11 @@ from slabpolicy.kernel.turns cimport Turns
 cpdef kmem_cache_free(Allocator slub, object cache, Slab slab, object objcg, object cpu,
                       object t)
 
+@cython.final
 cdef class Rcu:
     cdef dict __dict__
     cdef public Allocator slub
+    cdef public EventQueue queue
     cdef public list wait, next, kfree
     cdef public object sim, gp_state, gp_end, grace_periods, callbacks, invoked, batch_sizes
     cdef public object pending_pages, pending_charged, typesafe_slabs, kfree_objects

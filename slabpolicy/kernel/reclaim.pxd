@@ -6,11 +6,12 @@
 cimport cython
 
 from slabpolicy.kernel.event_queue cimport EventQueue
-from slabpolicy.kernel.list_lru cimport ListLru, LruItem, charged_memcg
+from slabpolicy.kernel.list_lru cimport ListLru, LruItem, charged_memcg, lru_item
 from slabpolicy.kernel.rcu cimport Rcu
 from slabpolicy.kernel.slub cimport Allocator
 
 
+@cython.final
 cdef class Reclaim:
     cdef dict __dict__
     cdef public Allocator slub
@@ -19,7 +20,7 @@ cdef class Reclaim:
     cdef public object sim, vfs_cache_pressure, small_cache_pressure, memcg_aware
     cdef public object memory_pages, wmark, kswapd_cpu, kswapd_active, kswapd_failures
     cdef public object scanned, freed, slabs_scanned, expired, drained, pages, time_ns
-    cdef public object kswapd_runs, stalls, events, _expire_cb, kernel_kind, end_ns
+    cdef public object kswapd_runs, stalls, events, _expire_cb, end_ns
     cdef public EventQueue queue
 
     @cython.locals(slub=Allocator, item=LruItem, lru=ListLru)
