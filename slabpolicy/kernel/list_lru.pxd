@@ -8,7 +8,7 @@ cimport cython
 
 from slabpolicy.kernel.locks cimport Lock
 from slabpolicy.kernel.memcg cimport MemCgroup
-from slabpolicy.kernel.slub cimport Allocator
+from slabpolicy.kernel.slub cimport Allocator, Slab
 
 
 cdef class LruItem:
@@ -16,7 +16,10 @@ cdef class LruItem:
     cdef public dict lru
 
 cpdef object charged_memcg(LruItem item)
+@cython.locals(item=LruItem)
+cpdef LruItem lru_item(object cache, Slab slab, object objcg, object since)
 
+@cython.final
 cdef class ListLru:
     cdef dict __dict__
     cdef public Allocator slub
@@ -24,7 +27,9 @@ cdef class ListLru:
     cdef public list locks
     cdef public object name, memcg_aware, nr_items
 
-    @cython.locals(slub=Allocator, lst=dict, lock=Lock)
+    @cython.locals(lists=list)
+    cpdef list_one(self, MemCgroup memcg, Py_ssize_t node)
+    @cython.locals(slub=Allocator, lst=dict, lists=list, lock=Lock)
     cpdef add(self, LruItem item, MemCgroup memcg)
     @cython.locals(slub=Allocator, lock=Lock)
     cpdef delete(self, LruItem item)
