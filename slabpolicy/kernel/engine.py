@@ -250,13 +250,11 @@ class Simulation(PolicyOperations):
             self._drain()
 
     def _event(self, kind: int, t: int, a, b, c) -> None:
-        """Process an event of the big heap other than a free (the loop does those).
-        The kinds are tested most frequent first: kernel-model work (an object going
-        unused, its expiry, an RCU batch) and the turns of stopped operations are
-        most of these events where there are any (memory-pressure)."""
-        if kind == KERNEL:
-            a(t, b, c)
-        elif kind == TURN:
+        """Process an event of the big heap other than those the loop does itself
+        (allocations, frees, kernel-model work).  The kinds are tested most frequent
+        first: the turns of stopped operations are most of these events where there
+        are any (memory-pressure)."""
+        if kind == TURN:
             turns = self.turns
             turns.resume(a, t)
             if self._check_pending and not turns.stopped:
@@ -556,7 +554,7 @@ def _event_loop(sim: Simulation, turns: Turns, queue: EventQueue, slub: Allocato
             slab = b
             slub.slab_free(slab.cache, slab, c, t, a)    # a shared cache: the slab's own
         elif kind == KERNEL:
-            a(t, b, c)        # as _event() would, without the call to it (memory-pressure)
+            a(t, b, c)        # kernel-model work: on memory-pressure, most of the events
         else:
             sim._event(kind, t, a, b, c)
     return turns.loop is me
