@@ -3,7 +3,9 @@
 # their fields as C structure members and call the allocator's free path
 # (Allocator.slab_free, a cpdef method of slub.pxd) as a C function.  Every value stays
 # a Python object, so the arithmetic is Python's; `__dict__` keeps any other attribute
-# settable, as on the pure-Python class.
+# settable, as on the pure-Python class.  Rcu is final (nothing subclasses it): its
+# cpdef methods are then called without the lookup of an override on the instance that
+# a class with a `__dict__` makes.
 cimport cython
 
 from slabpolicy.kernel.event_queue cimport EventQueue
