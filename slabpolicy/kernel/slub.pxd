@@ -47,7 +47,8 @@ cdef class SlabList:
 
 cdef class KmemCacheCpu:
     cdef public Slab slab
-    cdef public object partial         # a list, or slub.NO_PARTIAL (an empty tuple)
+    # partial: a list, or slub.NO_PARTIAL (an empty tuple) while the cpu has none
+    cdef public object partial
     cdef public Py_ssize_t freelist, pobjects
 
 cdef class KmemCacheNode:
