@@ -1,11 +1,13 @@
 # Cython declarations for accounting.py, used only when the core is compiled (setup.py):
 # the checker's walks over everything that exists (every slab, every cache and its
-# nodes, the memcgs of their lineage) read their fields as C structure members
-# (slub.pxd and memcg.pxd declare them).
-# Every value stays a Python object, so the arithmetic is Python's.
+# nodes, every objcg, the memcgs of their lineage) read their fields as C structure
+# members (slub.pxd, objcg.pxd and memcg.pxd declare them).
+# Every value stays a Python object, so the arithmetic is Python's (a page count read
+# from a C field becomes one: memcg.pxd).
 cimport cython
 
 from slabpolicy.kernel.memcg cimport MemCgroup
+from slabpolicy.kernel.objcg cimport ObjCgroup
 from slabpolicy.kernel.slub cimport KmemCache, KmemCacheNode, Slab
 
 
@@ -24,3 +26,6 @@ cpdef object count_caches(list caches, object record, object now, dict counted_m
 
 @cython.locals(cache=KmemCache, memcg=MemCgroup, m=MemCgroup)
 cpdef object uncount_caches(list caches, dict counted_memcg, dict counted_pages, dict below)
+
+@cython.locals(objcg=ObjCgroup, memcg=MemCgroup, m=MemCgroup)
+cpdef count_objcgs(list objcgs, dict extra)

@@ -58,6 +58,7 @@ from slabpolicy.kernel.slub import CPU_PARTIAL, CPU_SLAB, NOWHERE, PARTIAL, WHER
 if TYPE_CHECKING:
     from slabpolicy.kernel.engine import Simulation
     from slabpolicy.kernel.memcg import MemCgroup
+    from slabpolicy.kernel.objcg import ObjCgroup
     from slabpolicy.kernel.slub import KmemCache
 
 #: every this many judged checks (and at the end of the run) the checker walks every
@@ -139,10 +140,7 @@ class AccountingChecker:
                          f"objects, the stocks and the parked bytes", now)
         below = self._below                  # memcg id -> pages of the slabs of its subtree
         extra: dict[int, int] = {}           # ... and of its objcgs and typesafe slabs
-        for objcg in slub.objcgs.all:
-            if objcg.pages and not objcg.memcg.is_root:
-                for m in objcg.memcg.lineage:
-                    extra[m.id] = extra.get(m.id, 0) + objcg.pages
+        count_objcgs(slub.objcgs.all, extra)
         for cache, held in sim.rcu.pending_charged.items():   # typesafe slabs in a grace period
             if not cache.memcg.is_root:
                 for m in cache.memcg.lineage:
@@ -263,6 +261,18 @@ def uncount_caches(caches: list[KmemCache], counted_memcg: dict, counted_pages: 
             for m in memcg.lineage:
                 below[m.id] -= pages
     return total
+
+
+def count_objcgs(objcgs: list[ObjCgroup], extra: dict) -> None:
+    """Add the pages charged through each of ``objcgs`` to its memcg's subtree in
+    ``extra``: every memcg of the lineage, as page_counter_charge() charges them, the
+    root's aside."""
+    for objcg in objcgs:
+        pages = objcg.pages
+        memcg = objcg.memcg
+        if pages and memcg.parent is not None:         # not the root
+            for m in memcg.lineage:
+                extra[m.id] = extra.get(m.id, 0) + pages
 
 
 def moved_caches(caches: list[KmemCache], counted_memcg: dict) -> list[KmemCache]:

@@ -20,9 +20,12 @@ lock operation's own cost to the release.
 """
 from __future__ import annotations
 
-from collections import deque
+from typing import TYPE_CHECKING
 
 from slabpolicy.kernel.histogram import Histogram
+
+if TYPE_CHECKING:
+    from collections import deque
 
 
 class LockClass:
@@ -72,8 +75,9 @@ class Lock:
         self.free_at = 0            # when the last holder released it
         self.held_since = 0         # when the holder's work under it began
         self.cpu = -1               # lock->cpu: the cpu of the last acquisition
-        #: (greenlet, arrival time) of operations queued behind a stopped holder
-        self.waiters: deque[tuple] = deque()
+        #: (greenlet, arrival time) of operations queued behind a stopped holder: a
+        #: deque made by the first one (Allocator._queue_for()); most locks never see one
+        self.waiters: deque[tuple] | None = None
         #: every hold as (cpu, arrived, acquired, released), when tracing
         self.trace: list[list[int]] | None = [] if trace else None
 

@@ -47,7 +47,8 @@ cdef class SlabList:
 
 cdef class KmemCacheCpu:
     cdef public Slab slab
-    cdef public list partial
+    # partial: a list, or slub.NO_PARTIAL (an empty tuple) while the cpu has none
+    cdef public object partial
     cdef public Py_ssize_t freelist, pobjects
 
 cdef class KmemCacheNode:
@@ -120,8 +121,7 @@ cdef class Allocator:
     cpdef get_partial_node(self, KmemCache s, KmemCacheNode n, KmemCacheCpu c, Py_ssize_t cpu)
     @cython.locals(c=KmemCacheCpu)
     cpdef put_cpu_partial(self, KmemCache s, Slab slab, Py_ssize_t cpu, object drain)
-    @cython.locals(slab=Slab, n=KmemCacheNode, held_node=KmemCacheNode, partial=list,
-                   discard=list)
+    @cython.locals(slab=Slab, n=KmemCacheNode, held_node=KmemCacheNode, discard=list)
     cpdef unfreeze_partials(self, KmemCache s, KmemCacheCpu c)
     @cython.locals(slab=Slab, n=KmemCacheNode)
     cpdef deactivate_slab(self, KmemCache s, KmemCacheCpu c)
