@@ -49,7 +49,7 @@ function that would crash), which a run's result carries at its top level.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterable
 
 from slabpolicy.errors import AccountingError
 from slabpolicy.kernel.memcg import ONLINE
@@ -147,23 +147,7 @@ class AccountingChecker:
             if not cache.memcg.is_root:
                 for m in cache.memcg.lineage:
                     extra[m.id] = extra.get(m.id, 0) + held
-        for memcg in sim.memcgs:
-            if memcg.usage < 0:
-                record(f"negative {memcg.id}",
-                             f"memcg {memcg.name}: kmem counter is negative", now)
-            # an online memcg's counter holds its subtree's pages (a dying one may have
-            # handed its charge up ahead of its slabs: the seed's uncharge_until);
-            # the root's is the global check above
-            if memcg.state == ONLINE and memcg.parent is not None:     # not the root
-                held = below.get(memcg.id, 0) + extra.get(memcg.id, 0)
-                if memcg.usage != held:
-                    record(f"usage {memcg.id}",
-                           f"memcg {memcg.name}: kmem counter is {memcg.usage} pages but "
-                           f"its caches and those below it hold {held}", now)
-        for memcg in sim.memcgs.released:
-            if memcg.usage:
-                record(f"released {memcg.id}", f"memcg {memcg.name} released with "
-                             f"{memcg.usage} pages still charged", now)
+        check_memcgs(sim.memcgs, sim.memcgs.released, below, extra, record, now)
         live = (slub.n_alloc_fast + slub.n_alloc_slow) - (slub.n_free_fast + slub.n_free_slow)
         if live != objects:
             record("objects", f"{live} objects are live but slabs hold {objects}", now)
@@ -269,6 +253,29 @@ def moved_caches(caches: list[KmemCache], counted_memcg: dict) -> list[KmemCache
     """The caches whose memcg is not the one they were last counted with: new caches,
     and those a policy re-pointed (re-parenting)."""
     return [cache for cache in caches if counted_memcg.get(cache) is not cache.memcg]
+
+
+def check_memcgs(memcgs: Iterable[MemCgroup], released: list[MemCgroup], below: dict,
+                 extra: dict, record, now: int) -> None:
+    """Each memcg's kmem counter: never negative; an online one's (the root's aside:
+    the global check) holds its subtree's pages, ``below`` (slabs) plus ``extra``
+    (objcgs, typesafe slabs in a grace period); a released one's holds none."""
+    for memcg in memcgs:
+        if memcg.usage < 0:
+            record(f"negative {memcg.id}", f"memcg {memcg.name}: kmem counter is negative",
+                   now)
+        # an online memcg's counter holds its subtree's pages (a dying one may have
+        # handed its charge up ahead of its slabs: the seed's uncharge_until)
+        if memcg.state == ONLINE and memcg.parent is not None:     # not the root
+            held = below.get(memcg.id, 0) + extra.get(memcg.id, 0)
+            if memcg.usage != held:
+                record(f"usage {memcg.id}",
+                       f"memcg {memcg.name}: kmem counter is {memcg.usage} pages but "
+                       f"its caches and those below it hold {held}", now)
+    for memcg in released:
+        if memcg.usage:
+            record(f"released {memcg.id}", f"memcg {memcg.name} released with "
+                   f"{memcg.usage} pages still charged", now)
 
 
 def check_slabs(existing, record, now: int) -> tuple[int, int]:
