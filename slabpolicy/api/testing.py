@@ -187,7 +187,7 @@ class Kit:
     def lru_list(self, kind: str, memcg: MemCgroup, node: int = 0) -> list[LruItem]:
         """The unused objects on ``memcg``'s list of cache kind ``kind``, oldest first."""
         lru = self.sim.reclaim.lrus.get(self._kind_index[kind])
-        return list(lru.lists.get((memcg, node), ())) if lru else []
+        return list(lru.list_one(memcg, node) or ()) if lru else []
 
     def flush(self, cache: KmemCache, at: int | None = None) -> None:
         """flush_all(cache): every cpu's cpu slab and cpu partial list back to the nodes."""

@@ -1,23 +1,22 @@
 # Cython declarations for accounting.py, used only when the core is compiled (setup.py):
 # the checker's walks over everything that exists (every slab, every cache and its
-# nodes, the memcgs of their lineage, every memcg's counter) read their fields as C
-# structure members (slub.pxd and memcg.pxd declare them).
-# Every value stays a Python object (a memcg's page counters are memcg.pxd's int64), so
-# the arithmetic is Python's.
+# nodes, every objcg, the memcgs of their lineage) read their fields as C structure
+# members (slub.pxd, objcg.pxd and memcg.pxd declare them).
+# Every value stays a Python object, so the arithmetic is Python's (a page count read
+# from a C field becomes one: memcg.pxd).
 cimport cython
 
 from slabpolicy.kernel.memcg cimport MemCgroup
+from slabpolicy.kernel.objcg cimport ObjCgroup
 from slabpolicy.kernel.slub cimport KmemCache, KmemCacheNode, Slab
 
 
 @cython.locals(cache=KmemCache)
 cpdef list moved_caches(list caches, dict counted_memcg)
 
-@cython.locals(memcg=MemCgroup)
-cpdef check_memcgs(object memcgs, list released, dict below, dict extra, object record,
-                   object now)
-
-@cython.locals(slab=Slab, cache=KmemCache)
+# ``objects`` counts live objects, one per allocation at most: it fits a Py_ssize_t as
+# slub.pxd's operation counters do; ``inuse`` is a slab's (slub.pxd)
+@cython.locals(slab=Slab, cache=KmemCache, objects=Py_ssize_t, inuse=Py_ssize_t)
 cpdef tuple check_slabs(object existing, object record, object now)
 
 @cython.locals(n=KmemCacheNode)
@@ -29,3 +28,9 @@ cpdef object count_caches(list caches, object record, object now, dict counted_m
 
 @cython.locals(cache=KmemCache, memcg=MemCgroup, m=MemCgroup)
 cpdef object uncount_caches(list caches, dict counted_memcg, dict counted_pages, dict below)
+
+@cython.locals(objcg=ObjCgroup, memcg=MemCgroup, m=MemCgroup)
+cpdef count_objcgs(list objcgs, dict extra)
+
+@cython.locals(memcg=MemCgroup)
+cpdef check_memcg_counters(object memcgs, dict below, dict extra, object record, object now)

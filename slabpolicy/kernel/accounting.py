@@ -49,7 +49,7 @@ function that would crash), which a run's result carries at its top level.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 from slabpolicy.errors import AccountingError
 from slabpolicy.kernel.memcg import ONLINE
@@ -58,6 +58,7 @@ from slabpolicy.kernel.slub import CPU_PARTIAL, CPU_SLAB, NOWHERE, PARTIAL, WHER
 if TYPE_CHECKING:
     from slabpolicy.kernel.engine import Simulation
     from slabpolicy.kernel.memcg import MemCgroup
+    from slabpolicy.kernel.objcg import ObjCgroup
     from slabpolicy.kernel.slub import KmemCache
 
 #: every this many judged checks (and at the end of the run) the checker walks every
@@ -139,15 +140,16 @@ class AccountingChecker:
                          f"objects, the stocks and the parked bytes", now)
         below = self._below                  # memcg id -> pages of the slabs of its subtree
         extra: dict[int, int] = {}           # ... and of its objcgs and typesafe slabs
-        for objcg in slub.objcgs.all:
-            if objcg.pages and not objcg.memcg.is_root:
-                for m in objcg.memcg.lineage:
-                    extra[m.id] = extra.get(m.id, 0) + objcg.pages
+        count_objcgs(slub.objcgs.all, extra)
         for cache, held in sim.rcu.pending_charged.items():   # typesafe slabs in a grace period
             if not cache.memcg.is_root:
                 for m in cache.memcg.lineage:
                     extra[m.id] = extra.get(m.id, 0) + held
-        check_memcgs(sim.memcgs, sim.memcgs.released, below, extra, record, now)
+        check_memcg_counters(sim.memcgs, below, extra, record, now)
+        for memcg in sim.memcgs.released:
+            if memcg.usage:
+                record(f"released {memcg.id}", f"memcg {memcg.name} released with "
+                             f"{memcg.usage} pages still charged", now)
         live = (slub.n_alloc_fast + slub.n_alloc_slow) - (slub.n_free_fast + slub.n_free_slow)
         if live != objects:
             record("objects", f"{live} objects are live but slabs hold {objects}", now)
@@ -249,33 +251,41 @@ def uncount_caches(caches: list[KmemCache], counted_memcg: dict, counted_pages: 
     return total
 
 
-def moved_caches(caches: list[KmemCache], counted_memcg: dict) -> list[KmemCache]:
-    """The caches whose memcg is not the one they were last counted with: new caches,
-    and those a policy re-pointed (re-parenting)."""
-    return [cache for cache in caches if counted_memcg.get(cache) is not cache.memcg]
-
-
-def check_memcgs(memcgs: Iterable[MemCgroup], released: list[MemCgroup], below: dict,
-                 extra: dict, record, now: int) -> None:
-    """Each memcg's kmem counter: never negative; an online one's (the root's aside:
-    the global check) holds its subtree's pages, ``below`` (slabs) plus ``extra``
-    (objcgs, typesafe slabs in a grace period); a released one's holds none."""
+def check_memcg_counters(memcgs, below: dict, extra: dict, record, now: int) -> None:
+    """Record each memcg whose kmem counter is negative, and each online memcg below the
+    root whose counter is not the pages of its subtree: ``below`` and ``extra`` of its
+    id (:func:`count_caches`, :func:`count_objcgs`)."""
     for memcg in memcgs:
         if memcg.usage < 0:
-            record(f"negative {memcg.id}", f"memcg {memcg.name}: kmem counter is negative",
-                   now)
+            record(f"negative {memcg.id}",
+                   f"memcg {memcg.name}: kmem counter is negative", now)
         # an online memcg's counter holds its subtree's pages (a dying one may have
-        # handed its charge up ahead of its slabs: the seed's uncharge_until)
+        # handed its charge up ahead of its slabs: the seed's uncharge_until);
+        # the root's is the global check
         if memcg.state == ONLINE and memcg.parent is not None:     # not the root
             held = below.get(memcg.id, 0) + extra.get(memcg.id, 0)
             if memcg.usage != held:
                 record(f"usage {memcg.id}",
                        f"memcg {memcg.name}: kmem counter is {memcg.usage} pages but "
                        f"its caches and those below it hold {held}", now)
-    for memcg in released:
-        if memcg.usage:
-            record(f"released {memcg.id}", f"memcg {memcg.name} released with "
-                   f"{memcg.usage} pages still charged", now)
+
+
+def count_objcgs(objcgs: list[ObjCgroup], extra: dict) -> None:
+    """Add the pages charged through each of ``objcgs`` to its memcg's subtree in
+    ``extra``: every memcg of the lineage, as page_counter_charge() charges them, the
+    root's aside."""
+    for objcg in objcgs:
+        pages = objcg.pages
+        memcg = objcg.memcg
+        if pages and memcg.parent is not None:         # not the root
+            for m in memcg.lineage:
+                extra[m.id] = extra.get(m.id, 0) + pages
+
+
+def moved_caches(caches: list[KmemCache], counted_memcg: dict) -> list[KmemCache]:
+    """The caches whose memcg is not the one they were last counted with: new caches,
+    and those a policy re-pointed (re-parenting)."""
+    return [cache for cache in caches if counted_memcg.get(cache) is not cache.memcg]
 
 
 def check_slabs(existing, record, now: int) -> tuple[int, int]:

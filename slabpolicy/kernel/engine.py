@@ -39,12 +39,9 @@ from slabpolicy.kernel.slub import Allocator, KmemCache
 from slabpolicy.workloads import draws
 from slabpolicy.workloads.distributions import as_sampler
 from slabpolicy.workloads.placement import Placement
-from slabpolicy.kernel.turns import TURN, Turns
-
-# the kinds of events: a stream's next allocation, an object's free, ...
-ALLOC, FREE, FREE_ACCOUNTED, ARRIVE, OFFLINE, RESUME, CALL, SAMPLE = range(8)
-MIGRATE = TURN + 1  # a task of a cgroup moves to another cpu (after turns.TURN)
-KERNEL = TURN + 2  # kernel-model work: an RCU batch, kswapd (kernel/rcu.py, reclaim.py)
+from slabpolicy.kernel.turns import Turns
+from slabpolicy.kernel.event_kinds import (ALLOC, ARRIVE, CALL, FREE, FREE_ACCOUNTED, KERNEL,
+                                           MIGRATE, OFFLINE, RESUME, SAMPLE, TURN)
 
 #: how long an rmdir waits before looking again whether its memcg's last
 #: allocations, stopped at a lock, have finished
@@ -253,13 +250,11 @@ class Simulation(PolicyOperations):
             self._drain()
 
     def _event(self, kind: int, t: int, a, b, c) -> None:
-        """Process an event of the big heap other than a free (the loop does those).
-        The kinds are tested most frequent first: kernel-model work (an object going
-        unused, its expiry, an RCU batch) and the turns of stopped operations are
-        most of these events where there are any (memory-pressure)."""
-        if kind == KERNEL:
-            a(t, b, c)
-        elif kind == TURN:
+        """Process an event of the big heap other than those the loop does itself
+        (allocations, frees, kernel-model work).  The kinds are tested most frequent
+        first: the turns of stopped operations are most of these events where there
+        are any (memory-pressure)."""
+        if kind == TURN:
             turns = self.turns
             turns.resume(a, t)
             if self._check_pending and not turns.stopped:
@@ -558,6 +553,8 @@ def _event_loop(sim: Simulation, turns: Turns, queue: EventQueue, slub: Allocato
         elif kind == FREE_ACCOUNTED:
             slab = b
             slub.slab_free(slab.cache, slab, c, t, a)    # a shared cache: the slab's own
+        elif kind == KERNEL:
+            a(t, b, c)        # kernel-model work: on memory-pressure, most of the events
         else:
             sim._event(kind, t, a, b, c)
     return turns.loop is me

@@ -1,22 +1,29 @@
 # Cython declarations for list_lru.py, used only when the core is compiled (setup.py):
-# an unused object's item is a C structure (the list it is on a dict), and
-# list_lru_add()/list_lru_del() and charged_memcg() read their fields as C structure
-# members.  Every value stays a Python object.
-# LruItem declares exactly its __slots__; ListLru keeps a `__dict__`, as the
-# pure-Python class has.
+# an unused object's item is a C structure (its cache and slab C types, the list it is
+# on a dict), made by lru_item() as a C allocation; list_lru_add()/list_lru_del() and
+# charged_memcg() read its fields as C structure members.  Every other value stays a
+# Python object.  LruItem declares exactly its __slots__; ListLru keeps a `__dict__`, as
+# the pure-Python class has, and is final (nothing subclasses it), so that calls of its
+# cpdef methods skip the lookup of an override on the instance, which a class with a
+# `__dict__` otherwise makes at each call whenever two lists alternate.
 cimport cython
 
 from slabpolicy.kernel.locks cimport Lock
 from slabpolicy.kernel.memcg cimport MemCgroup
-from slabpolicy.kernel.slub cimport Allocator
+from slabpolicy.kernel.slub cimport Allocator, KmemCache, Slab
 
 
 cdef class LruItem:
-    cdef public object cache, slab, objcg, node, since, freed
+    cdef public KmemCache cache
+    cdef public Slab slab
+    cdef public object objcg, node, since, freed
     cdef public dict lru
 
 cpdef object charged_memcg(LruItem item)
+@cython.locals(item=LruItem)
+cpdef LruItem lru_item(KmemCache cache, Slab slab, object objcg, object since)
 
+@cython.final
 cdef class ListLru:
     cdef dict __dict__
     cdef public Allocator slub
@@ -24,7 +31,9 @@ cdef class ListLru:
     cdef public list locks
     cdef public object name, memcg_aware, nr_items
 
-    @cython.locals(slub=Allocator, lst=dict, lock=Lock)
+    @cython.locals(lists=list)
+    cpdef list_one(self, MemCgroup memcg, Py_ssize_t node)
+    @cython.locals(slub=Allocator, lst=dict, lists=list, lock=Lock)
     cpdef add(self, LruItem item, MemCgroup memcg)
     @cython.locals(slub=Allocator, lock=Lock)
     cpdef delete(self, LruItem item)

@@ -45,18 +45,27 @@ def charged_memcg(item: LruItem) -> MemCgroup:
 
 
 class LruItem:
-    """One unused object: where it lives, which list holds it, since when."""
+    """One unused object: where it lives, which list holds it, since when (made by
+    :func:`lru_item`)."""
 
     __slots__ = ("cache", "slab", "objcg", "node", "lru", "since", "freed")
 
-    def __init__(self, cache: KmemCache, slab: Slab, objcg, since: int) -> None:
-        self.cache = cache          # the cache it was allocated from (kmem_cache_free(s, x))
-        self.slab = slab            # the object handle
-        self.objcg = objcg          # its object cgroup, if the cache is accounted (5.9+)
-        self.node = slab.node       # page_to_nid(): the list_lru_node it goes on
-        self.lru: dict | None = None    # the list it is on, None when off every list
-        self.since = since          # when it became unused
-        self.freed = False
+
+def lru_item(cache: KmemCache, slab: Slab, objcg, since: int) -> LruItem:
+    """The item of an object going unused at ``since``, on no list yet.
+
+    Made as ``LruItem.__new__`` and field stores, which the compiled core makes a C
+    allocation and C stores; calling the class would parse its arguments as a Python
+    call's (a tenth of an object's going unused, on memory-pressure)."""
+    item = LruItem.__new__(LruItem)
+    item.cache = cache          # the cache it was allocated from (kmem_cache_free(s, x))
+    item.slab = slab            # the object handle
+    item.objcg = objcg          # its object cgroup, if the cache is accounted (5.9+)
+    item.node = slab.node       # page_to_nid(): the list_lru_node it goes on
+    item.lru = None             # the list it is on, None when off every list
+    item.since = since          # when it became unused
+    item.freed = False
+    return item
 
 
 class ListLru:
@@ -66,11 +75,18 @@ class ListLru:
         self.name = name
         self.slub = slub
         self.memcg_aware = memcg_aware
-        #: (memcg, node) -> the list_lru_one, oldest first
-        self.lists: dict[tuple[MemCgroup, int], dict[LruItem, None]] = {}
+        #: memcg -> its list_lru_one of each node, oldest first (the kernel's
+        #: lru->node[nid].memcg_lrus->lru[memcg_idx]); a memcg key, not a (memcg, node)
+        #: one, spares a tuple and its hash per list_lru_add()
+        self.lists: dict[MemCgroup, list[dict[LruItem, None]]] = {}
         self.locks = [slub.locks.new_lock("list_lru_lock", f"{name} node {n}")
                       for n in range(slub.machine.nodes)]
         self.nr_items = 0
+
+    def list_one(self, memcg: MemCgroup, node: int) -> dict[LruItem, None] | None:
+        """list_lru_from_memcg_idx(): ``memcg``'s list of ``node``, None if it has none."""
+        lists = self.lists.get(memcg)
+        return lists[node] if lists is not None else None
 
     def owner(self, memcg: MemCgroup) -> MemCgroup:
         """The memcg whose list takes an object charged to ``memcg``: the nearest online
@@ -86,10 +102,11 @@ class ListLru:
         slub = self.slub
         lock = self.locks[node]
         slub.lock(lock)               # may wait for other operations: look up after it
-        key = (memcg if memcg.state == ONLINE and self.memcg_aware else self.owner(memcg), node)
-        lst = self.lists.get(key)
-        if lst is None:
-            lst = self.lists[key] = {}
+        owner = memcg if memcg.state == ONLINE and self.memcg_aware else self.owner(memcg)
+        lists = self.lists.get(owner)
+        if lists is None:
+            lists = self.lists[owner] = [{} for _ in self.locks]
+        lst = lists[node]
         slub.now += slub.c_list_op
         lst[item] = None
         item.lru = lst
@@ -113,7 +130,7 @@ class ListLru:
 
     def count_one(self, memcg: MemCgroup, node: int) -> int:
         """list_lru_shrink_count(): the objects on ``memcg``'s list of ``node`` (no lock)."""
-        lst = self.lists.get((memcg, node))
+        lst = self.list_one(memcg, node)
         return len(lst) if lst else 0
 
     def walk_one(self, memcg: MemCgroup, node: int, nr_to_walk: int) -> list[LruItem]:
@@ -121,12 +138,12 @@ class ListLru:
         the first ``nr_to_walk`` objects from the head (the oldest), taken off the list
         under the node's lock, each costing ``lru_isolate``.  Returns them (the dispose
         list)."""
-        if nr_to_walk <= 0 or not self.lists.get((memcg, node)):
+        if nr_to_walk <= 0 or not self.list_one(memcg, node):
             return []
         slub = self.slub
         lock = self.locks[node]
         slub.lock(lock)               # may wait for other operations: look up after it
-        lst = self.lists.get((memcg, node), {})
+        lst = self.list_one(memcg, node) or {}
         isolated = []
         isolate = slub.costs["lru_isolate"]
         for item in lst:
@@ -146,24 +163,28 @@ class ListLru:
         ``parent``'s, node by node under the node's lock.  Returns the objects moved."""
         moved = 0
         slub = self.slub
-        for node in range(len(self.locks)):
-            src = self.lists.pop((memcg, node), None)
+        srcs = self.lists.pop(memcg, None)
+        if srcs is None:
+            return 0
+        for node, src in enumerate(srcs):
             if not src:
                 continue
             lock = self.locks[node]
             slub.lock(lock)
             slub.now += slub.c_list_op
-            key = (parent, node)
             moved += len(src)
-            dst = self.lists.get(key)
+            dsts = self.lists.get(parent)
+            if dsts is None:
+                dsts = self.lists[parent] = [{} for _ in self.locks]
+            dst = dsts[node]
             if dst:
                 src.update(dst)       # the drained objects first, then the parent's own
                 for item in dst:
                     item.lru = src    # ... which the drained list now is
-            self.lists[key] = src
+            dsts[node] = src
             slub.unlock(lock)
         return moved
 
     def memcgs_with_items(self) -> set[MemCgroup]:
         """The memcgs with a non-empty list on some node (their shrinker bit is set)."""
-        return {m for (m, _), lst in self.lists.items() if lst}
+        return {m for m, lists in self.lists.items() if any(lists)}

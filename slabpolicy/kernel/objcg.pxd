@@ -2,9 +2,10 @@
 # the object cgroups, the per-cpu object stocks and the accounting that charges every
 # accounted object become C types, and the charge path's steps (consume_obj_stock(),
 # refill_obj_stock(), drain_obj_stock(), the page uncharge) C calls between them.
-# The live bytes of an objcg and the clock ``now`` the charge path carries stay Python
-# objects (Python's integers, as in slub.pxd): an objcg's live objects may fill more
-# slabs than 2**63 bytes, and a time may pass 2**63 - 1.  ``cpu`` indexes the per-cpu
+# The live bytes of an objcg, the clock ``now`` the charge path carries and what the
+# path has ``spent`` stay Python objects (Python's integers, as in slub.pxd): an
+# objcg's live objects may fill more slabs than 2**63 bytes, a time may pass 2**63 - 1,
+# and so may a sum of cost steps (each up to 2**63 - 1 ns).  ``cpu`` indexes the per-cpu
 # stocks, so it fits a Py_ssize_t; ``killed`` and ``allow_uncharge`` are only ever True
 # or False.  Page counts (an objcg's ``pages``, the accounting's total ``pages``, a
 # page charge or uncharge) are C integers: memcg.pxd says why a page count fits an
@@ -46,17 +47,21 @@ cdef class ObjcgAccounting:
     cdef public dict by_memcg, lists, vectors
     cdef public MemcgStock memcg_stock
 
-    cpdef _uncharge_pages(self, ObjCgroup objcg, Py_ssize_t cpu, int64_t pages, object now)
+    cpdef _uncharge_pages(self, ObjCgroup objcg, Py_ssize_t cpu, int64_t pages, object spent)
     cpdef uncharge_cost(self, ObjCgroup objcg, Py_ssize_t cpu, int64_t pages)
     @cython.locals(stock=ObjStock, memcg=MemCgroup, page_size=int64_t, pages=int64_t)
     cpdef charge(self, ObjCgroup objcg, Py_ssize_t cpu, int64_t size, object now)
     cpdef uncharge(self, ObjCgroup objcg, Py_ssize_t cpu, int64_t size, object now)
     @cython.locals(stock=ObjStock, stocked=int64_t, pages=int64_t)
     cpdef refill(self, ObjCgroup objcg, Py_ssize_t cpu, int64_t nr_bytes, bint allow_uncharge,
-                 object now)
+                 object now, object spent)
     @cython.locals(old=ObjCgroup, pages=int64_t, nr_bytes=int64_t)
-    cpdef drain(self, ObjStock stock, Py_ssize_t cpu, object now)
+    cpdef drain(self, ObjStock stock, Py_ssize_t cpu, object now, object spent)
     cpdef slab_created(self, object slab)
     cpdef post_alloc(self, object slab)
     cpdef alloc_vector(self, object slab)
     cpdef free_vector(self, object slab)
+    # a loop of C field reads; ``pages`` a Python int, as pages times page_size may
+    # pass 2**63 (a page count fits an int64, its bytes may not)
+    @cython.locals(objcg=ObjCgroup, stock=ObjStock, pages=object)
+    cpdef unaccounted_bytes(self)

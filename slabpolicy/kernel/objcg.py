@@ -134,18 +134,22 @@ class ObjcgAccounting:
     # allocator's current cpu) is handed the allocator's clock ``now`` and returns it
     # advanced by what it cost, which the allocator stores: the clock is a local
     # variable along the path instead of an attribute of the allocator written at
-    # every step.  Where the path leaves it for code that reads or moves the
-    # allocator's clock (obj_cgroup_release() takes the objcg lock), drain() stores
-    # the clock first and reads it back after.
+    # every step.  Inside the path, each step is handed ``now`` (the clock when the
+    # path started) and ``spent`` (what the path has cost so far), and returns
+    # ``spent`` plus what the step cost; the path adds it to the clock once, at its
+    # end (the clock is a large integer, and every addition to it makes a new one).
+    # Where the path leaves it for code that reads or moves the allocator's clock
+    # (obj_cgroup_release() takes the objcg lock), drain() stores the clock
+    # (``now + spent``) first and reads back what the release cost.
 
-    def _uncharge_pages(self, objcg: ObjCgroup, cpu: int, pages: int, now: int) -> int:
+    def _uncharge_pages(self, objcg: ObjCgroup, cpu: int, pages: int, spent: int) -> int:
         """obj_cgroup_uncharge_pages(): back into the per-cpu memcg stock (refill_stock())
-        of ``cpu``; returns the clock after it."""
-        now += self.uncharge_cost(objcg, cpu, pages)
+        of ``cpu``; returns ``spent`` plus what it cost."""
+        spent += self.uncharge_cost(objcg, cpu, pages)
         page_counter_uncharge(objcg.memcg, pages)
         objcg.pages -= pages
         self.pages -= pages
-        return now
+        return spent
 
     def uncharge_cost(self, objcg: ObjCgroup, cpu: int, pages: int) -> int:
         """What a page uncharge costs: refill_stock() on ``cpu``."""
@@ -166,27 +170,27 @@ class ObjcgAccounting:
         page_size = self.page_size
         pages = -(-size // page_size)                            # obj_cgroup_charge_pages()
         memcg = objcg.memcg
-        now += self.c_obj + self.memcg_stock.charge(memcg, cpu, pages)
+        spent = self.c_obj + self.memcg_stock.charge(memcg, cpu, pages)
         page_counter_charge(memcg, pages)
         objcg.pages += pages
         self.pages += pages
         if pages * page_size != size:
-            now = self.refill(objcg, cpu, pages * page_size - size, False, now)
-        return now
+            spent = self.refill(objcg, cpu, pages * page_size - size, False, now, spent)
+        return now + spent
 
     def uncharge(self, objcg: ObjCgroup, cpu: int, size: int, now: int) -> int:
         """obj_cgroup_uncharge() at ``now``: the object's bytes go back to this cpu's
         stock.  Returns the clock after it."""
         objcg.live_bytes -= size
-        return self.refill(objcg, cpu, size, True, now + self.c_obj)
+        return now + self.refill(objcg, cpu, size, True, now, self.c_obj)
 
     def refill(self, objcg: ObjCgroup, cpu: int, nr_bytes: int, allow_uncharge: bool,
-               now: int) -> int:
+               now: int, spent: int) -> int:
         """refill_obj_stock(): add bytes to the stock; more than a page is uncharged.
-        Returns the clock after it."""
+        Returns ``spent`` plus what it cost."""
         stock = self.stocks[cpu]
         if stock.cached is not objcg:
-            now = self.drain(stock, cpu, now)
+            spent = self.drain(stock, cpu, now, spent)
             stock.nr_bytes = objcg.nr_charged_bytes
             objcg.nr_charged_bytes = 0
             stock.cached = objcg
@@ -194,29 +198,29 @@ class ObjcgAccounting:
         stocked = stock.nr_bytes + nr_bytes
         if allow_uncharge and stocked > self.page_size:
             pages, stock.nr_bytes = divmod(stocked, self.page_size)
-            return self._uncharge_pages(objcg, cpu, pages, now)
+            return self._uncharge_pages(objcg, cpu, pages, spent)
         stock.nr_bytes = stocked
-        return now
+        return spent
 
-    def drain(self, stock: ObjStock, cpu: int, now: int) -> int:
+    def drain(self, stock: ObjStock, cpu: int, now: int, spent: int) -> int:
         """drain_obj_stock() of ``cpu``'s stock: whole pages uncharged, the rest parked
-        in the objcg.  Returns the clock after it."""
+        in the objcg.  Returns ``spent`` plus what it cost."""
         old = stock.cached
         if old is None:
-            return now
+            return spent
         if stock.nr_bytes:
             pages, nr_bytes = divmod(stock.nr_bytes, self.page_size)
             if pages:
-                now = self._uncharge_pages(old, cpu, pages, now)
+                spent = self._uncharge_pages(old, cpu, pages, spent)
             old.nr_charged_bytes += nr_bytes
             stock.nr_bytes = 0
         stock.cached = None
         if old.killed and not old.live_bytes:     # obj_cgroup_put(old): the last reference
             alloc = self.alloc
-            alloc.now = now                       # release takes the lock at this time
+            alloc.now = now + spent               # release takes the lock at this time
             self.release_if_unused(old)
-            now = alloc.now
-        return now
+            spent = alloc.now - now
+        return spent
 
     # -- the obj_cgroups vector ----------------------------------------------------------
 
@@ -289,16 +293,20 @@ class ObjcgAccounting:
         pages, objcg.nr_charged_bytes = divmod(objcg.nr_charged_bytes, self.page_size)
         objcg.killed = False                  # released: never again
         if pages and not self.release_uncharges_under_lock:
-            alloc.now = self._uncharge_pages(objcg, alloc.cur_cpu, pages, alloc.now)
+            alloc.now += self._uncharge_pages(objcg, alloc.cur_cpu, pages, 0)
         alloc.lock(self.lock)
         if pages and self.release_uncharges_under_lock:
-            alloc.now = self._uncharge_pages(objcg, alloc.cur_cpu, pages, alloc.now)
+            alloc.now += self._uncharge_pages(objcg, alloc.cur_cpu, pages, 0)
         alloc.now += alloc.c_list_op          # list_del(&objcg->list)
         self.lists[objcg.memcg.id].remove(objcg)
         alloc.unlock(self.lock)
 
     def unaccounted_bytes(self) -> int:
         """Charged pages' bytes minus what is accounted for (0 when the books balance)."""
-        held = sum(o.live_bytes + o.nr_charged_bytes for o in self.all)
-        held += sum(s.nr_bytes for s in self.stocks)
-        return self.pages * self.page_size - held
+        held = 0
+        for objcg in self.all:
+            held += objcg.live_bytes + objcg.nr_charged_bytes
+        for stock in self.stocks:
+            held += stock.nr_bytes
+        pages = self.pages          # a Python int, compiled too: see objcg.pxd
+        return pages * self.page_size - held

@@ -10,5 +10,5 @@ cdef class ObjcgAccounting59(ObjcgAccounting):
     cpdef uncharge_cost(self, ObjCgroup objcg, Py_ssize_t cpu, int64_t pages)
     @cython.locals(stock=ObjStock)
     cpdef refill(self, ObjCgroup objcg, Py_ssize_t cpu, int64_t nr_bytes, bint allow_uncharge,
-                 object now)
+                 object now, object spent)
     cpdef slab_created(self, object slab)

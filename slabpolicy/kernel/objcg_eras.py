@@ -59,19 +59,19 @@ class ObjcgAccounting59(ObjcgAccounting):
         return self.memcg_stock.c_counter
 
     def refill(self, objcg: ObjCgroup, cpu: int, nr_bytes: int, allow_uncharge: bool,
-               now: int) -> int:
+               now: int, spent: int) -> int:
         """refill_obj_stock() of 5.9: more than a page in the stock drains all of it,
         on the charge path as on the free path (5.9 has no ``allow_uncharge``).
-        Returns the clock after it."""
+        Returns ``spent`` plus what it cost."""
         stock = self.stocks[cpu]
         if stock.cached is not objcg:
-            now = self.drain(stock, cpu, now)
+            spent = self.drain(stock, cpu, now, spent)
             stock.nr_bytes, objcg.nr_charged_bytes = objcg.nr_charged_bytes, 0
             stock.cached = objcg
         stock.nr_bytes += nr_bytes
         if stock.nr_bytes > self.page_size:
-            now = self.drain(stock, cpu, now)
-        return now
+            spent = self.drain(stock, cpu, now, spent)
+        return spent
 
     def slab_created(self, slab) -> None:
         """account_slab_page() of 5.9 allocates no vector: the first accounted object

@@ -3,9 +3,12 @@
 # their fields as C structure members and call the allocator's free path
 # (Allocator.slab_free, a cpdef method of slub.pxd) as a C function.  Every value stays
 # a Python object, so the arithmetic is Python's; `__dict__` keeps any other attribute
-# settable, as on the pure-Python class.
+# settable, as on the pure-Python class.  Rcu is final (nothing subclasses it): its
+# cpdef methods are then called without the lookup of an override on the instance that
+# a class with a `__dict__` makes.
 cimport cython
 
+from slabpolicy.kernel.event_queue cimport EventQueue
 from slabpolicy.kernel.slub cimport Allocator, KmemCache, Slab
 from slabpolicy.kernel.turns cimport Turns
 
@@ -13,9 +16,11 @@ from slabpolicy.kernel.turns cimport Turns
 cpdef kmem_cache_free(Allocator slub, object cache, Slab slab, object objcg, object cpu,
                       object t)
 
+@cython.final
 cdef class Rcu:
     cdef dict __dict__
     cdef public Allocator slub
+    cdef public EventQueue queue
     cdef public list wait, next, kfree
     cdef public object sim, gp_state, gp_end, grace_periods, callbacks, invoked, batch_sizes
     cdef public object pending_pages, pending_charged, typesafe_slabs, kfree_objects

@@ -49,6 +49,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable
 
 from slabpolicy.kernel.costs import rcu_grace_period
+from slabpolicy.kernel.event_kinds import KERNEL
 from slabpolicy.kernel.histogram import Histogram
 from slabpolicy.kernel.slub import BUSY
 
@@ -78,6 +79,9 @@ class Rcu:
     def __init__(self, sim: Simulation) -> None:
         self.sim = sim
         self.slub = slub = sim.slub
+        #: the run's event queue: grace periods and batches are queued on it directly,
+        #: as Simulation.kernel_event() queues kernel work, without a call to it
+        self.queue = sim._queue
         ncpus = slub.machine.cpus
         self.wait: list[list] = [[] for _ in range(ncpus)]   # for the grace period in progress
         self.next: list[list] = [[] for _ in range(ncpus)]   # queued during it
@@ -117,14 +121,14 @@ class Rcu:
         self.wait[cpu].append((fn, arg))
         if self.gp_state == IDLE:
             self.gp_state = REQUESTED
-            self.sim.kernel_event(slub.now, self._gp_start, None, None)
+            self.queue.push(slub.now, KERNEL, self._gp_start, None, None)
 
     def _gp_start(self, t: int, _a=None, _b=None) -> None:
         """rcu_gp_init(): the grace period starts; it ends ``rcu_grace_period`` later."""
         self.gp_state = RUNNING
         self.gp_end = t + rcu_grace_period(self.slub.costs, self.slub.machine.cpus)
         self.grace_periods += 1
-        self.sim.kernel_event(self.gp_end, self._gp_done_cb, None, None)
+        self.queue.push(self.gp_end, KERNEL, self._gp_done_cb, None, None)
 
     def _gp_done(self, t: int, _a, _b) -> None:
         """The grace period ends: each cpu's ready callbacks become a batch on that cpu;
@@ -134,7 +138,7 @@ class Rcu:
         self.gp_state = IDLE
         for cpu, batch in enumerate(ready):
             if batch:
-                self.sim.kernel_event(t, self._do_batch_cb, batch, cpu)
+                self.queue.push(t, KERNEL, self._do_batch_cb, batch, cpu)
         if any(self.wait):
             self._gp_start(t)
 
@@ -224,8 +228,8 @@ class Rcu:
         slub.now += slub.c_list_op
         pending = self.kfree[cpu]
         if not pending:
-            self.sim.kernel_event(slub.now + slub.costs["kfree_rcu_drain"], self._kfree_drain,
-                                  None, cpu)
+            self.queue.push(slub.now + slub.costs["kfree_rcu_drain"], KERNEL, self._kfree_drain,
+                            None, cpu)
         pending.append(obj)
         self.kfree_objects += 1
 

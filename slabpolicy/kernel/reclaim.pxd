@@ -2,15 +2,18 @@
 # the per-object paths (an object going unused onto its list_lru, its expiry, its
 # eviction) read their fields as C structure members and call list_lru.pxd's and
 # rcu.pxd's methods as C functions.  Every value stays a Python object; `__dict__`
-# keeps any other attribute settable, as on the pure-Python class.
+# keeps any other attribute settable, as on the pure-Python class.  Reclaim is final
+# (nothing subclasses it): its cpdef methods are then called without the lookup of an
+# override on the instance that a class with a `__dict__` makes.
 cimport cython
 
 from slabpolicy.kernel.event_queue cimport EventQueue
-from slabpolicy.kernel.list_lru cimport ListLru, LruItem, charged_memcg
+from slabpolicy.kernel.list_lru cimport ListLru, LruItem, charged_memcg, lru_item
 from slabpolicy.kernel.rcu cimport Rcu
-from slabpolicy.kernel.slub cimport Allocator
+from slabpolicy.kernel.slub cimport Allocator, KmemCache, Slab
 
 
+@cython.final
 cdef class Reclaim:
     cdef dict __dict__
     cdef public Allocator slub
@@ -19,10 +22,10 @@ cdef class Reclaim:
     cdef public object sim, vfs_cache_pressure, small_cache_pressure, memcg_aware
     cdef public object memory_pages, wmark, kswapd_cpu, kswapd_active, kswapd_failures
     cdef public object scanned, freed, slabs_scanned, expired, drained, pages, time_ns
-    cdef public object kswapd_runs, stalls, events, _expire_cb, kernel_kind, end_ns
+    cdef public object kswapd_runs, stalls, events, _expire_cb, end_ns
     cdef public EventQueue queue
 
-    @cython.locals(slub=Allocator, item=LruItem, lru=ListLru)
+    @cython.locals(slub=Allocator, item=LruItem, lru=ListLru, cache=KmemCache, slab=Slab)
     cpdef unused_event(self, object t, tuple obj, object cpu)
     @cython.locals(slub=Allocator, lru=ListLru)
     cpdef _expire_event(self, object t, LruItem item, object cpu)

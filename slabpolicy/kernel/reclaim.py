@@ -62,8 +62,9 @@ from __future__ import annotations
 from math import isqrt
 from typing import TYPE_CHECKING
 
+from slabpolicy.kernel.event_kinds import KERNEL
 from slabpolicy.kernel.histogram import Histogram
-from slabpolicy.kernel.list_lru import ListLru, LruItem, charged_memcg
+from slabpolicy.kernel.list_lru import ListLru, LruItem, charged_memcg, lru_item
 from slabpolicy.kernel.memcg import MemCgroup
 
 if TYPE_CHECKING:
@@ -109,10 +110,8 @@ class Reclaim:
         #: _expire_event bound once: one object per unused object otherwise
         self._expire_cb = self._expire_event
         # each unused object's expiry is queued on the engine's queue directly, as
-        # Simulation.kernel_event() queues kernel work (the engine imports this module)
-        from slabpolicy.kernel.engine import KERNEL
+        # Simulation.kernel_event() queues kernel work, without a call to it
         self.queue = sim._queue
-        self.kernel_kind = KERNEL
         self.end_ns = sim.end_ns
         self.kswapd_cpu = slub.machine.cpus - 1
         self.kswapd_active = False
@@ -169,14 +168,14 @@ class Reclaim:
         cache, slab, objcg, unused_life = obj
         slub = self.slub
         slub.begin(cpu, t)
-        item = LruItem(cache, slab, objcg, slub.now)
+        item = lru_item(cache, slab, objcg, slub.now)
         lru = self.lrus.get(cache.index)
         if lru is None:
             lru = self.lru(cache.index)
         lru.add(item, charged_memcg(item))
         slub.end(cpu)
         if unused_life is not None and t + unused_life <= self.end_ns:
-            self.queue.push(t + unused_life, self.kernel_kind, self._expire_cb, item, cpu)
+            self.queue.push(t + unused_life, KERNEL, self._expire_cb, item, cpu)
         return item
 
     def _expire_event(self, t: int, item: LruItem, cpu: int) -> None:

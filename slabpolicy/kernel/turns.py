@@ -38,10 +38,8 @@ from typing import Callable
 
 from greenlet import getcurrent, greenlet
 
+from slabpolicy.kernel.event_kinds import TURN
 from slabpolicy.kernel.event_queue import EventQueue
-
-#: the event kind of a stopped operation's continuation (the engine's kinds are 0-7)
-TURN = 8
 
 #: what a stopped loop greenlet tells :meth:`Turns.run`: start a new loop greenlet
 _TAKE_OVER = object()
