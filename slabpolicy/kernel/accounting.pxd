@@ -14,7 +14,9 @@ from slabpolicy.kernel.slub cimport KmemCache, KmemCacheNode, Slab
 @cython.locals(cache=KmemCache)
 cpdef list moved_caches(list caches, dict counted_memcg)
 
-@cython.locals(slab=Slab, cache=KmemCache)
+# ``objects`` counts live objects, one per allocation at most: it fits a Py_ssize_t as
+# slub.pxd's operation counters do; ``inuse`` is a slab's (slub.pxd)
+@cython.locals(slab=Slab, cache=KmemCache, objects=Py_ssize_t, inuse=Py_ssize_t)
 cpdef tuple check_slabs(object existing, object record, object now)
 
 @cython.locals(n=KmemCacheNode)
@@ -29,3 +31,6 @@ cpdef object uncount_caches(list caches, dict counted_memcg, dict counted_pages,
 
 @cython.locals(objcg=ObjCgroup, memcg=MemCgroup, m=MemCgroup)
 cpdef count_objcgs(list objcgs, dict extra)
+
+@cython.locals(memcg=MemCgroup)
+cpdef check_memcg_counters(object memcgs, dict below, dict extra, object record, object now)

@@ -145,19 +145,7 @@ class AccountingChecker:
             if not cache.memcg.is_root:
                 for m in cache.memcg.lineage:
                     extra[m.id] = extra.get(m.id, 0) + held
-        for memcg in sim.memcgs:
-            if memcg.usage < 0:
-                record(f"negative {memcg.id}",
-                             f"memcg {memcg.name}: kmem counter is negative", now)
-            # an online memcg's counter holds its subtree's pages (a dying one may have
-            # handed its charge up ahead of its slabs: the seed's uncharge_until);
-            # the root's is the global check above
-            if memcg.state == ONLINE and memcg.parent is not None:     # not the root
-                held = below.get(memcg.id, 0) + extra.get(memcg.id, 0)
-                if memcg.usage != held:
-                    record(f"usage {memcg.id}",
-                           f"memcg {memcg.name}: kmem counter is {memcg.usage} pages but "
-                           f"its caches and those below it hold {held}", now)
+        check_memcg_counters(sim.memcgs, below, extra, record, now)
         for memcg in sim.memcgs.released:
             if memcg.usage:
                 record(f"released {memcg.id}", f"memcg {memcg.name} released with "
@@ -261,6 +249,25 @@ def uncount_caches(caches: list[KmemCache], counted_memcg: dict, counted_pages: 
             for m in memcg.lineage:
                 below[m.id] -= pages
     return total
+
+
+def check_memcg_counters(memcgs, below: dict, extra: dict, record, now: int) -> None:
+    """Record each memcg whose kmem counter is negative, and each online memcg below the
+    root whose counter is not the pages of its subtree: ``below`` and ``extra`` of its
+    id (:func:`count_caches`, :func:`count_objcgs`)."""
+    for memcg in memcgs:
+        if memcg.usage < 0:
+            record(f"negative {memcg.id}",
+                   f"memcg {memcg.name}: kmem counter is negative", now)
+        # an online memcg's counter holds its subtree's pages (a dying one may have
+        # handed its charge up ahead of its slabs: the seed's uncharge_until);
+        # the root's is the global check
+        if memcg.state == ONLINE and memcg.parent is not None:     # not the root
+            held = below.get(memcg.id, 0) + extra.get(memcg.id, 0)
+            if memcg.usage != held:
+                record(f"usage {memcg.id}",
+                       f"memcg {memcg.name}: kmem counter is {memcg.usage} pages but "
+                       f"its caches and those below it hold {held}", now)
 
 
 def count_objcgs(objcgs: list[ObjCgroup], extra: dict) -> None:

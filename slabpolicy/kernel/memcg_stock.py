@@ -53,7 +53,8 @@ class MemcgStock:
         page counters when the stock is another memcg's or grows past a batch)."""
         nr_pages = self.nr_pages
         if self.cached[cpu] is memcg:
-            stocked = nr_pages[cpu] + pages
+            held = nr_pages[cpu]
+            stocked = held + pages
             if stocked <= self.batch:
                 nr_pages[cpu] = stocked
                 return self.c_stock
