@@ -34,6 +34,6 @@ cdef class Rcu:
     cpdef _run_batch(self, list batch, Py_ssize_t i, object cpu, object t)
     @cython.locals(slub=Allocator)
     cpdef _resume_batch(self, object now, list batch, tuple place)
-    cpdef free(self, object cache, Slab slab, object objcg, object cpu, object t)
+    cpdef free(self, KmemCache cache, Slab slab, object objcg, object cpu, object t)
     @cython.locals(slub=Allocator)
     cpdef free_event(self, object t, tuple obj, object cpu)

@@ -113,7 +113,7 @@ class Rcu:
         """call_rcu() on ``cpu`` inside a running operation: ``fn(arg, cpu, t)`` runs in
         softirq on ``cpu`` after a whole grace period."""
         slub = self.slub
-        slub.now += slub.costs["call_rcu"]
+        slub.now += slub.c_call_rcu
         self.callbacks += 1
         if self.gp_state == RUNNING:
             self.next[cpu].append((fn, arg))
@@ -162,7 +162,7 @@ class Rcu:
         operation, the clock at BUSY, waits for the cpu in slab_free() as before.)"""
         slub = self.slub
         turns = slub.turns
-        step = slub.costs["rcu_callback"]
+        step = slub.c_rcu_callback
         free_cb = self._free_cb
         n = len(batch)
         while i < n:

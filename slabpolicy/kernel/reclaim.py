@@ -196,7 +196,7 @@ class Reclaim:
                                        f"({item.cache.name}) freed twice")
             return
         item.freed = True
-        self.slub.now += self.slub.costs["object_evict"]
+        self.slub.now += self.slub.c_object_evict
         self.rcu.free(item.cache, item.slab, item.objcg, cpu, t)
 
     def memcg_offline(self, memcg: MemCgroup) -> None:

@@ -83,6 +83,7 @@ cdef class Allocator:
     cdef public object retired_stats, pressure, rcu_free_slab, root_caches, era
     cdef public object c_alloc_fast, c_free_fast, c_alloc_slow, c_free_slow, c_cmpxchg
     cdef public object c_lock, c_lock_bounce, c_line_transfer, c_list_op
+    cdef public object c_call_rcu, c_rcu_callback, c_object_evict
     cdef public object existing, changed_caches, _min_partial_slack
     cdef public object _next_slab_id, _next_cache_id
     cdef public list _kind_layout

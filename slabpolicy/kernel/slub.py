@@ -366,6 +366,11 @@ class Allocator:
         self.c_lock_bounce = c["lock_bounce"]
         self.c_line_transfer = c["line_transfer"]
         self.c_list_op = c["list_op"]
+        # the per-object costs of RCU frees and of unused objects' eviction (rcu.py,
+        # reclaim.py): read on every such object, so bound too
+        self.c_call_rcu = c["call_rcu"]
+        self.c_rcu_callback = c["rcu_callback"]
+        self.c_object_evict = c["object_evict"]
 
     # -- caches ----------------------------------------------------------------------
 
