@@ -29,9 +29,12 @@ steps = st.lists(st.one_of(
 
 
 def _check(queue: EventQueue, reference: list[tuple]) -> None:
-    """What every reader sees: the head, the count, every event with its seq."""
+    """What every reader sees: the head (and whether it is before a time, on either side
+    of it and of the int64 edges), the count, every event with its seq."""
     head = reference[0] if reference else None
     assert queue.head_time() == (head[0] if head else None)
+    for t in ([head[0] - 1, head[0], head[0] + 1] if head else []) + EDGES:
+        assert queue.head_before(t) == (head is not None and head[0] < t)
     assert queue.head() == (None if head is None else (head[0], 1, head[2], None, None))
     assert len(queue) == len(reference)
     assert sorted(queue.queued()) == sorted((t, seq, 1, label, None, None)

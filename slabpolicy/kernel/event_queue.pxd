@@ -42,6 +42,8 @@ cdef class EventQueue:
     @cython.locals(overflow=cython.int, e=int64_t)
     cpdef tuple pop_due(self, end)
     cpdef object head_time(self)
+    @cython.locals(overflow=cython.int, tv=int64_t)
+    cpdef bint head_before(self, t)
 
     cdef bint _c_heap_first(self)
     @cython.locals(overflow=cython.int, t=int64_t, slot=Py_ssize_t, pos=Py_ssize_t,

@@ -168,6 +168,20 @@ class EventQueue:
             return self.outside[0][0] if self.outside else None
         return self.heap[0][0] if self.heap else None
 
+    def head_before(self, t: int) -> bool:
+        """Whether an event earlier than ``t`` is queued (a lock's arrival must wait its
+        turn: Turns.must_wait()).  Compiled, the C heap's head is compared in C, with
+        no Python int made of its time."""
+        if cython.compiled:
+            if self._c_heap_first():
+                overflow = 0
+                tv = PyLong_AsLongLongAndOverflow(t, cython.address(overflow))
+                if overflow:
+                    return overflow > 0     # t beyond every int64: the head is earlier
+                return self.entries[0].t < tv
+            return bool(self.outside) and self.outside[0][0] < t
+        return bool(self.heap) and self.heap[0][0] < t
+
     def hold(self) -> None:
         """Take the earliest event out of the order until :meth:`release`."""
         if cython.compiled:

@@ -88,10 +88,7 @@ class Turns:
     def must_wait(self, t: int) -> bool:
         """Whether an operation arriving at a lock at ``t`` must stop for its turn:
         a loop runs and an event earlier than ``t`` is still queued."""
-        if self.loop is None:
-            return False
-        head = self.queue.head_time()
-        return head is not None and head < t
+        return self.loop is not None and self.queue.head_before(t)
 
     def can_stop(self) -> bool:
         """Whether the running code can stop (it runs inside the event loop)."""
