@@ -16,7 +16,9 @@ from slabpolicy.kernel.slub cimport Allocator, KmemCache, Slab
 cdef class LruItem:
     cdef public KmemCache cache
     cdef public Slab slab
-    cdef public object objcg, node, since, freed
+    # a node index, as Slab.node (slub.pxd)
+    cdef public Py_ssize_t node
+    cdef public object objcg, since, freed
     cdef public dict lru
 
 cpdef object charged_memcg(LruItem item)
@@ -33,7 +35,7 @@ cdef class ListLru:
 
     @cython.locals(lists=list)
     cpdef list_one(self, MemCgroup memcg, Py_ssize_t node)
-    @cython.locals(slub=Allocator, lst=dict, lists=list, lock=Lock)
+    @cython.locals(slub=Allocator, lst=dict, lists=list, lock=Lock, node=Py_ssize_t)
     cpdef add(self, LruItem item, MemCgroup memcg)
     @cython.locals(slub=Allocator, lock=Lock)
     cpdef delete(self, LruItem item)

@@ -9,6 +9,7 @@
 cimport cython
 
 from slabpolicy.kernel.event_queue cimport EventQueue
+from slabpolicy.kernel.histogram cimport Histogram
 from slabpolicy.kernel.slub cimport Allocator, KmemCache, Slab
 from slabpolicy.kernel.turns cimport Turns
 
@@ -22,7 +23,8 @@ cdef class Rcu:
     cdef public Allocator slub
     cdef public EventQueue queue
     cdef public list wait, next, kfree
-    cdef public object sim, gp_state, gp_end, grace_periods, callbacks, invoked, batch_sizes
+    cdef public object sim, gp_state, gp_end, grace_periods, callbacks, invoked
+    cdef public Histogram batch_sizes
     cdef public object pending_pages, pending_charged, typesafe_slabs, kfree_objects
     cdef public object kfree_batches, _free_cb, _gp_done_cb, _do_batch_cb
 
