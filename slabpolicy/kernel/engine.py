@@ -251,16 +251,8 @@ class Simulation(PolicyOperations):
 
     def _event(self, kind: int, t: int, a, b, c) -> None:
         """Process an event of the big heap other than those the loop does itself
-        (allocations, frees, kernel-model work).  The kinds are tested most frequent
-        first: the turns of stopped operations are most of these events where there
-        are any (memory-pressure)."""
-        if kind == TURN:
-            turns = self.turns
-            turns.resume(a, t)
-            if self._check_pending and not turns.stopped:
-                self._check_pending = False
-                self.checker.check(t)
-        elif kind == SAMPLE:
+        (allocations, frees, kernel-model work, the turns of stopped operations)."""
+        if kind == SAMPLE:
             turns = self.turns
             if t >= self.end_ns and turns.stopped:
                 self._final_sample_due = True
@@ -555,6 +547,11 @@ def _event_loop(sim: Simulation, turns: Turns, queue: EventQueue, slub: Allocato
             slub.slab_free(slab.cache, slab, c, t, a)    # a shared cache: the slab's own
         elif kind == KERNEL:
             a(t, b, c)        # kernel-model work: on memory-pressure, most of the events
+        elif kind == TURN:
+            turns.resume(a, t)            # a stopped operation's turn
+            if sim._check_pending and not turns.stopped:
+                sim._check_pending = False
+                sim.checker.check(t)      # the check a sample could not judge
         else:
             sim._event(kind, t, a, b, c)
     return turns.loop is me

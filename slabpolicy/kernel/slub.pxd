@@ -85,6 +85,7 @@ cdef class Allocator:
     cdef public object c_lock, c_lock_bounce, c_line_transfer, c_list_op
     cdef public object existing, changed_caches, _min_partial_slack
     cdef public object _next_slab_id, _next_cache_id
+    cdef public list _kind_layout
     cdef public bint _counts_slabs
 
     # -- the lock path

@@ -192,9 +192,7 @@ class KmemCache:
     def __init__(self, alloc: Allocator, id: int, name: str, kind, index: int,
                  memcg: MemCgroup, root: KmemCache | None) -> None:
         machine = alloc.machine
-        geo = geometry(kind.slot_size, nr_cpus=machine.cpus, page_size=machine.page_size,
-                       max_order=machine.slub_max_order, min_objects=machine.slub_min_objects,
-                       min_order=machine.slub_min_order, era=machine.slub)
+        geo, cpu_partial = alloc._kind_layout[index]
         self.id = id
         self.name = name
         self.kind = kind
@@ -207,9 +205,7 @@ class KmemCache:
         self.pages = geo.pages_per_slab
         self.objects = geo.objects_per_slab
         self.min_partial = geo.min_partial
-        # kmem_cache_has_cpu_partial() is false for debug caches (SLAB_STORE_USER)
-        self.cpu_partial = cpu_partial_for(kind.slot_size, machine.page_size,
-                                           has_cpu_partial=not kind.store_user, era=machine.slub)
+        self.cpu_partial = cpu_partial
         #: s->remote_node_defrag_ratio (0..1000): get_any_partial()'s odds per 1024
         self.remote_node_defrag_ratio = machine.remote_node_defrag_ratio
         self.cpu = [KmemCacheCpu() for _ in range(machine.cpus)]
@@ -352,6 +348,10 @@ class Allocator:
         self._next_slab_id = 0
         self._next_cache_id = 0
         self._bind_costs()
+        #: per cache kind (by index), what kmem_cache_open() computes for a cache of it
+        #: on this machine (:func:`_kmem_cache_open`): every per-memcg copy computes the
+        #: same from the same size and flags, so it is computed once per kind, here
+        self._kind_layout = [_kmem_cache_open(machine, kind) for kind in self.kinds]
         self.root_caches = [self._new_cache(kind, i, memcgs.root, None)
                             for i, kind in enumerate(self.kinds)]
 
@@ -1121,6 +1121,19 @@ class Allocator:
             self.add_partial(n, slab, DEACTIVATE_TO_TAIL)
             stat(s, "FREE_ADD_PARTIAL")
         self.unlock(n.list_lock)
+
+
+def _kmem_cache_open(machine, kind) -> tuple:
+    """kmem_cache_open() (mm/slub.c, 3.4) of a cache of ``kind`` on ``machine``: the
+    geometry of calculate_sizes() and set_min_partial() (:func:`geometry`), and the
+    default cpu_partial (none where kmem_cache_has_cpu_partial() is false: a debug
+    cache, SLAB_STORE_USER).  A per-memcg copy runs it again with the root's size and
+    flags (kmem_cache_dup() -> kmem_cache_create_memcg(), 3.8), so with the same result."""
+    geo = geometry(kind.slot_size, nr_cpus=machine.cpus, page_size=machine.page_size,
+                   max_order=machine.slub_max_order, min_objects=machine.slub_min_objects,
+                   min_order=machine.slub_min_order, era=machine.slub)
+    return geo, cpu_partial_for(kind.slot_size, machine.page_size,
+                                has_cpu_partial=not kind.store_user, era=machine.slub)
 
 
 def stat(s: KmemCache, item: str) -> None:

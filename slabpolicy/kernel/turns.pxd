@@ -1,8 +1,10 @@
 # Cython declarations for turns.py, used only when the core is compiled (setup.py):
 # Turns becomes a C type, so that the engine's loop reads ``turns.loop`` (every event)
-# and the lock paths call must_wait() without a dictionary lookup; a Continuation is a
-# C type too (an RCU batch stopped before a free makes one).  A field added to
-# __slots__ in turns.py is added here too (tests/test_compiled_declarations.py checks that).
+# and calls resume() for a TURN event as a C function, and the lock paths call
+# must_wait() without a dictionary lookup; a Continuation is a C type too (an RCU batch
+# stopped before a free makes one).  A field added to __slots__ in turns.py is added
+# here too (tests/test_compiled_declarations.py checks that).
+cimport cython
 from slabpolicy.kernel.event_queue cimport EventQueue
 
 cdef class Continuation:
@@ -14,3 +16,5 @@ cdef class Turns:
 
     cpdef bint must_wait(self, t)
     cpdef defer_until(self, t, fn, a, b)
+    @cython.locals(c=Continuation)
+    cpdef resume(self, g, t)

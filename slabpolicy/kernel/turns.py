@@ -131,7 +131,8 @@ class Turns:
         """The loop's part of a TURN event: run ``g`` until it stops again or ends."""
         if type(g) is Continuation:
             self.stopped -= 1
-            g.fn(t, g.a, g.b)
+            c = g                   # a C type on the compiled core (turns.pxd)
+            c.fn(t, c.a, c.b)
             return
         g.parent = getcurrent()
         g.switch(t)
