@@ -29,7 +29,7 @@ cpdef object count_caches(list caches, object record, object now, dict counted_m
 @cython.locals(cache=KmemCache, memcg=MemCgroup, m=MemCgroup)
 cpdef object uncount_caches(list caches, dict counted_memcg, dict counted_pages, dict below)
 
-@cython.locals(objcg=ObjCgroup, memcg=MemCgroup, m=MemCgroup)
+@cython.locals(objcg=ObjCgroup, m=MemCgroup)
 cpdef count_objcgs(list objcgs, dict extra)
 
 @cython.locals(memcg=MemCgroup)

@@ -273,12 +273,13 @@ def check_memcg_counters(memcgs, below: dict, extra: dict, record, now: int) -> 
 def count_objcgs(objcgs: list[ObjCgroup], extra: dict) -> None:
     """Add the pages charged through each of ``objcgs`` to its memcg's subtree in
     ``extra``: every memcg of the lineage, as page_counter_charge() charges them, the
-    root's aside."""
+    root's aside (its counter is the global check's)."""
     for objcg in objcgs:
         pages = objcg.pages
-        memcg = objcg.memcg
-        if pages and memcg.parent is not None:         # not the root
-            for m in memcg.lineage:
+        if pages:
+            for m in objcg.memcg.lineage:
+                if m.parent is None:                   # the root
+                    break
                 extra[m.id] = extra.get(m.id, 0) + pages
 
 
