@@ -35,7 +35,9 @@ cdef class ListLru:
 
     @cython.locals(lists=list)
     cpdef list_one(self, MemCgroup memcg, Py_ssize_t node)
-    @cython.locals(slub=Allocator, lst=dict, lists=list, lock=Lock, node=Py_ssize_t)
+    @cython.locals(lists=list)
+    cpdef list memcg_lists(self, MemCgroup memcg)
+    @cython.locals(slub=Allocator, lst=dict, lock=Lock, node=Py_ssize_t)
     cpdef add(self, LruItem item, MemCgroup memcg)
     @cython.locals(slub=Allocator, lock=Lock)
     cpdef delete(self, LruItem item)

@@ -88,6 +88,14 @@ class ListLru:
         lists = self.lists.get(memcg)
         return lists[node] if lists is not None else None
 
+    def memcg_lists(self, memcg: MemCgroup) -> list[dict[LruItem, None]]:
+        """``memcg``'s list of each node, made empty on first use (the kernel allocates
+        them when the memcg gets its kmemcg_id: memcg_update_all_list_lrus(), 4.0)."""
+        lists = self.lists.get(memcg)
+        if lists is None:
+            lists = self.lists[memcg] = [{} for _ in self.locks]
+        return lists
+
     def owner(self, memcg: MemCgroup) -> MemCgroup:
         """The memcg whose list takes an object charged to ``memcg``: the nearest online
         ancestor (an offline memcg's kmemcg_id is its parent's), or the root before 4.0."""
@@ -103,10 +111,7 @@ class ListLru:
         lock = self.locks[node]
         slub.lock(lock)               # may wait for other operations: look up after it
         owner = memcg if memcg.state == ONLINE and self.memcg_aware else self.owner(memcg)
-        lists = self.lists.get(owner)
-        if lists is None:
-            lists = self.lists[owner] = [{} for _ in self.locks]
-        lst = lists[node]
+        lst = self.memcg_lists(owner)[node]
         slub.now += slub.c_list_op
         lst[item] = None
         item.lru = lst
@@ -173,9 +178,7 @@ class ListLru:
             slub.lock(lock)
             slub.now += slub.c_list_op
             moved += len(src)
-            dsts = self.lists.get(parent)
-            if dsts is None:
-                dsts = self.lists[parent] = [{} for _ in self.locks]
+            dsts = self.memcg_lists(parent)
             dst = dsts[node]
             if dst:
                 src.update(dst)       # the drained objects first, then the parent's own
