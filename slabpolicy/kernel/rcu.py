@@ -49,7 +49,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable
 
 from slabpolicy.kernel.costs import rcu_grace_period
-from slabpolicy.kernel.event_kinds import KERNEL
+from slabpolicy.kernel.event_kinds import KERNEL, RCU_BATCH
 from slabpolicy.kernel.histogram import Histogram
 from slabpolicy.kernel.slub import BUSY
 
@@ -105,7 +105,6 @@ class Rcu:
         #: allocation); _do_batch() knows the free callback by identity
         self._free_cb = self._d_free
         self._gp_done_cb = self._gp_done
-        self._do_batch_cb = self._do_batch
 
     # -- call_rcu() and grace periods ---------------------------------------------------
 
@@ -138,13 +137,14 @@ class Rcu:
         self.gp_state = IDLE
         for cpu, batch in enumerate(ready):
             if batch:
-                self.queue.push(t, KERNEL, self._do_batch_cb, batch, cpu)
+                self.queue.push(t, RCU_BATCH, batch, None, cpu)     # the loop: _do_batch()
         if any(self.wait):
             self._gp_start(t)
 
     def _do_batch(self, t: int, batch: list, cpu: int) -> None:
-        """rcu_do_batch(): run one cpu's ready callbacks in softirq, one after another.
-        The object frees (most callbacks) are made here, not through a call each."""
+        """rcu_do_batch(): run one cpu's ready callbacks in softirq, one after another
+        (an RCU_BATCH event).  The object frees (most callbacks) are made here, not
+        through a call each."""
         slub = self.slub
         slub.begin(cpu, t)
         self.batch_sizes.record(len(batch))
@@ -210,7 +210,8 @@ class Rcu:
 
     def free_event(self, t: int, obj: tuple, cpu: int) -> None:
         """The end of an object's lifetime as an event on ``cpu`` (a stream's free of an
-        object of an RCU cache): call_rcu() or kfree_rcu() instead of the free."""
+        object of an RCU cache, an RCU_FREE event): call_rcu() or kfree_rcu() instead
+        of the free."""
         slub = self.slub
         slub.begin(cpu, t)
         self.free(obj[0], obj[1], obj[2], cpu, t)
