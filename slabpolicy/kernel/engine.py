@@ -561,7 +561,7 @@ def _event_loop(sim: Simulation, turns: Turns, queue: EventQueue, slub: Allocato
             a(t, b, c)                       # other kernel-model work
         elif kind == TURN:
             turns.resume(a, t)            # a stopped operation's turn
-            if sim._check_pending and not turns.stopped:
+            if not turns.stopped and sim._check_pending:
                 sim._check_pending = False
                 sim.checker.check(t)      # the check a sample could not judge
         else:

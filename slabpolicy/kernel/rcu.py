@@ -102,9 +102,11 @@ class Rcu:
         self.kfree_batches = 0
         slub.rcu_free_slab = self.rcu_free_slab
         #: the callbacks as bound once (a bound method made per call_rcu() costs an
-        #: allocation); _do_batch() knows the free callback by identity
+        #: allocation); _do_batch() knows the free callback by identity; _resume_cb is
+        #: the turn of a batch stopped before a free (on scan-and-move, most frees)
         self._free_cb = self._d_free
         self._gp_done_cb = self._gp_done
+        self._resume_cb = self._resume_batch
 
     # -- call_rcu() and grace periods ---------------------------------------------------
 
@@ -174,7 +176,7 @@ class Rcu:
                 if s.free_lock is not None and turns is not None and slub.now < BUSY \
                         and turns.must_wait(slub.now):
                     slub.cpu_free_at[cpu] = BUSY
-                    turns.defer_until(slub.now, self._resume_batch, batch, (i, cpu, t))
+                    turns.defer_until(slub.now, self._resume_cb, batch, (i, cpu, t))
                     return
                 kmem_cache_free(slub, cache, slab, objcg, cpu, t)
             else:
