@@ -536,12 +536,13 @@ class Allocator:
         else:
             acquired = lock.free_at if lock.free_at > arrived else arrived
         self.now = lock.take(arrived, acquired, cpu, self.c_lock, self.c_lock_bounce)
-        lock.owner = getcurrent()
+        # the holder: the running operation's greenlet (None outside a loop)
+        lock.owner = turns.running if turns is not None else getcurrent()
 
     def _queue_for(self, lock: Lock, arrived: int, cpu: int) -> int:
         """Queue behind the stopped operation holding ``lock``; return when it is
         handed over (the release of the holder, or the arrival if later)."""
-        me = getcurrent()
+        me = self.turns.running if self.turns is not None else getcurrent()
         if lock.owner is me:
             raise RuntimeError(f"{lock.name or lock.cls.name}: taken again by its holder "
                                f"(a deadlock) at t={arrived}ns")
@@ -572,7 +573,7 @@ class Allocator:
         if turns is None or not turns.can_stop():
             raise RuntimeError(f"cpu {cpu} is busy with a stopped operation; run the "
                                f"queued events before operating on it directly")
-        self.cpu_waiters[cpu].append(getcurrent())
+        self.cpu_waiters[cpu].append(turns.running)
         start = turns.suspend()        # handed the cpu (it stays BUSY for this operation)
         return start if start > t else t
 
