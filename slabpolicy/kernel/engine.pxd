@@ -1,8 +1,10 @@
 # Cython declarations for engine.py, used only when the core is compiled (setup.py):
 # a stream is a C type and the event loop's locals have C types, so that the loop reads
 # a stream's and its memcg's fields and calls the allocator (Allocator.slab_alloc and
-# slab_free, cpdef in slub.pxd) and the queue (push and pop_due, cpdef in
-# event_queue.pxd) without a dictionary lookup or a Python call.  A stream's samplers
+# slab_free, cpdef in slub.pxd), the queue (push and pop_due, cpdef in
+# event_queue.pxd) and the handlers of the per-object kernel-model events (Reclaim's
+# and Rcu's, cpdef in reclaim.pxd and rcu.pxd) without a dictionary lookup or a
+# Python call.  A stream's samplers
 # are distributions.pxd's Sampler, whose draw() is a C call, and the time to its next
 # allocation is computed with draws.pxd's log and trunc (C functions that give
 # math.log's and int()'s values).
@@ -19,6 +21,8 @@ from slabpolicy.workloads cimport draws
 from slabpolicy.workloads.distributions cimport Sampler
 from slabpolicy.kernel.event_queue cimport EventQueue
 from slabpolicy.kernel.memcg cimport MemCgroup
+from slabpolicy.kernel.rcu cimport Rcu
+from slabpolicy.kernel.reclaim cimport Reclaim
 from slabpolicy.kernel.slub cimport Allocator, KmemCache, Slab
 from slabpolicy.kernel.turns cimport Turns
 
@@ -30,6 +34,6 @@ cdef class _Stream:
 
 @cython.locals(event=tuple, st=_Stream, memcg=MemCgroup, cache=KmemCache,
                slab=Slab, cpus=list, cpu=Py_ssize_t, fcpu=Py_ssize_t, ncpus=Py_ssize_t,
-               pick=Py_ssize_t,
+               pick=Py_ssize_t, reclaim=Reclaim, rcu=Rcu,
                u=cython.double, freed=bint)
 cdef bint _event_loop(object sim, Turns turns, EventQueue queue, Allocator slub, object me)

@@ -40,8 +40,9 @@ from slabpolicy.workloads import draws
 from slabpolicy.workloads.distributions import as_sampler
 from slabpolicy.workloads.placement import Placement
 from slabpolicy.kernel.turns import Turns
-from slabpolicy.kernel.event_kinds import (ALLOC, ARRIVE, CALL, FREE, FREE_ACCOUNTED, KERNEL,
-                                           MIGRATE, OFFLINE, RESUME, SAMPLE, TURN)
+from slabpolicy.kernel.event_kinds import (ALLOC, ARRIVE, CALL, EXPIRE, FREE, FREE_ACCOUNTED,
+                                           KERNEL, MIGRATE, OFFLINE, RCU_BATCH, RCU_FREE,
+                                           RESUME, SAMPLE, TURN, UNUSED)
 
 #: how long an rmdir waits before looking again whether its memcg's last
 #: allocations, stopped at a lock, have finished
@@ -72,8 +73,8 @@ class _Stream:
         # objects become unused on a list_lru instead of freed
         self.unused_life = None if unused_life is None else as_sampler(unused_life)
         #: what the end of an object's lifetime is when not a plain free: the object going
-        #: unused, or a free through RCU (a KERNEL event handler); None: FREE
-        self.defer: Callable | None = None
+        #: unused, or a free through RCU (the event kind UNUSED or RCU_FREE); None: FREE
+        self.defer: int | None = None
 
 
 class _Group:
@@ -206,12 +207,13 @@ class Simulation(PolicyOperations):
         """Queue ``fn(t, a, b)`` at time ``t``: kernel-model work (an RCU batch, kswapd)."""
         self._push(t, KERNEL, fn, a, b)
 
-    def _deferred_free(self, stream: _Stream, cache: KmemCache) -> Callable | None:
-        """What ends a stream's object's lifetime: going unused, an RCU free, or a free."""
+    def _deferred_free(self, stream: _Stream, cache: KmemCache) -> int | None:
+        """What ends a stream's object's lifetime: going unused, an RCU free (the kind of
+        the event), or a free (None)."""
         if stream.unused_life is not None:
-            return self.reclaim.unused_event
+            return UNUSED
         if cache.rcu in ("call_rcu", "kfree_rcu"):
-            return self.rcu.free_event
+            return RCU_FREE
         return None
 
     def run(self) -> None:
@@ -488,6 +490,8 @@ def _event_loop(sim: Simulation, turns: Turns, queue: EventQueue, slub: Allocato
     end = sim._end
     ncpus = sim.workload.machine.cpus
     rnd = sim.rng.random
+    reclaim = sim.reclaim
+    rcu = sim.rcu
     # `while True` and not `while turns.loop is me`: CPython 3.11 specialises a
     # function's code after a few unconditional backward jumps, and a loop whose
     # every pass ends in its own test has none (unspecialised, it runs 25% slower)
@@ -534,8 +538,8 @@ def _event_loop(sim: Simulation, turns: Turns, queue: EventQueue, slub: Allocato
             objcg = st.objcg
             slab = slub.slab_alloc(cache, cpu, t, objcg)
             if freed:
-                if st.defer is not None:
-                    queue.push(ft, KERNEL, st.defer, (cache, slab, objcg, unused), fcpu)
+                if st.defer is not None:        # UNUSED or RCU_FREE
+                    queue.push(ft, st.defer, (cache, slab, objcg, unused), None, fcpu)
                 elif objcg is None:
                     queue.push(ft, FREE, cache, slab, fcpu)
                 else:
@@ -545,11 +549,19 @@ def _event_loop(sim: Simulation, turns: Turns, queue: EventQueue, slub: Allocato
         elif kind == FREE_ACCOUNTED:
             slab = b
             slub.slab_free(slab.cache, slab, c, t, a)    # a shared cache: the slab's own
+        elif kind == UNUSED:
+            reclaim.unused_event(t, a, c)    # on memory-pressure, most of the events
+        elif kind == RCU_BATCH:
+            rcu._do_batch(t, a, c)
+        elif kind == EXPIRE:
+            reclaim._expire_event(t, a, c)
+        elif kind == RCU_FREE:
+            rcu.free_event(t, a, c)
         elif kind == KERNEL:
-            a(t, b, c)        # kernel-model work: on memory-pressure, most of the events
+            a(t, b, c)                       # other kernel-model work
         elif kind == TURN:
             turns.resume(a, t)            # a stopped operation's turn
-            if sim._check_pending and not turns.stopped:
+            if not turns.stopped and sim._check_pending:
                 sim._check_pending = False
                 sim.checker.check(t)      # the check a sample could not judge
         else:

@@ -15,6 +15,13 @@ ALLOC, FREE, FREE_ACCOUNTED, ARRIVE, OFFLINE, RESUME, CALL, SAMPLE = range(8)
 TURN = 8
 #: a task of a cgroup moves to another cpu
 MIGRATE = 9
-#: kernel-model work ``a(t, b, c)``: an object going unused or freed through RCU, its
-#: expiry, an RCU grace period or batch, kswapd (kernel/rcu.py, reclaim.py)
+#: kernel-model work ``a(t, b, c)``: an RCU grace period, a kfree_rcu() drain, kswapd
+#: (kernel/rcu.py, reclaim.py)
 KERNEL = 10
+#: the kernel-model events of every object on memory-pressure, each with its own kind
+#: so that the loop calls its handler directly (a C call on the compiled core) rather
+#: than a callback ``a`` as a Python call: an object going unused (``a`` the object,
+#: ``c`` its cpu: Reclaim.unused_event), an unused object's expiry (``a`` its list
+#: item: Reclaim._expire_event), an object's free through RCU (Rcu.free_event), one
+#: cpu's RCU batch after a grace period (``a`` the callbacks: Rcu._do_batch)
+UNUSED, EXPIRE, RCU_FREE, RCU_BATCH = range(11, 15)

@@ -37,9 +37,15 @@ cdef class EventQueue:
     cdef int64_t count                  # the next event's seq
     cdef list outside                   # (t, seq, event) of times past an int64, a heap
     cdef bint outside_first             # outside's head is below every C-heap time
+    # pop_due()'s last `end`, and it as PyLong_AsLongLongAndOverflow() gave it (the
+    # value where the overflow is 0): an int is immutable, so the same object has
+    # the same value, converted once
+    cdef object end
+    cdef int64_t end_t
+    cdef int end_overflow
 
     cpdef push(self, t, kind, a=*, b=*, c=*)
-    @cython.locals(overflow=cython.int, e=int64_t)
+    @cython.locals(overflow=cython.int)
     cpdef tuple pop_due(self, end)
     cpdef object head_time(self)
     @cython.locals(overflow=cython.int, tv=int64_t)

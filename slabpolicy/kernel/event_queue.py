@@ -124,9 +124,13 @@ class EventQueue:
         ``end``; None if it is later or nothing is queued (the engine's loop)."""
         if cython.compiled:
             if self._c_heap_first():
-                overflow = 0
-                e = PyLong_AsLongLongAndOverflow(end, cython.address(overflow))
-                if overflow < 0 or (overflow == 0 and self.entries[0].t > e):
+                if end is not self.end:     # the loop passes the same end at every pop
+                    overflow = 0
+                    self.end_t = PyLong_AsLongLongAndOverflow(end, cython.address(overflow))
+                    self.end_overflow = overflow
+                    self.end = end
+                if self.end_overflow < 0 or (self.end_overflow == 0
+                                             and self.entries[0].t > self.end_t):
                     return None
                 return self._pop_c()
             if not self.outside or self.outside[0][0] > end:

@@ -8,7 +8,13 @@
 # objects: a latency is a Python int of any size.  The fields are exactly __slots__
 # (tests/test_compiled_declarations.py).
 
+cimport cython
+from cpython.long cimport PyLong_AsLongLongAndOverflow
 from libc.stdint cimport int64_t
+
+# the values counted exactly (histogram.py): a C constant, so that _exact_slot()
+# compares in C; `exact` below is an array of that length
+cdef Py_ssize_t EXACT_BELOW
 
 cdef class Histogram:
     cdef int64_t exact[2048]       # EXACT_BELOW: histogram.py makes it a list of that length
@@ -17,3 +23,7 @@ cdef class Histogram:
     cdef public object max
 
     cpdef record(self, object value, int64_t n=*)
+
+# `v` is a C integer only once PyLong_AsLongLongAndOverflow() says the value fits one
+@cython.locals(overflow=cython.int, v=int64_t)
+cdef Py_ssize_t _exact_slot(object value) except? -2

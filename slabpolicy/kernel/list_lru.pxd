@@ -21,6 +21,7 @@ cdef class LruItem:
     cdef public object objcg, since, freed
     cdef public dict lru
 
+@cython.locals(cache=KmemCache)
 cpdef object charged_memcg(LruItem item)
 @cython.locals(item=LruItem)
 cpdef LruItem lru_item(KmemCache cache, Slab slab, object objcg, object since)

@@ -41,7 +41,10 @@ if TYPE_CHECKING:
 def charged_memcg(item: LruItem) -> MemCgroup:
     """The memcg an object's memory is charged to now: its objcg's (re-parented at
     offline, 5.9+) or its slab page's cache's (mem_cgroup_from_obj())."""
-    return item.objcg.memcg if item.objcg is not None else item.slab.cache.memcg
+    if item.objcg is not None:
+        return item.objcg.memcg
+    cache = item.slab.cache     # a C type on the compiled core (list_lru.pxd)
+    return cache.memcg
 
 
 class LruItem:

@@ -9,6 +9,7 @@
 # no run makes 2**63 of them (centuries at a billion a second).
 
 cimport cython
+from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_FromLongLong
 from libc.stdint cimport int64_t
 
 from slabpolicy.kernel.histogram cimport Histogram
@@ -30,3 +31,8 @@ cdef class Lock:
                object cost_bounce)
     @cython.locals(cls=LockClass)
     cpdef release(self, object now)
+
+# C integers where they provably fit: `a` and `b` only once PyLong_AsLongLongAndOverflow()
+# says the time fits an int64, and their difference only when both are >= 0
+@cython.locals(overflow=cython.int, a=int64_t, b=int64_t)
+cdef object _elapsed(object since, object now)

@@ -26,7 +26,7 @@ cdef class Rcu:
     cdef public object sim, gp_state, gp_end, grace_periods, callbacks, invoked
     cdef public Histogram batch_sizes
     cdef public object pending_pages, pending_charged, typesafe_slabs, kfree_objects
-    cdef public object kfree_batches, _free_cb, _gp_done_cb, _do_batch_cb
+    cdef public object kfree_batches, _free_cb, _gp_done_cb, _resume_cb
 
     @cython.locals(slub=Allocator)
     cpdef call_rcu(self, object cpu, object fn, object arg)

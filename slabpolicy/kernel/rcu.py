@@ -49,7 +49,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable
 
 from slabpolicy.kernel.costs import rcu_grace_period
-from slabpolicy.kernel.event_kinds import KERNEL
+from slabpolicy.kernel.event_kinds import KERNEL, RCU_BATCH
 from slabpolicy.kernel.histogram import Histogram
 from slabpolicy.kernel.slub import BUSY
 
@@ -102,10 +102,11 @@ class Rcu:
         self.kfree_batches = 0
         slub.rcu_free_slab = self.rcu_free_slab
         #: the callbacks as bound once (a bound method made per call_rcu() costs an
-        #: allocation); _do_batch() knows the free callback by identity
+        #: allocation); _do_batch() knows the free callback by identity; _resume_cb is
+        #: the turn of a batch stopped before a free (on scan-and-move, most frees)
         self._free_cb = self._d_free
         self._gp_done_cb = self._gp_done
-        self._do_batch_cb = self._do_batch
+        self._resume_cb = self._resume_batch
 
     # -- call_rcu() and grace periods ---------------------------------------------------
 
@@ -138,13 +139,14 @@ class Rcu:
         self.gp_state = IDLE
         for cpu, batch in enumerate(ready):
             if batch:
-                self.queue.push(t, KERNEL, self._do_batch_cb, batch, cpu)
+                self.queue.push(t, RCU_BATCH, batch, None, cpu)     # the loop: _do_batch()
         if any(self.wait):
             self._gp_start(t)
 
     def _do_batch(self, t: int, batch: list, cpu: int) -> None:
-        """rcu_do_batch(): run one cpu's ready callbacks in softirq, one after another.
-        The object frees (most callbacks) are made here, not through a call each."""
+        """rcu_do_batch(): run one cpu's ready callbacks in softirq, one after another
+        (an RCU_BATCH event).  The object frees (most callbacks) are made here, not
+        through a call each."""
         slub = self.slub
         slub.begin(cpu, t)
         self.batch_sizes.record(len(batch))
@@ -174,7 +176,7 @@ class Rcu:
                 if s.free_lock is not None and turns is not None and slub.now < BUSY \
                         and turns.must_wait(slub.now):
                     slub.cpu_free_at[cpu] = BUSY
-                    turns.defer_until(slub.now, self._resume_batch, batch, (i, cpu, t))
+                    turns.defer_until(slub.now, self._resume_cb, batch, (i, cpu, t))
                     return
                 kmem_cache_free(slub, cache, slab, objcg, cpu, t)
             else:
@@ -210,7 +212,8 @@ class Rcu:
 
     def free_event(self, t: int, obj: tuple, cpu: int) -> None:
         """The end of an object's lifetime as an event on ``cpu`` (a stream's free of an
-        object of an RCU cache): call_rcu() or kfree_rcu() instead of the free."""
+        object of an RCU cache, an RCU_FREE event): call_rcu() or kfree_rcu() instead
+        of the free."""
         slub = self.slub
         slub.begin(cpu, t)
         self.free(obj[0], obj[1], obj[2], cpu, t)

@@ -22,7 +22,7 @@ cdef class Reclaim:
     cdef public object sim, vfs_cache_pressure, small_cache_pressure, memcg_aware
     cdef public object memory_pages, wmark, kswapd_cpu, kswapd_active, kswapd_failures
     cdef public object scanned, freed, slabs_scanned, expired, drained, pages, time_ns
-    cdef public object kswapd_runs, stalls, events, _expire_cb, end_ns
+    cdef public object kswapd_runs, stalls, events, end_ns
     cdef public EventQueue queue
 
     @cython.locals(slub=Allocator, item=LruItem, lru=ListLru, cache=KmemCache, slab=Slab)

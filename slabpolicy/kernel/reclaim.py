@@ -62,7 +62,7 @@ from __future__ import annotations
 from math import isqrt
 from typing import TYPE_CHECKING
 
-from slabpolicy.kernel.event_kinds import KERNEL
+from slabpolicy.kernel.event_kinds import EXPIRE
 from slabpolicy.kernel.histogram import Histogram
 from slabpolicy.kernel.list_lru import ListLru, LruItem, charged_memcg, lru_item
 from slabpolicy.kernel.memcg import MemCgroup
@@ -107,10 +107,8 @@ class Reclaim:
         self.wmark = (0, 0, 0)
         if memory_bytes is not None:
             self.set_memory(memory_bytes)
-        #: _expire_event bound once: one object per unused object otherwise
-        self._expire_cb = self._expire_event
-        # each unused object's expiry is queued on the engine's queue directly, as
-        # Simulation.kernel_event() queues kernel work, without a call to it
+        # each unused object's expiry is queued on the engine's queue directly, an
+        # EXPIRE event whose handler (_expire_event) the loop calls itself
         self.queue = sim._queue
         self.end_ns = sim.end_ns
         self.kswapd_cpu = slub.machine.cpus - 1
@@ -162,9 +160,10 @@ class Reclaim:
     # -- objects becoming unused, and going anyway -----------------------------------------
 
     def unused_event(self, t: int, obj: tuple, cpu: int) -> LruItem:
-        """dput() of the last reference on ``cpu``: the object goes on the list of its
-        memcg and node (d_lru_add()); with a second lifetime it is deleted anyway then
-        (unlink, umount), if reclaim has not freed it first.  Returns its list item."""
+        """dput() of the last reference on ``cpu`` (an UNUSED event): the object goes on
+        the list of its memcg and node (d_lru_add()); with a second lifetime it is
+        deleted anyway then (unlink, umount: an EXPIRE event), if reclaim has not freed
+        it first.  Returns its list item."""
         cache, slab, objcg, unused_life = obj
         slub = self.slub
         slub.begin(cpu, t)
@@ -175,7 +174,7 @@ class Reclaim:
         lru.add(item, charged_memcg(item))
         slub.end(cpu)
         if unused_life is not None and t + unused_life <= self.end_ns:
-            self.queue.push(t + unused_life, KERNEL, self._expire_cb, item, cpu)
+            self.queue.push(t + unused_life, EXPIRE, item, None, cpu)
         return item
 
     def _expire_event(self, t: int, item: LruItem, cpu: int) -> None:

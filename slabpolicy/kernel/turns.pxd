@@ -12,7 +12,7 @@ cdef class Continuation:
 
 cdef class Turns:
     cdef public EventQueue queue
-    cdef public object loop, main, loop_fn, stopped
+    cdef public object loop, main, loop_fn, stopped, running
 
     cpdef bint must_wait(self, t)
     cpdef defer_until(self, t, fn, a, b)

@@ -60,7 +60,7 @@ class Continuation:
 class Turns:
     """The greenlets of one simulation's event loop and its stopped operations."""
 
-    __slots__ = ("queue", "loop", "main", "loop_fn", "stopped")
+    __slots__ = ("queue", "loop", "main", "loop_fn", "stopped", "running")
 
     def __init__(self, queue: EventQueue) -> None:
         self.queue = queue          # the engine's events (kernel/event_queue.py)
@@ -68,6 +68,10 @@ class Turns:
         self.main: greenlet | None = None    # where the loop returns when it is done
         self.loop_fn: Callable[[], None] | None = None
         self.stopped = 0            # operations stopped now (waiting for a turn)
+        #: the greenlet of the operation running now, getcurrent() as this class's
+        #: switches keep it (the only ones the loop makes), so that a lock records its
+        #: holder without a call; None when no loop runs
+        self.running: greenlet | None = None
 
     def run(self, loop_fn: Callable[[], None]) -> None:
         """Run ``loop_fn`` (the event loop) in a greenlet until it returns.
@@ -79,11 +83,11 @@ class Turns:
         self.loop_fn = loop_fn
         try:
             while True:
-                self.loop = greenlet(loop_fn, parent=self.main)
+                self.loop = self.running = greenlet(loop_fn, parent=self.main)
                 if self.loop.switch() is not _TAKE_OVER:
                     break
         finally:
-            self.loop = None
+            self.loop = self.running = None
 
     def must_wait(self, t: int) -> bool:
         """Whether an operation arriving at a lock at ``t`` must stop for its turn:
@@ -96,13 +100,13 @@ class Turns:
 
     def wait_until(self, t: int) -> int:
         """Stop the running operation; continue it as an event at ``t``."""
-        self.queue.push(t, TURN, getcurrent())
+        self.queue.push(t, TURN, self.running)
         return self.suspend()
 
     def suspend(self) -> int:
         """Stop the running operation until something calls :meth:`wake` for it;
         return the time it was woken for."""
-        current = getcurrent()
+        current = self.running
         self.stopped += 1
         if current is self.loop:
             # the operation runs on the loop's stack: a new greenlet takes the loop over
@@ -110,6 +114,7 @@ class Turns:
         else:
             # a resumed operation stopping again: back to the loop that resumed it
             t = current.parent.switch()
+        self.running = current      # woken: it runs again
         self.stopped -= 1
         return t
 
@@ -131,8 +136,11 @@ class Turns:
             c = g                   # a C type on the compiled core (turns.pxd)
             c.fn(t, c.a, c.b)
             return
-        g.parent = getcurrent()
-        g.switch(t)
+        me = self.running
+        g.parent = me
+        self.running = g
+        g.switch(t)                 # back here when g stops again or ends
+        self.running = me
 
     def runs_loop(self, g: greenlet) -> bool:
         return self.loop is g
