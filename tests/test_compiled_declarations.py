@@ -47,12 +47,13 @@ SET_ELSEWHERE = {"Allocator": {"turns", "dead_cache_free", "on_dead_cache_empty"
 
 def declared_classes(pxd: str) -> dict[str, tuple[set[str], bool]]:
     """Per ``cdef class`` of a .pxd (a subclass too): its ``cdef public`` fields and its
-    C array fields (``cdef int64_t exact[2048]``: a slot of the .py, a list there),
-    and whether it keeps a ``__dict__`` for attributes it does not declare."""
+    C array fields (``cdef int64_t exact[2048]``, ``[NR_SLUB_STAT_ITEMS]``: a slot of
+    the .py, a list there), and whether it keeps a ``__dict__`` for attributes it does
+    not declare."""
     blocks = re.findall(r"^cdef class (\w+)(?:\(\w+\))?:\n((?:    .*\n|\n)*)", pxd, flags=re.M)
     return {name: ({field.strip() for line in re.findall(r"cdef public \w+ (.*)", body)
                     for field in line.split(",")}
-                   | set(re.findall(r"^    cdef \w+ (\w+)\[\d+\]", body, flags=re.M)),
+                   | set(re.findall(r"^    cdef \w+ (\w+)\[\w+\]", body, flags=re.M)),
                    "cdef dict __dict__" in body)
             for name, body in blocks}
 
@@ -92,3 +93,20 @@ def test_each_declared_class_declares_the_fields_its_python_class_has(folder, mo
         assert fields <= assigned | SET_ELSEWHERE.get(name, set()), (name, fields - assigned)
         if not has_dict:
             assert assigned <= fields, (name, assigned - fields)
+
+
+def test_slub_stat_enum_is_the_kernel_order_slub_py_lists():
+    """slub.pxd's C enum stat_item gives every item the index slub.py's STAT_ITEMS (the
+    kernel's order) and its pure-Python constants give it: a wrong value would count a
+    path's event under another item's name on one core only.  Only DEACTIVATE_TO_HEAD
+    and _TAIL have no constant (those names are add_partial()'s flag)."""
+    from slabpolicy.kernel import slub
+    pxd = (KERNEL / "slub.pxd").read_text()
+    body = re.search(r"^cdef enum stat_item:\n((?:    .*\n)+)", pxd, flags=re.M).group(1)
+    enum = {name: int(value)
+            for name, value in re.findall(r"^    (\w+) = (\d+)$", body, flags=re.M)}
+    expected = {item: si for si, item in enumerate(slub.STAT_ITEMS)
+                if item not in ("DEACTIVATE_TO_HEAD", "DEACTIVATE_TO_TAIL")}
+    assert enum == {**expected, "NR_SLUB_STAT_ITEMS": len(slub.STAT_ITEMS)}
+    if hasattr(slub, "ALLOC_SLAB"):             # the pure-Python core: its constants
+        assert {name: getattr(slub, name) for name in enum} == enum

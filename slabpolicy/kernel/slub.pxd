@@ -16,8 +16,9 @@
 #     times the slabs on one list, each of which is a Python object in this process;
 #   * cpus, nodes and the slab's `where` (cpu, node, last_cpu, where, cur_cpu): an
 #     index into the machine's cpus or nodes, -1 for none, or one of five constants;
-#   * the operation counters (n_alloc_fast, ...): one per operation the event loop
-#     runs, and no run makes 2**63 of them (centuries at a billion a second).
+#   * the operation counters (n_alloc_fast, ...) and a cache's SLUB statistics
+#     (_stat_count): at most one per operation the event loop runs, and no run makes
+#     2**63 of them (centuries at a billion a second).
 # Reading such a field from Python gives a Python int of the same value, so every
 # result is unchanged.  A field added to a class's __slots__ in slub.py is added here
 # too (tests/test_compiled_core.py checks that the two agree).
@@ -29,6 +30,37 @@ from slabpolicy.kernel.locks cimport Lock
 from slabpolicy.kernel.turns cimport Turns
 from slabpolicy.kernel.memcg_stock cimport MemcgStock
 from slabpolicy.kernel.objcg cimport ObjcgAccounting
+
+# enum stat_item of include/linux/slub_def.h (v3.4): the index of a SLUB statistics
+# counter, as slub.py's STAT_ITEMS lists them (tests/test_compiled_declarations.py
+# checks that the two agree).  Items 15 and 16, DEACTIVATE_TO_HEAD and _TAIL, have no
+# constant here: slub.py's names of those are add_partial()'s `tail` flag.
+cdef enum stat_item:
+    ALLOC_FASTPATH = 0
+    ALLOC_SLOWPATH = 1
+    FREE_FASTPATH = 2
+    FREE_SLOWPATH = 3
+    FREE_FROZEN = 4
+    FREE_ADD_PARTIAL = 5
+    FREE_REMOVE_PARTIAL = 6
+    ALLOC_FROM_PARTIAL = 7
+    ALLOC_SLAB = 8
+    ALLOC_REFILL = 9
+    ALLOC_NODE_MISMATCH = 10
+    FREE_SLAB = 11
+    CPUSLAB_FLUSH = 12
+    DEACTIVATE_FULL = 13
+    DEACTIVATE_EMPTY = 14
+    DEACTIVATE_REMOTE_FREES = 17
+    DEACTIVATE_BYPASS = 18
+    ORDER_FALLBACK = 19
+    CMPXCHG_DOUBLE_CPU_FAIL = 20
+    CMPXCHG_DOUBLE_FAIL = 21
+    CPU_PARTIAL_ALLOC = 22
+    CPU_PARTIAL_FREE = 23
+    CPU_PARTIAL_NODE = 24
+    CPU_PARTIAL_DRAIN = 25
+    NR_SLUB_STAT_ITEMS = 26
 
 cdef class SlabList
 
@@ -62,7 +94,8 @@ cdef class KmemCache:
     cdef public object min_partial, _cpu_partial, cpu_partial_slabs, remote_node_defrag_ratio
     cdef public object flags, track_full, free_lock, discard_empty, discard, account
     cdef public object obj_full_size, dead, destroyed, parent_slab, root, policy_data
-    cdef public dict stats
+    cdef int64_t _stat_count[NR_SLUB_STAT_ITEMS]
+    cdef public dict _stat_seen
     cdef public object allocating, rcu
 
     cpdef stat(self, object item)
@@ -136,7 +169,8 @@ cdef class Allocator:
     @cython.locals(n=KmemCacheNode, prior=bint)
     cpdef slab_free_slowpath(self, KmemCache s, Slab slab, Py_ssize_t cpu)
 
-# stat(s, si) as a module function: a C call from the paths, visible to Python as well
-cpdef stat(KmemCache s, object item)
+# stat(s, si) as a module function, as in mm/slub.c: a C call from the paths, which adds
+# one to a C array (si is an index below NR_SLUB_STAT_ITEMS: a constant of the enum)
+cdef int stat(KmemCache s, Py_ssize_t si) except -1
 cpdef _load_freelist(KmemCacheCpu c, Slab slab, Py_ssize_t cpu)
 cdef bint _free_takes_list_lock(KmemCache s, Slab slab) except -1

@@ -26,6 +26,11 @@ from typing import Callable
 
 from greenlet import getcurrent
 
+try:
+    import cython
+except ImportError:     # Cython is not a runtime dependency: the .py runs as it is
+    from slabpolicy import _cython_stub as cython
+
 from slabpolicy.kernel.costs import default_costs
 from slabpolicy.kernel.geometry import cpu_partial_for, cpu_partial_slabs, geometry
 from slabpolicy.kernel.histogram import Histogram
@@ -47,6 +52,34 @@ SLAB_CHAINED = 0x04000000
 
 DEACTIVATE_TO_HEAD = False
 DEACTIVATE_TO_TAIL = True
+
+#: enum stat_item of include/linux/slub_def.h (v3.4), in its order: the SLUB
+#: statistics (CONFIG_SLUB_STATS) a cache counts, each at its index.  The paths count
+#: with :func:`stat` into ``KmemCache._stat_count``, an array indexed by the enum: a C
+#: array indexed by slub.pxd's C enum on the compiled core, a list on the pure one.
+STAT_ITEMS = (
+    "ALLOC_FASTPATH", "ALLOC_SLOWPATH", "FREE_FASTPATH", "FREE_SLOWPATH", "FREE_FROZEN",
+    "FREE_ADD_PARTIAL", "FREE_REMOVE_PARTIAL", "ALLOC_FROM_PARTIAL", "ALLOC_SLAB",
+    "ALLOC_REFILL", "ALLOC_NODE_MISMATCH", "FREE_SLAB", "CPUSLAB_FLUSH", "DEACTIVATE_FULL",
+    "DEACTIVATE_EMPTY", "DEACTIVATE_TO_HEAD", "DEACTIVATE_TO_TAIL",
+    "DEACTIVATE_REMOTE_FREES", "DEACTIVATE_BYPASS", "ORDER_FALLBACK",
+    "CMPXCHG_DOUBLE_CPU_FAIL", "CMPXCHG_DOUBLE_FAIL", "CPU_PARTIAL_ALLOC", "CPU_PARTIAL_FREE",
+    "CPU_PARTIAL_NODE", "CPU_PARTIAL_DRAIN")
+#: item name -> its index, for :meth:`KmemCache.stat` and :attr:`KmemCache.stats`
+STAT_INDEX = {item: si for si, item in enumerate(STAT_ITEMS)}
+
+if not cython.compiled:
+    # The enum's constants as Python ints; the compiled core has slub.pxd's C enum
+    # (Cython drops this block).  Items 15 and 16 have no constant: this module's
+    # DEACTIVATE_TO_HEAD/TAIL are add_partial()'s ``tail`` flag (3.4 passes those two
+    # items as that flag), and the model counts neither.
+    (ALLOC_FASTPATH, ALLOC_SLOWPATH, FREE_FASTPATH, FREE_SLOWPATH, FREE_FROZEN,
+     FREE_ADD_PARTIAL, FREE_REMOVE_PARTIAL, ALLOC_FROM_PARTIAL, ALLOC_SLAB,
+     ALLOC_REFILL, ALLOC_NODE_MISMATCH, FREE_SLAB, CPUSLAB_FLUSH, DEACTIVATE_FULL,
+     DEACTIVATE_EMPTY, _, _, DEACTIVATE_REMOTE_FREES, DEACTIVATE_BYPASS, ORDER_FALLBACK,
+     CMPXCHG_DOUBLE_CPU_FAIL, CMPXCHG_DOUBLE_FAIL, CPU_PARTIAL_ALLOC, CPU_PARTIAL_FREE,
+     CPU_PARTIAL_NODE, CPU_PARTIAL_DRAIN) = range(len(STAT_ITEMS))
+    NR_SLUB_STAT_ITEMS = len(STAT_ITEMS)
 
 #: ``cpu_free_at`` of a cpu whose operation is stopped, waiting its turn at a lock
 #: (:mod:`slabpolicy.kernel.turns`): the next operation on that cpu waits for it
@@ -187,7 +220,7 @@ class KmemCache:
                  "pages", "objects", "min_partial", "_cpu_partial", "cpu_partial_slabs",
                  "remote_node_defrag_ratio", "cpu", "node", "flags",
                  "track_full", "free_lock", "discard_empty", "discard", "account", "obj_full_size", "dead", "destroyed", "parent_slab", "root",
-                 "stats", "policy_data", "allocating", "rcu")
+                 "_stat_count", "_stat_seen", "policy_data", "allocating", "rcu")
 
     def __init__(self, alloc: Allocator, id: int, name: str, kind, index: int,
                  memcg: MemCgroup, root: KmemCache | None) -> None:
@@ -232,7 +265,15 @@ class KmemCache:
         self.dead = False                 # its memcg is offline
         self.destroyed = False
         self.parent_slab: KmemCache | None = None   # the seed's s->parent_slab
-        self.stats: dict[str, int] = {}   # SLUB stat items (CONFIG_SLUB_STATS), slow paths
+        # SLUB statistics (CONFIG_SLUB_STATS; the view is :attr:`stats`): the count of
+        # each item of enum stat_item at its index, and every item counted, in the
+        # order of its first count: an item of the enum with None (its count is in
+        # _stat_count), any other (a policy's own, the seed's CPU_CHAINED_FREE) with
+        # its count.  On the compiled core _stat_count is a C array, zeroed as the new
+        # object's memory is (PyType_GenericAlloc()): only Python makes a list.
+        if not cython.compiled:
+            self._stat_count = [0] * NR_SLUB_STAT_ITEMS
+        self._stat_seen: dict[str, int | None] = {}
         self.policy_data: dict = {}
         #: allocation slow paths in progress (one may be stopped at a lock): the
         #: memcg's offline waits for them, as rmdir waits for its tasks to exit
@@ -270,9 +311,24 @@ class KmemCache:
         return sum(len(n.slabs) for n in self.node)
 
     def stat(self, item: str) -> None:
-        """stat(s, ITEM): count a SLUB statistics event (the allocator's own paths call
-        the module's :func:`stat`; this method is for policies)."""
-        stat(self, item)
+        """stat(s, ITEM): count a SLUB statistics event by its name, an item of enum
+        stat_item or any other (the allocator's own paths call the module's
+        :func:`stat` with the enum's index; this method is for policies)."""
+        si = STAT_INDEX.get(item)
+        if si is not None:
+            stat(self, si)
+            return
+        seen = self._stat_seen
+        seen[item] = seen.get(item, 0) + 1
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """Its SLUB statistics, {item: count}: every item counted at least once, in the
+        order of its first count (the order the dict of counts had when it was one).
+        A new dict each time: count with :meth:`stat`."""
+        count = self._stat_count
+        return {item: count[STAT_INDEX[item]] if n is None else n
+                for item, n in self._stat_seen.items()}
 
     def __repr__(self) -> str:
         return f"<kmem_cache {self.name}{' dead' if self.dead else ''}>"
@@ -720,11 +776,11 @@ class Allocator:
             # get_freelist(): take what other cpus freed to the cpu slab meanwhile
             self.now += self.c_cmpxchg
             if slab.inuse < slab.objects:
-                stat(s, "ALLOC_REFILL")
+                stat(s, ALLOC_REFILL)
                 return _load_freelist(c, slab, cpu)
             # the cpu slab is full: unfreeze it off the cpu, onto no list
             c.slab = None
-            stat(s, "DEACTIVATE_FULL")
+            stat(s, DEACTIVATE_FULL)
             if s.track_full:
                 # onto the full list: list_lock first, then unfrozen (deactivate_slab()
                 # takes the lock before the cmpxchg that unfreezes); frees arriving
@@ -748,7 +804,7 @@ class Allocator:
             slab.where = CPU_SLAB
             c.slab = slab
             self.now += self.c_cmpxchg
-            stat(s, "CPU_PARTIAL_ALLOC")
+            stat(s, CPU_PARTIAL_ALLOC)
             return _load_freelist(c, slab, cpu)
         node = self.node_of_cpu[cpu]
         slab = self.get_partial_node(s, s.node[node], c, cpu)
@@ -760,7 +816,7 @@ class Allocator:
             slab.where = CPU_SLAB
             slab.cpu = cpu
             c.slab = slab
-            stat(s, "ALLOC_SLAB")
+            stat(s, ALLOC_SLAB)
         return _load_freelist(c, slab, cpu)
 
     def get_partial_node(self, s: KmemCache, n: KmemCacheNode, c: KmemCacheCpu,
@@ -787,11 +843,11 @@ class Allocator:
                 slab.cpu = cpu
                 c.slab = slab
                 available = 0       # acquire_slab(mode=1) hands the whole freelist over
-                stat(s, "ALLOC_FROM_PARTIAL")
+                stat(s, ALLOC_FROM_PARTIAL)
             else:
                 available = self.put_cpu_partial(s, slab, cpu, drain=False)
                 partial_slabs += 1
-                stat(s, "CPU_PARTIAL_NODE")
+                stat(s, CPU_PARTIAL_NODE)
             if s.track_full:
                 break
             if self._counts_slabs:
@@ -852,7 +908,7 @@ class Allocator:
         if drain and c.partial and (len(c.partial) >= s.cpu_partial_slabs
                                     if self._counts_slabs else c.pobjects > s._cpu_partial):
             self.unfreeze_partials(s, c)
-            stat(s, "CPU_PARTIAL_DRAIN")
+            stat(s, CPU_PARTIAL_DRAIN)
         slab.frozen = True
         slab.where = CPU_PARTIAL
         slab.cpu = cpu
@@ -915,7 +971,7 @@ class Allocator:
         if held is not None:
             self.unlock(held)
         for slab in discard:
-            stat(s, "DEACTIVATE_EMPTY")
+            stat(s, DEACTIVATE_EMPTY)
             self.discard_slab(s, slab)
 
     def deactivate_slab(self, s: KmemCache, c: KmemCacheCpu) -> None:
@@ -935,7 +991,7 @@ class Allocator:
             slab.frozen = False
             slab.cpu = -1
             slab.where = NOWHERE
-            stat(s, "DEACTIVATE_EMPTY")
+            stat(s, DEACTIVATE_EMPTY)
             self.discard_slab(s, slab)
         elif slab.inuse < slab.objects or s.track_full:
             # list_lock first, then unfrozen (as deactivate_slab() takes the lock before
@@ -1102,30 +1158,30 @@ class Allocator:
                               crash="__slab_free()")
             return
         if slab.frozen:
-            stat(s, "FREE_FROZEN")
+            stat(s, FREE_FROZEN)
             return
         inuse = slab.inuse
         if inuse and prior:
             return
         if not prior and not s.track_full:
-            stat(s, "CPU_PARTIAL_FREE")
+            stat(s, CPU_PARTIAL_FREE)
             slab.frozen = True          # frozen by the same cmpxchg that takes the object
             self.put_cpu_partial(s, slab, cpu, drain=True)
             return
         if not inuse and self.discards_empty(s, n):
             if prior:
                 self.remove_partial(n, slab)
-                stat(s, "FREE_REMOVE_PARTIAL")
+                stat(s, FREE_REMOVE_PARTIAL)
             else:
                 self.remove_full(s, slab)
             self.unlock(n.list_lock)
-            stat(s, "FREE_SLAB")
+            stat(s, FREE_SLAB)
             self.discard_slab(s, slab)
             return
         if not prior:
             self.remove_full(s, slab)
             self.add_partial(n, slab, DEACTIVATE_TO_TAIL)
-            stat(s, "FREE_ADD_PARTIAL")
+            stat(s, FREE_ADD_PARTIAL)
         self.unlock(n.list_lock)
 
 
@@ -1142,15 +1198,18 @@ def _kmem_cache_open(machine, kind) -> tuple:
                                 has_cpu_partial=not kind.store_user, era=machine.slub)
 
 
-def stat(s: KmemCache, item: str) -> None:
-    """stat(s, si) of mm/slub.c (CONFIG_SLUB_STATS; 3.4 and every later kernel): count a
-    SLUB statistics event of cache ``s``.  A function, as the kernel's is, which the
-    paths call as a plain C function on the compiled core; :meth:`KmemCache.stat` is
-    the same count for policies.  (When KmemCache still had a ``__dict__``, the
-    compiled method looked itself up on the instance at every call, 4-5% of
-    bench.yaml; the class has since lost it, so that cost is gone either way.)"""
-    stats = s.stats
-    stats[item] = stats.get(item, 0) + 1
+def stat(s: KmemCache, si: int) -> None:
+    """stat(s, si) of mm/slub.c (CONFIG_SLUB_STATS; 3.4 and every later kernel): count
+    the event ``si`` of enum stat_item in cache ``s``.  The kernel counts into the
+    cpu's ``s->cpu_slab->stat[si]`` and sysfs shows the sum over cpus; the model keeps
+    that sum.  On the compiled core a C function that adds one to a C array (a dict
+    count was about 520 instructions, 9.5% of bench.yaml under objcg); the first
+    count of an item also records its name in ``s._stat_seen``, so that
+    :attr:`KmemCache.stats` lists the items in the order a dict of counts would."""
+    count = s._stat_count
+    if not count[si]:
+        s._stat_seen[STAT_ITEMS[si]] = None
+    count[si] += 1
 
 
 def _load_freelist(c: KmemCacheCpu, slab: Slab, cpu: int) -> Slab:
