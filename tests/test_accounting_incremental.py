@@ -16,6 +16,7 @@ import pytest
 import slabpolicy.kernel.accounting as accounting
 from slabpolicy.api.plugin_manager import make_plugin_manager, policy_registry
 from slabpolicy.api.testing import Kit
+from slabpolicy.kernel.memcg_kmem import reparent_kmem_cache
 from slabpolicy.runs.runner import resolve_policies, run_one
 from slabpolicy.workloads.bundled import resolve
 from slabpolicy.workloads.spec import load_workload
@@ -55,12 +56,25 @@ def test_a_charge_with_no_page_is_caught_at_the_next_check():
                           "below it hold 1"]
 
 
-def test_a_cache_pointed_at_another_memcg_without_its_charge_is_caught_at_the_next_check():
-    """What reparenting does (5.3's memcg_deactivate_kmem_caches()), less the charge:
-    the cache's page now counts under b, while a still holds the charge."""
+def test_a_cache_reparented_is_recounted_under_its_new_memcg_at_the_next_check():
+    """5.3's memcg_deactivate_kmem_caches() points the cache at b and its charge goes
+    along: the next check, between full walks, counts the page under b, not a."""
+    kit, cache = kit_with_a_slab()
+    a, b = cache.memcg, kit.memcg("b")
+    reparent_kmem_cache(kit.sim, cache, a, b)
+    assert check(kit) == []
+    assert kit.sim.checker.judged % EVERY != 0             # between full walks
+    assert (a.usage, b.usage) == (0, 1)
+
+
+def test_a_cache_pointed_at_another_memcg_by_hand_is_caught_by_the_next_full_walk():
+    """What reparenting does, less the charge and past every kernel function: the
+    cache's page counts under b from the next full walk, while a still holds the charge."""
     kit, cache = kit_with_a_slab()
     b = kit.memcg("b")
     cache.memcg = b
+    for _ in range(EVERY - 1):                             # checks 2..EVERY: recounts only
+        assert check(kit) == []
     assert check(kit) == ["memcg a: kmem counter is 1 pages but its caches and those below "
                           "it hold 0",
                           "memcg b: kmem counter is 0 pages but its caches and those below "

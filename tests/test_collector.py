@@ -73,3 +73,46 @@ def test_garbage_cycles_are_collected_once_grown_past_the_limit(monkeypatch, gc_
         monkeypatch.setattr(collector, "GROWTH", 50)
         collector.collect_if_grown()
         assert all(r() is None for r in refs)
+
+
+def _slabs_tracked() -> int:
+    """Slab objects the cyclic collector still tracks: a simulation's, alive or garbage."""
+    return sum(1 for o in gc.get_objects() if type(o).__name__ == "Slab")
+
+
+def _run_small_cgroups() -> dict:
+    workload = load_workload(resolve("many-small-cgroups"), overrides=["duration=300ms"])
+    policy = resolve_policies(workload, ["leave-in-place"],
+                              policy_registry(make_plugin_manager(())))[0]
+    return run_one(workload, policy, 1)
+
+
+def test_a_finished_run_is_collected_before_run_one_returns(gc_enabled):
+    """A finished simulation is cyclic garbage (a slab points at its cache, which holds
+    it on its lists): run_one collects it, so none of its slabs is left for the next run
+    to share the heap with."""
+    gc.collect()
+    assert _slabs_tracked() == 0
+    doc = _run_small_cgroups()
+    assert doc["memory"]["slab_pages"]["peak"] > 0      # the run made slabs ...
+    assert _slabs_tracked() == 0                          # ... and none is left
+    assert gc.isenabled()
+
+
+def test_a_run_that_collected_at_a_sample_is_collected_whole(monkeypatch, gc_enabled):
+    """A collection at a sample moves the run's objects out of the youngest generation;
+    run_one then collects every generation."""
+    monkeypatch.setattr(collector, "GROWTH", 1000)        # every sample collects
+    gc.collect()
+    generations = []
+
+    def seen(phase, info):
+        if phase == "start":
+            generations.append(info["generation"])
+    gc.callbacks.append(seen)
+    try:
+        _run_small_cgroups()
+    finally:
+        gc.callbacks.remove(seen)
+    assert generations.count(2) > 1                       # the samples' and run_one's
+    assert _slabs_tracked() == 0

@@ -23,10 +23,12 @@ often):
   partial list, and an unfrozen slab on no list is full.
 
 Between full walks (every ``FULL_WALK_EVERY``-th check and the end) only the
-caches the allocator marked as changed (``Allocator.changed_caches``) and those
-whose memcg pointer moved are recounted; the slabs themselves are looked at one
-by one at every check, in the order they were made (``Allocator.existing``),
-and so is every counter of the list above.
+caches the allocator marked as changed (``Allocator.changed_caches``) are
+recounted, those whose memcg pointer was moved included (re-parenting,
+:func:`~slabpolicy.kernel.memcg_kmem.reparent_kmem_cache`, marks them; a pointer
+written by hand is found by the next full walk, as a counter written by hand is);
+the slabs themselves are looked at one by one at every check, in the order they
+were made (``Allocator.existing``), and so is every counter of the list above.
 
 The allocator also reports, as they happen, frees into a slab already freed (an
 object lost or freed twice), unused objects that reclaim or expiry would free a
@@ -53,6 +55,7 @@ from typing import TYPE_CHECKING
 
 from slabpolicy.errors import AccountingError
 from slabpolicy.kernel.memcg import ONLINE
+from slabpolicy.workloads.limits import MAX_SIZE
 from slabpolicy.kernel.slub import CPU_PARTIAL, CPU_SLAB, NOWHERE, PARTIAL, WHERE
 
 if TYPE_CHECKING:
@@ -65,6 +68,10 @@ if TYPE_CHECKING:
 #: cache; the others recount only the caches the allocator marked as changed
 #: (docs/model.md section 7 says why 10)
 FULL_WALK_EVERY = 10
+
+#: check_slabs() adds the bytes it has summed in a C integer to its Python total
+#: once they reach this (2**62: a slab's bytes added to it stay under 2**63)
+_FLUSH_BYTES = 1 << 62
 
 
 class AccountingChecker:
@@ -170,12 +177,10 @@ class AccountingChecker:
 
     def _recount_changed(self, record, now: int) -> None:
         """Recount only the caches whose slabs, slab counters or memcg changed since
-        the last judged check: the others' figures are those counted then, and a
-        mismatch they had then was recorded then."""
-        slub = self.sim.slub
-        changed = slub.changed_caches
-        changed.update(moved_caches(slub.caches, self._counted_memcg))
-        caches = sorted(changed, key=_cache_id)
+        the last judged check (the allocator and re-parenting mark them): the others'
+        figures are those counted then, and a mismatch they had then was recorded then.
+        A new cache is counted once it has a slab (new_slab() marks it)."""
+        caches = sorted(self.sim.slub.changed_caches, key=_cache_id)
         self._pages -= uncount_caches(caches, self._counted_memcg, self._counted_pages,
                                       self._below)
         self._pages += count_caches([cache for cache in caches if not cache.destroyed],
@@ -283,39 +288,51 @@ def count_objcgs(objcgs: list[ObjCgroup], extra: dict) -> None:
                 extra[m.id] = extra.get(m.id, 0) + pages
 
 
-def moved_caches(caches: list[KmemCache], counted_memcg: dict) -> list[KmemCache]:
-    """The caches whose memcg is not the one they were last counted with: new caches,
-    and those a policy re-pointed (re-parenting)."""
-    return [cache for cache in caches if counted_memcg.get(cache) is not cache.memcg]
-
-
-def check_slabs(existing, record, now: int) -> tuple[int, int]:
+def check_slabs(existing: dict, record, now: int) -> tuple[int, int]:
     """Look at every slab of ``existing`` in turn: return the live objects and their
     bytes (a destroyed cache's slabs are counted with it), and record frozen slabs no
-    cpu holds and lost slabs."""
+    cpu holds and lost slabs.
+
+    The bytes are summed in ``pending`` (a C integer compiled: accounting.pxd) and
+    added to ``live_bytes`` (a Python int) whenever ``pending`` reaches
+    :data:`_FLUSH_BYTES`; a slab's bytes, ``inuse * size``, are under
+    MAX_OBJS_PER_PAGE * MAX_SIZE < 2**55 (a size past MAX_SIZE, which no checked
+    workload has, is added to ``live_bytes`` directly), so ``pending`` stays under
+    2**62 + 2**55 < 2**63, and the sum is exact."""
     objects = 0
     live_bytes = 0
+    pending = 0
+    flush = _FLUSH_BYTES                # the bounds and places as C integers, compiled
+    max_size = MAX_SIZE
+    partial, cpu_slab, cpu_partial, nowhere = PARTIAL, CPU_SLAB, CPU_PARTIAL, NOWHERE
     for slab in existing:
         cache = slab.cache
         if cache.destroyed:             # left in a destroyed cache: counted there
             continue
         inuse = slab.inuse
         objects += inuse
-        live_bytes += inuse * cache.object_size
+        size = cache.object_size
+        if size <= max_size:
+            pending += inuse * size
+            if pending >= flush:
+                live_bytes += pending
+                pending = 0
+        else:
+            live_bytes += inuse * size
         if slab.frozen:
             where = slab.where
-            if where == PARTIAL:
+            if where == partial:
                 # acquire_slab() freezes it again: two cpus own one freelist
                 record(f"frozen {slab.id}", f"{cache.name}: slab {slab.id} is frozen on "
                        f"a node partial list, not on a cpu", now, crash="get_partial_node()")
-            elif where != CPU_SLAB and where != CPU_PARTIAL:
+            elif where != cpu_slab and where != cpu_partial:
                 record(f"frozen {slab.id}", f"{cache.name}: slab {slab.id} is frozen on "
                        f"{WHERE[where]}, not on a cpu: orphaned, never unfrozen or "
                        f"discarded", now)
-        elif inuse < slab.objects and slab.where == NOWHERE:
+        elif inuse < slab.objects and slab.where == nowhere:
             record(f"lost {slab.id}", f"{cache.name}: slab {slab.id} has free objects but is "
                    f"on no list and no cpu: lost to allocation", now)
-    return objects, live_bytes
+    return objects, live_bytes + pending
 
 
 def _ignore(key: str, message: str, now: int, crash: str | None = None) -> None:

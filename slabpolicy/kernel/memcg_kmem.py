@@ -26,7 +26,8 @@ era runs which steps in which order.
 * :func:`reparent_kmem_cache`: 5.3-5.8 ``memcg_deactivate_kmem_caches(memcg,
   parent)`` (fb2f2b0adb98, Roman Gushchin): ``s->memcg_params.memcg =
   parent``, ``css_put(memcg)``, ``css_get(parent)``, the cache spliced onto
-  the parent's ``kmem_caches`` list.
+  the parent's ``kmem_caches`` list.  The accounting checker recounts the cache
+  at its next check (``Allocator.changed_caches``).
 """
 from __future__ import annotations
 
@@ -84,5 +85,6 @@ def reparent_kmem_cache(sim: Simulation, s: KmemCache, memcg: MemCgroup,
     slub.now += slub.costs["list_op"]          # WRITE_ONCE + list_splice_init
     sim.move_charge(memcg, parent, s.existing_slabs() * s.pages)
     s.memcg = parent
+    slub.changed_caches.add(s)                 # its pages count under parent now
     sim.memcgs.get(parent)                     # css_get_many(&parent->css, n)
     sim.memcgs.put(memcg, slub.now)            # css_put(&memcg->css)

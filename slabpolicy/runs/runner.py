@@ -29,6 +29,7 @@ from typing import Any, Callable
 import pluggy
 
 from slabpolicy import __version__
+from slabpolicy.kernel import collector
 from slabpolicy.kernel.engine import MEMORY_FIGURES, Simulation
 from slabpolicy.errors import PluginError, Problem, SlabpolicyError, WorkloadError
 from slabpolicy.interrupts import from_user
@@ -114,7 +115,18 @@ def run_one(workload, policy: PolicyRun, seed: int, *, plugin_paths: tuple[str, 
     :mod:`slabpolicy.runs.monitor`, which also feeds ``on_progress``).  A stop
     sent by the user (:mod:`slabpolicy.interrupts`) goes through, carrying the
     run's figures so far as ``figures``.
+
+    The whole run is a :func:`~slabpolicy.kernel.collector.run_boundary`: the
+    finished simulation, cyclic garbage, is collected before this returns.
     """
+    with collector.run_boundary():
+        return _run_one(workload, policy, seed, plugin_paths, strict, run_timeout, on_progress)
+
+
+def _run_one(workload, policy: PolicyRun, seed: int, plugin_paths: tuple[str, ...],
+             strict: bool, run_timeout: float | None,
+             on_progress: Callable[[Progress], None] | None) -> dict[str, Any]:
+    """:func:`run_one` itself, a frame of its own: the simulation is garbage once it returns."""
     pm = make_plugin_manager(tuple(plugin_paths) + tuple(workload.plugins))
     entry = policy_registry(pm).get(policy.entry.spec.name, policy.entry)
     policy_obj = build_policy(entry, policy.options, policy.label)
