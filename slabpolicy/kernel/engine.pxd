@@ -34,6 +34,6 @@ cdef class _Stream:
 
 @cython.locals(event=tuple, st=_Stream, memcg=MemCgroup, cache=KmemCache,
                slab=Slab, cpus=list, cpu=Py_ssize_t, fcpu=Py_ssize_t, ncpus=Py_ssize_t,
-               pick=Py_ssize_t, reclaim=Reclaim, rcu=Rcu,
-               u=cython.double, freed=bint)
-cdef bint _event_loop(object sim, Turns turns, EventQueue queue, Allocator slub, object me)
+               pick=Py_ssize_t, turns=Turns, queue=EventQueue, slub=Allocator,
+               reclaim=Reclaim, rcu=Rcu, u=cython.double, freed=bint)
+cdef bint _event_loop(object sim, tuple env, object me)

@@ -242,13 +242,18 @@ class Simulation(PolicyOperations):
         the run); later events stay queued.  Operations stopped at a lock then are
         finished, even past ``until``, so that no operation is left half done."""
         self._end = self.end_ns if until is None else min(until, self.end_ns)
+        #: what the loop reads, gathered once here rather than by each greenlet that
+        #: takes the loop over (every operation stopped at a lock hands it on)
+        self._loop_env = (self.turns, self._queue, self.slub, self._end,
+                          self.workload.machine.cpus, self.rng.random, self.reclaim,
+                          self.rcu)
         self.turns.run(self._loop)
 
     def _loop(self) -> None:
         """The event loop (it runs in a greenlet: see :mod:`slabpolicy.kernel.turns`).
         It returns when the events are done or another greenlet has taken it over."""
-        turns = self.turns
-        if _event_loop(self, turns, self._queue, self.slub, turns.loop):
+        env = self._loop_env
+        if _event_loop(self, env, env[0].loop):
             self._drain()
 
     def _event(self, kind: int, t: int, a, b, c) -> None:
@@ -482,16 +487,12 @@ class Simulation(PolicyOperations):
             self._sample(self.end_ns)
 
 
-def _event_loop(sim: Simulation, turns: Turns, queue: EventQueue, slub: Allocator,
-                me) -> bool:
+def _event_loop(sim: Simulation, env: tuple, me) -> bool:
     """:meth:`Simulation._loop`'s loop, a function so that the compiled core can give
     its locals C types (``engine.pxd``) and call the queue's methods as C functions.
-    Returns whether this greenlet still runs the loop (it is then up to it to drain)."""
-    end = sim._end
-    ncpus = sim.workload.machine.cpus
-    rnd = sim.rng.random
-    reclaim = sim.reclaim
-    rcu = sim.rcu
+    ``env`` is ``Simulation._loop_env``.  Returns whether this greenlet still runs the
+    loop (it is then up to it to drain)."""
+    turns, queue, slub, end, ncpus, rnd, reclaim, rcu = env
     # `while True` and not `while turns.loop is me`: CPython 3.11 specialises a
     # function's code after a few unconditional backward jumps, and a loop whose
     # every pass ends in its own test has none (unspecialised, it runs 25% slower)

@@ -15,6 +15,7 @@ cdef class Turns:
     cdef public object loop, main, loop_fn, stopped, running
 
     cpdef bint must_wait(self, t)
+    @cython.locals(c=Continuation)
     cpdef defer_until(self, t, fn, a, b)
     @cython.locals(c=Continuation)
     cpdef resume(self, g, t)
