@@ -72,12 +72,22 @@ def test_log_is_math_log(x):
     assert outcome(draws.log, x) == outcome(math.log, x)
 
 
+#: where exp() overflows (past 709.78...), underflows to a subnormal and to 0
+EXP_EDGES = [709.782712893384, 709.7827128933841, 710.0, -708.4, -745.1, -745.2, -746.0]
+
+
+@pytest.mark.parametrize("x", EDGES + SPECIAL + EXP_EDGES)
+def test_exp_is_math_exp(x):
+    assert outcome(draws.exp, x) == outcome(math.exp, x)
+
+
 @settings(max_examples=3000, deadline=None)
 @given(st.floats(allow_nan=True, allow_infinity=True))
 def test_every_float_rounds_truncates_and_logs_as_python_does(x):
     assert outcome(draws.round_half_even, x) == outcome(round, x)
     assert outcome(draws.trunc, x) == outcome(int, x)
     assert outcome(draws.log, x) == outcome(math.log, x)
+    assert outcome(draws.exp, x) == outcome(math.exp, x)
 
 
 @settings(max_examples=2000, deadline=None)
@@ -93,12 +103,13 @@ def test_an_exponential_gap_is_int_of_expovariate(u, per_ns):
 def test_the_compiled_core_uses_c_functions():
     """On the compiled core the names are draws.pxd's C functions, not Python's (so
     that the tests above compare the two); on the pure one they are Python's."""
-    python_ones = (draws.log is math.log, draws.trunc is int, draws.round_half_even is round)
+    python_ones = (draws.log is math.log, draws.exp is math.exp, draws.trunc is int,
+                   draws.round_half_even is round)
     if _core.running() == _core.COMPILED_CORE:
-        assert python_ones == (False, False, False)
+        assert python_ones == (False, False, False, False)
         assert not isinstance(Sampler.draw, types.FunctionType)    # a cpdef method
     else:
-        assert python_ones == (True, True, True)
+        assert python_ones == (True, True, True, True)
         assert isinstance(Sampler.draw, types.FunctionType)
 
 
@@ -144,7 +155,8 @@ def old_sampler(dist, rng):
 
 DISTRIBUTIONS = [
     Exponential(40_000_000), Exponential(0.3), Exponential(2.5), Exponential(3 * 2 ** 70),
-    LogNormal(1_000_000, 0.5), LogNormal(1e9, 200), Pareto(1_000, 3.0), Pareto(1, 0.01),
+    LogNormal(1_000_000, 0.5), LogNormal(1e9, 200), LogNormal(0.001, 3), LogNormal(5e18, 1),
+    LogNormal(2e9, 1e12), Pareto(1_000, 3.0), Pareto(1, 0.01),
     Pareto(7, 1), Fixed(2.5), Fixed(3.5), Fixed(0), Forever(),
     Mixture(((0.99, Exponential(40_000_000)), (0.01, Forever()))),
     Mixture(((5, Fixed(9)),)),

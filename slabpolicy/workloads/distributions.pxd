@@ -30,7 +30,11 @@ cdef class ClampedSampler(Sampler):
     cpdef object variate(self)
 
 cdef class LogNormalSampler(ClampedSampler):
-    cdef public object lognorm, mu, sigma
+    cdef public object rnd, mu, sigma
+
+    @cython.locals(magic=cython.double, u1=cython.double, u2=cython.double,
+                   z=cython.double, zz=cython.double)
+    cpdef object variate(self)
 
 cdef class ParetoSampler(ClampedSampler):
     cdef public object pareto, scale, alpha

@@ -1,12 +1,13 @@
-# The compiled core's log, trunc and round_half_even (draws.py says what they are and
-# why): C functions that compute what CPython 3.11 computes in C for math.log(x),
-# int(x) and round(x) of a float x, with the same C functions (libm's log and round,
-# CPython's PyLong_FromDouble).  Their bodies are here, not in draws.py, because on
+# The compiled core's log, exp, trunc and round_half_even (draws.py says what they are
+# and why): C functions that compute what CPython 3.11 computes in C for math.log(x),
+# math.exp(x), int(x) and round(x) of a float x, with the same C functions (libm's log,
+# exp and round, CPython's PyLong_FromDouble).  Their bodies are here, not in draws.py, because on
 # the pure-Python core those names are Python's functions themselves.  `cpdef`: the
 # engine and the samplers call them as inline C, and Python (the tests) can call them.
 # Cython also binds those Python wrappers as globals of every module that cimports
 # this one (engine, distributions): none of them may have a global of these names.
 from libc.math cimport INFINITY, fabs
+from libc.math cimport exp as libm_exp
 from libc.math cimport log as libm_log
 from libc.math cimport round as libm_round
 from cpython.long cimport PyLong_FromDouble
@@ -19,6 +20,19 @@ cpdef inline double log(double x) except? -1.0:
         return libm_log(x)
     from math import log as math_log
     return math_log(x)
+
+
+cpdef inline double exp(double x) except? -1.0:
+    # Modules/mathmodule.c, math_1(x, exp, 1): exp(x) where x and exp(x) are finite
+    # (an underflow to 0 or a subnormal is a result there too); an infinity, NaN and
+    # an overflow (OverflowError) are math.exp's own cases
+    cdef double r
+    if -INFINITY < x < INFINITY:
+        r = libm_exp(x)
+        if r < INFINITY:
+            return r
+    from math import exp as math_exp
+    return math_exp(x)
 
 
 cpdef inline object trunc(double x):

@@ -6,6 +6,7 @@ A lifetime or the time to a stream's next allocation is a float drawn from
 they are named once here:
 
 * ``log(x)``: ``math.log(x)`` of a float;
+* ``exp(x)``: ``math.exp(x)`` of a float (a lognormal draw's last step);
 * ``trunc(x)``: ``int(x)`` of a float (towards zero);
 * ``round_half_even(x)``: ``round(x)`` of a float (halves to even).
 
@@ -17,6 +18,10 @@ without a Python call, an argument tuple or a float object in between:
 * ``math.log`` of a float is ``m_log()`` of Modules/mathmodule.c: libm's
   ``log(x)`` for a positive finite ``x`` (the only case where the compiled
   ``log`` does not call ``math.log`` itself);
+* ``math.exp`` of a float is ``math_1(x, exp, 1)`` of Modules/mathmodule.c:
+  libm's ``exp(x)`` where ``x`` and the result are finite (the only case where
+  the compiled ``exp`` does not call ``math.exp`` itself: an infinity, NaN and an
+  overflow, which raises OverflowError, are ``math.exp``'s);
 * ``int()`` of a float is ``float___trunc___impl()`` of Objects/floatobject.c:
   ``PyLong_FromDouble(x)`` (a C cast where ``x`` fits a C long, else exact);
 * ``round()`` of a float is ``float___round___impl()`` without ndigits: libm's
@@ -37,11 +42,11 @@ try:
 except ImportError:     # Cython is not a runtime dependency: the .py runs as it is
     from slabpolicy import _cython_stub as cython
 
-__all__ = ["log", "trunc", "round_half_even"]
+__all__ = ["log", "exp", "trunc", "round_half_even"]
 
 if not cython.compiled:
     # Python's own functions; the compiled core has draws.pxd's instead (Cython
     # drops this block when it compiles the module)
-    from math import log
+    from math import exp, log
     trunc = int
     round_half_even = round
