@@ -25,14 +25,13 @@ PERCENTILES = (("p50", 50.0), ("p90", 90.0), ("p99", 99.0), ("p999", 99.9))
 
 
 def _exact_slot(value: int) -> int:
-    """``value``'s counter in ``exact`` (the value itself) if 0 <= value < EXACT_BELOW,
-    else -1.  Compiled, the value is made a C integer once and compared in C
-    (histogram.pxd), where Python compared it twice against a module global."""
-    if cython.compiled:
-        overflow = 0
-        v = PyLong_AsLongLongAndOverflow(value, cython.address(overflow))
-        return v if overflow == 0 and 0 <= v < EXACT_BELOW else -1
-    return value if 0 <= value < EXACT_BELOW else -1
+    """Compiled core (:meth:`Histogram.record`): ``value``'s counter in ``exact`` (the
+    value itself) if 0 <= value < EXACT_BELOW, else -1; the value is made a C integer
+    once and compared in C (histogram.pxd), where the generic code compared it twice
+    against a module global."""
+    overflow = 0
+    v = PyLong_AsLongLongAndOverflow(value, cython.address(overflow))
+    return v if overflow == 0 and 0 <= v < EXACT_BELOW else -1
 
 
 class Histogram:
@@ -51,7 +50,10 @@ class Histogram:
         """Add ``n`` observations of ``value`` (exact ``max``, bucketed percentiles)."""
         if value > self.max:
             self.max = value
-        slot = _exact_slot(value)
+        if cython.compiled:
+            slot = _exact_slot(value)
+        else:                       # inline: a call per record costs the pure core
+            slot = value if 0 <= value < EXACT_BELOW else -1
         if slot >= 0:
             self.exact[slot] += n
         else:
