@@ -92,6 +92,21 @@ def test_a_counter_written_by_hand_is_caught_by_the_next_full_walk():
     assert first_seen == kit.t
 
 
+def test_a_full_walk_forgets_a_cache_destroyed_since_the_last_check():
+    """The full walk writes each cache's figures over those of the last count; those
+    of a cache destroyed meanwhile go (the checker keeps no destroyed cache alive)."""
+    kit = Kit(cpus=2, strict=False)
+    cache = kit.cache(kit.memcg("a"), "dentry")            # no slab yet
+    checker = kit.sim.checker
+    assert check(kit) == [] and cache in checker._counted_memcg    # the first: a full walk
+    while checker.judged % EVERY:                          # recounts up to the next walk
+        assert check(kit) == []
+    kit.slub.kmem_cache_destroy(cache)
+    assert check(kit) == []                                # the full walk
+    assert checker.judged == EVERY + 1
+    assert cache not in checker._counted_memcg and cache not in checker._counted_pages
+
+
 def test_a_counter_written_by_hand_is_caught_at_the_end():
     kit, cache = kit_with_a_slab()
     cache.node[0].nr_slabs -= 1

@@ -211,3 +211,17 @@ def test_no_hook_call_scales_with_operations(monkeypatch, tmp_path, label, obser
             f"observer saw R {dict(seen1)}, 4R {dict(seen4)}; {counts}")
         assert calls1["slabpolicy_tick"] == calls4["slabpolicy_tick"] > 0, counts
         assert calls4["slabpolicy_dead_cache_free"] > 0, counts   # dead caches took frees
+
+
+@pytest.mark.parametrize("observe", [False, True], ids=["policy-only", "observer-on-every-hook"])
+def test_a_memcg_cache_is_asked_for_only_when_a_plugin_answers(monkeypatch, tmp_path, observe):
+    """leave-in-place does not implement slabpolicy_memcg_cache: the engine makes each
+    memcg's copy of a kind (kmem_cache_dup()) without a hook call.  A plugin that
+    implements it is asked once per memcg and kind the memcg allocates from."""
+    result, calls, seen = counted_run(monkeypatch, tmp_path, RATE, "leave-in-place", observe)
+    assert result["ops"]["alloc"] > 0
+    if observe:
+        assert 0 < seen["slabpolicy_memcg_cache"] == calls["slabpolicy_memcg_cache"] \
+            <= CGROUPS * KINDS
+    else:
+        assert calls["slabpolicy_memcg_cache"] == 0

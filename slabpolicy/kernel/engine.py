@@ -148,6 +148,10 @@ class Simulation(PolicyOperations):
             self.slub.dead_cache_free = self._dead_cache_free
         self.slub.on_dead_cache_empty = self._dead_cache_empty
         self._has_tick = bool(hook.slabpolicy_tick.get_hookimpls())
+        #: whether a plugin answers slabpolicy_memcg_cache: if none does, memcg_cache()
+        #: makes the kmem_cache_dup() copy without a hook call (a pluggy call that finds
+        #: no implementation takes 2-4 us, 4% of many-small-cgroups' 1,800 caches)
+        self._asks_memcg_cache = bool(hook.slabpolicy_memcg_cache.get_hookimpls())
         self._kind_index = {k.name: i for i, k in enumerate(workload.caches)}
         #: the replay of the workload's trace, if it has one (slabpolicy.traces.replay)
         self.replay = None
@@ -183,8 +187,10 @@ class Simulation(PolicyOperations):
             if memcg.is_root:
                 cache = root_cache
             else:
-                cache = self.hook.slabpolicy_memcg_cache(
-                    sim=self, memcg=memcg, kind=root_cache.kind, root_cache=root_cache)
+                cache = None
+                if self._asks_memcg_cache:
+                    cache = self.hook.slabpolicy_memcg_cache(
+                        sim=self, memcg=memcg, kind=root_cache.kind, root_cache=root_cache)
                 if cache is None:
                     cache = self.slub.kmem_cache_dup(root_cache, memcg)
             memcg.caches[index] = cache
