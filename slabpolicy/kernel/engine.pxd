@@ -26,13 +26,19 @@ from slabpolicy.kernel.reclaim cimport Reclaim
 from slabpolicy.kernel.slub cimport Allocator, KmemCache, Slab
 from slabpolicy.kernel.turns cimport Turns
 
+# The event kinds (event_kinds.py) as C constants of this module, and an event's kind
+# a C integer in the loop: its chain of tests compares C integers, not Python ints
+# (a kind is one of the small constants of event_kinds.py)
+cdef Py_ssize_t ALLOC, FREE, FREE_ACCOUNTED, ARRIVE, OFFLINE, RESUME, CALL, SAMPLE
+cdef Py_ssize_t TURN, MIGRATE, KERNEL, UNUSED, EXPIRE, RCU_FREE, RCU_BATCH
+
 cdef class _Stream:
     cdef public object memcg, index, cache, objcg, defer
     cdef public Sampler life, unused_life
     cdef public list cpus
     cdef public double per_ns, remote_free
 
-@cython.locals(event=tuple, st=_Stream, memcg=MemCgroup, cache=KmemCache,
+@cython.locals(event=tuple, kind=Py_ssize_t, st=_Stream, memcg=MemCgroup, cache=KmemCache,
                slab=Slab, cpus=list, cpu=Py_ssize_t, fcpu=Py_ssize_t, ncpus=Py_ssize_t,
                pick=Py_ssize_t, turns=Turns, queue=EventQueue, slub=Allocator,
                reclaim=Reclaim, rcu=Rcu, u=cython.double, freed=bint)
