@@ -3,7 +3,8 @@ event runs by time, then by the order it was queued in (its ``seq``)."""
 from __future__ import annotations
 
 from slabpolicy.api.testing import Kit
-from slabpolicy.kernel.engine import ALLOC, _Stream
+from slabpolicy.kernel.engine import _Stream
+from slabpolicy.kernel.event_kinds import ALLOC
 from slabpolicy.kernel.event_queue import EventQueue
 from slabpolicy.kernel.turns import Turns
 
