@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import os
 import sys
 import textwrap
 from pathlib import Path
@@ -182,6 +183,43 @@ def test_a_distribution_seen_twice_on_sys_path_counts_once(fake_dists, monkeypat
     copy.add("slabpolicy-twice", "0.3", {"twice": "fake_policy_twice"})
     assert policy_registry(make_plugin_manager())["twice"].source == \
         "entry point (slabpolicy-twice 0.3)"
+
+
+def _counting_scans(monkeypatch) -> list[str]:
+    """Count the scans of installed distributions (importlib.metadata.entry_points calls)."""
+    scans: list[str] = []
+    real = importlib.metadata.entry_points
+
+    def counted(**selection):
+        scans.append(selection.get("group", ""))
+        return real(**selection)
+    monkeypatch.setattr(importlib.metadata, "entry_points", counted)
+    return scans
+
+
+def test_the_entry_point_scan_is_kept_until_a_distribution_is_installed(fake_dists,
+                                                                         monkeypatch, tmp_path):
+    fake_dists.add("slabpolicy-first", "1.0", {"first": "fake_policy_first"},
+                   {"fake_policy_first": policy_module("first")})
+    make_plugin_manager()
+    scans = _counting_scans(monkeypatch)
+    for _ in range(3):                      # a compare worker's runs: one scan kept
+        assert "first" in policy_registry(make_plugin_manager())
+    assert scans == []
+    # a distribution installed into a directory on sys.path changes its mtime
+    mtime = fake_dists.root.stat().st_mtime_ns
+    fake_dists.add("slabpolicy-second", "2.0", {"second": "fake_policy_second"},
+                   {"fake_policy_second": policy_module("second")})
+    os.utime(fake_dists.root, ns=(mtime + 10**9, mtime + 10**9))   # surely another tick
+    registry = policy_registry(make_plugin_manager())
+    assert registry["second"].source == "entry point (slabpolicy-second 2.0)"
+    assert scans == ["slabpolicy"]
+    # a directory put on sys.path
+    FakeDists(tmp_path / "site3", monkeypatch).add(
+        "slabpolicy-third", "3.0", {"third": "fake_policy_third"},
+        {"fake_policy_third": policy_module("third")})
+    assert "third" in policy_registry(make_plugin_manager())
+    assert scans == ["slabpolicy", "slabpolicy"]
 
 
 def test_a_local_file_on_policies_validate_and_run(tmp_path, tiny):

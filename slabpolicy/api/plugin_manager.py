@@ -39,6 +39,7 @@ import pluggy
 
 from slabpolicy import __version__
 from slabpolicy.api import hookspecs
+from slabpolicy.api.installed import declared_entry_points
 from slabpolicy.errors import PluginError
 from slabpolicy.interrupts import from_user
 from slabpolicy.api.policy import PLUGIN_API_VERSION, PolicySpec
@@ -181,14 +182,15 @@ def entry_points() -> list[EntryPointPlugin]:
     A distribution seen twice on ``sys.path`` (an ``.egg-info`` next to the
     installed copy) counts once, the first, as importlib.metadata has it; two
     distributions declaring the same entry-point name is an error naming both.
+    The scan itself is kept between calls while nothing installed can have
+    changed (:mod:`slabpolicy.api.installed`).
     """
     found: dict[str, EntryPointPlugin] = {}
     blocked = set(blocked_names())
-    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+    for ep, dist, version in declared_entry_points(ENTRY_POINT_GROUP):
         if ep.name in blocked:
             continue
-        metadata = ep.dist.metadata          # parsed once: name and version
-        plugin = EntryPointPlugin(ep, metadata["Name"] or "?", metadata["Version"] or "?")
+        plugin = EntryPointPlugin(ep, dist, version)
         if ep.name in found:
             other = found[ep.name]
             raise PluginError(
