@@ -394,6 +394,28 @@ def test_a_policy_method_with_a_wrong_signature_is_found_before_the_run(tmp_path
     assert failure(invoke("validate", tiny, "--plugin", plugin)) == expected
 
 
+def test_a_policy_class_checked_once_is_checked_again_when_a_hook_is_replaced():
+    from slabpolicy import hookimpl
+    from slabpolicy.api.plugin_manager import check_hooks
+
+    class Policy:
+        @hookimpl
+        def slabpolicy_memcg_offline(self, sim, memcg):
+            pass
+
+    pm = make_plugin_manager()
+    check_hooks(pm, Policy, "policy p")          # passes, and is remembered
+    check_hooks(pm, Policy(), "policy p")        # its objects too
+
+    @hookimpl
+    def slabpolicy_memcg_offline(self, sim, memcg, when):
+        pass
+    Policy.slabpolicy_memcg_offline = slabpolicy_memcg_offline
+    for plugin in (Policy, Policy()):
+        with pytest.raises(PluginError, match="takes argument 'when' that the hook does not pass"):
+            check_hooks(pm, plugin, "policy p")
+
+
 def test_a_policy_object_from_a_function_factory_is_checked_when_registered(tmp_path, tiny):
     plugin = write(tmp_path / "function_factory.py", """\
         from slabpolicy import PolicySpec, hookimpl
