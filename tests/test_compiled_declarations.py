@@ -24,7 +24,7 @@ DECLARED = {
     "memcg_stock": ["MemcgStock"],
     "objcg": ["ObjCgroup", "ObjStock", "ObjcgAccounting"],
     "objcg_eras": ["ObjcgAccounting59"],
-    "list_lru": ["LruItem", "ListLru"],
+    "list_lru": ["LruItem", "ListLruOne", "ListLru"],
     "rcu": ["Rcu"],
     "reclaim": ["Reclaim"],
     "engine": ["_Stream"],

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import os
 import sys
 import textwrap
 from pathlib import Path
@@ -184,6 +185,43 @@ def test_a_distribution_seen_twice_on_sys_path_counts_once(fake_dists, monkeypat
         "entry point (slabpolicy-twice 0.3)"
 
 
+def _counting_scans(monkeypatch) -> list[str]:
+    """Count the scans of installed distributions (importlib.metadata.entry_points calls)."""
+    scans: list[str] = []
+    real = importlib.metadata.entry_points
+
+    def counted(**selection):
+        scans.append(selection.get("group", ""))
+        return real(**selection)
+    monkeypatch.setattr(importlib.metadata, "entry_points", counted)
+    return scans
+
+
+def test_the_entry_point_scan_is_kept_until_a_distribution_is_installed(fake_dists,
+                                                                         monkeypatch, tmp_path):
+    fake_dists.add("slabpolicy-first", "1.0", {"first": "fake_policy_first"},
+                   {"fake_policy_first": policy_module("first")})
+    make_plugin_manager()
+    scans = _counting_scans(monkeypatch)
+    for _ in range(3):                      # a compare worker's runs: one scan kept
+        assert "first" in policy_registry(make_plugin_manager())
+    assert scans == []
+    # a distribution installed into a directory on sys.path changes its mtime
+    mtime = fake_dists.root.stat().st_mtime_ns
+    fake_dists.add("slabpolicy-second", "2.0", {"second": "fake_policy_second"},
+                   {"fake_policy_second": policy_module("second")})
+    os.utime(fake_dists.root, ns=(mtime + 10**9, mtime + 10**9))   # surely another tick
+    registry = policy_registry(make_plugin_manager())
+    assert registry["second"].source == "entry point (slabpolicy-second 2.0)"
+    assert scans == ["slabpolicy"]
+    # a directory put on sys.path
+    FakeDists(tmp_path / "site3", monkeypatch).add(
+        "slabpolicy-third", "3.0", {"third": "fake_policy_third"},
+        {"fake_policy_third": policy_module("third")})
+    assert "third" in policy_registry(make_plugin_manager())
+    assert scans == ["slabpolicy", "slabpolicy"]
+
+
 def test_a_local_file_on_policies_validate_and_run(tmp_path, tiny):
     plugin = write(tmp_path / "local_policy.py", policy_module("local"))
     rows = {r["name"]: r for r in json.loads(ok(invoke("policies", "--plugin", plugin,
@@ -354,6 +392,28 @@ def test_a_policy_method_with_a_wrong_signature_is_found_before_the_run(tmp_path
                 f"that the hook does not pass; the hook is def slabpolicy_memcg_offline(sim, memcg)")
     assert failure(invoke("policies", "--plugin", plugin)) == expected
     assert failure(invoke("validate", tiny, "--plugin", plugin)) == expected
+
+
+def test_a_policy_class_checked_once_is_checked_again_when_a_hook_is_replaced():
+    from slabpolicy import hookimpl
+    from slabpolicy.api.plugin_manager import check_hooks
+
+    class Policy:
+        @hookimpl
+        def slabpolicy_memcg_offline(self, sim, memcg):
+            pass
+
+    pm = make_plugin_manager()
+    check_hooks(pm, Policy, "policy p")          # passes, and is remembered
+    check_hooks(pm, Policy(), "policy p")        # its objects too
+
+    @hookimpl
+    def slabpolicy_memcg_offline(self, sim, memcg, when):
+        pass
+    Policy.slabpolicy_memcg_offline = slabpolicy_memcg_offline
+    for plugin in (Policy, Policy()):
+        with pytest.raises(PluginError, match="takes argument 'when' that the hook does not pass"):
+            check_hooks(pm, plugin, "policy p")
 
 
 def test_a_policy_object_from_a_function_factory_is_checked_when_registered(tmp_path, tiny):

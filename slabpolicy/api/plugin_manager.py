@@ -39,6 +39,7 @@ import pluggy
 
 from slabpolicy import __version__
 from slabpolicy.api import hookspecs
+from slabpolicy.api.installed import declared_entry_points
 from slabpolicy.errors import PluginError
 from slabpolicy.interrupts import from_user
 from slabpolicy.api.policy import PLUGIN_API_VERSION, PolicySpec
@@ -181,14 +182,15 @@ def entry_points() -> list[EntryPointPlugin]:
     A distribution seen twice on ``sys.path`` (an ``.egg-info`` next to the
     installed copy) counts once, the first, as importlib.metadata has it; two
     distributions declaring the same entry-point name is an error naming both.
+    The scan itself is kept between calls while nothing installed can have
+    changed (:mod:`slabpolicy.api.installed`).
     """
     found: dict[str, EntryPointPlugin] = {}
     blocked = set(blocked_names())
-    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+    for ep, dist, version in declared_entry_points(ENTRY_POINT_GROUP):
         if ep.name in blocked:
             continue
-        metadata = ep.dist.metadata          # parsed once: name and version
-        plugin = EntryPointPlugin(ep, metadata["Name"] or "?", metadata["Version"] or "?")
+        plugin = EntryPointPlugin(ep, dist, version)
         if ep.name in found:
             other = found[ep.name]
             raise PluginError(
@@ -347,16 +349,14 @@ def check_hooks(pm: pluggy.PluginManager, plugin: object, where: str) -> None:
     ``self``, or a hook function not marked ``@hookimpl`` (pluggy would silently
     never call it); each names the line of the ``def``.
     """
+    hooks = _hook_routines(plugin)
+    key, kind = _checked_as(plugin)
+    functions = tuple((attr, getattr(f, "__func__", f)) for attr, f in hooks)
+    passed = _CHECKED.setdefault(key, {})
+    if passed.get(kind) == functions:
+        return
     specs = hook_arguments()
-    for attr in dir(plugin):
-        if not attr.startswith(HOOK_PREFIX):
-            continue
-        try:
-            function = getattr(plugin, attr)
-        except Exception:
-            continue
-        if not inspect.isroutine(function):
-            continue
+    for attr, function in hooks:
         opts = pm.parse_hookimpl_opts(plugin, attr)
         if opts is None:
             if attr in specs and getattr(function, f"{hookspecs.PROJECT}_spec", None) is None:
@@ -384,6 +384,39 @@ def check_hooks(pm: pluggy.PluginManager, plugin: object, where: str) -> None:
             raise PluginError(f"{_at(where, function)}: {attr}({', '.join(args)}) takes "
                               f"{what} {', '.join(map(repr, extra))} that the hook does not pass; "
                               f"the hook is def {attr}({', '.join(specs[attr])})")
+    passed[kind] = functions
+
+
+def _hook_routines(plugin: object) -> list[tuple[str, object]]:
+    """``plugin``'s ``slabpolicy_*`` attributes that are routines, by name."""
+    hooks = []
+    for attr in dir(plugin):
+        if not attr.startswith(HOOK_PREFIX):
+            continue
+        try:
+            function = getattr(plugin, attr)
+        except Exception:
+            continue
+        if inspect.isroutine(function):
+            hooks.append((attr, function))
+    return hooks
+
+
+#: What check_hooks() passed, so that the same plugin is not inspected again at each
+#: run (inspect.signature() of every hook: 1-2 ms a run): a module or a class (for a
+#: policy object, its class) -> {what was checked: its hook functions}.  A module or
+#: class whose hooks were added or replaced since is checked again; a file plugin,
+#: executed afresh for every run, is a new module each time.
+_CHECKED: weakref.WeakKeyDictionary[object, dict[str, tuple]] = weakref.WeakKeyDictionary()
+
+
+def _checked_as(plugin: object) -> tuple[object, str]:
+    """Where ``plugin``'s check is recorded in _CHECKED: the key and what it is."""
+    if isinstance(plugin, ModuleType):
+        return plugin, "module"
+    if inspect.isclass(plugin):
+        return plugin, "class"
+    return type(plugin), "object"
 
 
 def _register(pm: pluggy.PluginManager, plugin: object, name: str, where: str | None = None) -> None:

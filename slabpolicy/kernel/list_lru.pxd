@@ -1,11 +1,14 @@
 # Cython declarations for list_lru.py, used only when the core is compiled (setup.py):
 # an unused object's item is a C structure (its cache and slab C types, the list it is
-# on a dict), made by lru_item() as a C allocation; list_lru_add()/list_lru_del() and
-# charged_memcg() read its fields as C structure members.  Every other value stays a
-# Python object.  LruItem declares exactly its __slots__; ListLru keeps a `__dict__`, as
-# the pure-Python class has, and is final (nothing subclasses it), so that calls of its
-# cpdef methods skip the lookup of an override on the instance, which a class with a
-# `__dict__` otherwise makes at each call whenever two lists alternate.
+# on and its neighbours there C types too), made by lru_item() as a C allocation;
+# list_lru_add()/list_lru_del() link and unlink it with C stores, and charged_memcg()
+# reads its fields as C structure members.  Every other value stays a Python object,
+# but the counts of items (nr_items), at most the objects that exist in this process.
+# LruItem and ListLruOne declare exactly their __slots__; ListLru keeps a `__dict__`, as
+# the pure-Python class has.  ListLru and ListLruOne are final (nothing subclasses
+# them), so that calls of their cpdef methods skip the lookup of an override on the
+# instance, which a class with a `__dict__` otherwise makes at each call whenever two
+# lists alternate.
 cimport cython
 
 from slabpolicy.kernel.locks cimport Lock
@@ -13,13 +16,28 @@ from slabpolicy.kernel.memcg cimport MemCgroup
 from slabpolicy.kernel.slub cimport Allocator, KmemCache, Slab
 
 
+cdef class ListLruOne
+
 cdef class LruItem:
     cdef public KmemCache cache
     cdef public Slab slab
     # a node index, as Slab.node (slub.pxd)
     cdef public Py_ssize_t node
     cdef public object objcg, since, freed
-    cdef public dict lru
+    cdef public ListLruOne lru
+    cdef public LruItem prev, next
+
+@cython.final
+cdef class ListLruOne:
+    cdef public LruItem head, tail
+    cdef public Py_ssize_t nr_items
+
+    @cython.locals(tail=LruItem)
+    cpdef add_tail(self, LruItem item)
+    @cython.locals(prev=LruItem, nxt=LruItem)
+    cpdef remove(self, LruItem item)
+    @cython.locals(item=LruItem)
+    cpdef splice_init(self, ListLruOne dst)
 
 @cython.locals(cache=KmemCache)
 cpdef object charged_memcg(LruItem item)
@@ -32,13 +50,14 @@ cdef class ListLru:
     cdef public Allocator slub
     cdef public dict lists
     cdef public list locks
-    cdef public object name, memcg_aware, nr_items
+    cdef public object name, memcg_aware
+    cdef public Py_ssize_t nr_items
 
     @cython.locals(lists=list)
     cpdef list_one(self, MemCgroup memcg, Py_ssize_t node)
     @cython.locals(lists=list)
     cpdef list memcg_lists(self, MemCgroup memcg)
-    @cython.locals(slub=Allocator, lst=dict, lock=Lock, node=Py_ssize_t)
+    @cython.locals(slub=Allocator, lst=ListLruOne, lock=Lock, node=Py_ssize_t)
     cpdef add(self, LruItem item, MemCgroup memcg)
-    @cython.locals(slub=Allocator, lock=Lock)
+    @cython.locals(slub=Allocator, lock=Lock, lst=ListLruOne)
     cpdef delete(self, LruItem item)

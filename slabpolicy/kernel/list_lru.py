@@ -22,10 +22,14 @@ that is what :meth:`ListLru.memcgs_with_items` gives the reclaim loop.  Before
 4.0 the lists were per superblock only (``memcg_aware=False``): memcg reclaim
 never reached them, only global reclaim did.
 
-An object is an :class:`LruItem`; a list is a dict used as an ordered set
-(insertion order: head = oldest), so add, delete and walking from the head are
-all O(1) per object; an item holds the list it is on (the kernel's
-``list_head``), so that taking it off needs no lookup of its (memcg, node) key.
+An object is an :class:`LruItem`; a list is a :class:`ListLruOne`, the kernel's
+``struct list_lru_one``: a doubly linked list through its items (the object's
+``list_head``, here the item's ``prev`` and ``next``), head = oldest, and its
+``nr_items``.  Add at the tail, delete and walking from the head are O(1) per
+object, as in the kernel, with no hashing (a dict used as an ordered set cost a
+tenth of an object's going unused on memory-pressure).  An item also holds the
+list it is on, so that taking it off needs no lookup of its (memcg, node) key
+(the kernel finds it from the object's page: list_lru_from_kmem()).
 """
 from __future__ import annotations
 
@@ -48,10 +52,85 @@ def charged_memcg(item: LruItem) -> MemCgroup:
 
 
 class LruItem:
-    """One unused object: where it lives, which list holds it, since when (made by
-    :func:`lru_item`)."""
+    """One unused object: where it lives, which list holds it and its neighbours
+    there, since when (made by :func:`lru_item`)."""
 
-    __slots__ = ("cache", "slab", "objcg", "node", "lru", "since", "freed")
+    __slots__ = ("cache", "slab", "objcg", "node", "lru", "prev", "next", "since", "freed")
+
+
+class ListLruOne:
+    """``struct list_lru_one`` (include/linux/list_lru.h, 4.0+): one memcg's unused
+    objects on one node, oldest first, linked through the items, and their count."""
+
+    __slots__ = ("head", "tail", "nr_items")
+
+    def __init__(self) -> None:
+        self.head: LruItem | None = None
+        self.tail: LruItem | None = None
+        self.nr_items = 0
+
+    def add_tail(self, item: LruItem) -> None:
+        """list_add_tail(&item, &l->list); l->nr_items++ (list_lru_add())."""
+        tail = self.tail
+        item.prev = tail
+        item.next = None
+        if tail is None:
+            self.head = item
+        else:
+            tail.next = item
+        self.tail = item
+        item.lru = self
+        self.nr_items += 1
+
+    def remove(self, item: LruItem) -> None:
+        """list_del_init(&item); l->nr_items-- (list_lru_del(), list_lru_isolate())."""
+        prev = item.prev
+        nxt = item.next
+        if prev is None:
+            self.head = nxt
+        else:
+            prev.next = nxt
+        if nxt is None:
+            self.tail = prev
+        else:
+            nxt.prev = prev
+        item.prev = item.next = None
+        item.lru = None
+        self.nr_items -= 1
+
+    def splice_init(self, dst: ListLruOne) -> None:
+        """list_splice_init(&self->list, &dst->list): this list's items go to the head
+        of ``dst`` (before its own), and this list is left empty."""
+        if self.head is None:
+            return
+        item = self.head
+        while item is not None:
+            item.lru = dst
+            item = item.next
+        if dst.head is None:
+            dst.tail = self.tail
+        else:
+            self.tail.next = dst.head
+            dst.head.prev = self.tail
+        dst.head = self.head
+        dst.nr_items += self.nr_items
+        self.head = self.tail = None
+        self.nr_items = 0
+
+    def items(self) -> list[LruItem]:
+        """The items, oldest first."""
+        out = []
+        item = self.head
+        while item is not None:
+            out.append(item)
+            item = item.next
+        return out
+
+    def __len__(self) -> int:
+        return self.nr_items
+
+    def __iter__(self):
+        return iter(self.items())
 
 
 def lru_item(cache: KmemCache, slab: Slab, objcg, since: int) -> LruItem:
@@ -66,6 +145,8 @@ def lru_item(cache: KmemCache, slab: Slab, objcg, since: int) -> LruItem:
     item.objcg = objcg          # its object cgroup, if the cache is accounted (5.9+)
     item.node = slab.node       # page_to_nid(): the list_lru_node it goes on
     item.lru = None             # the list it is on, None when off every list
+    item.prev = None            # its neighbours there (list_head)
+    item.next = None
     item.since = since          # when it became unused
     item.freed = False
     return item
@@ -78,25 +159,25 @@ class ListLru:
         self.name = name
         self.slub = slub
         self.memcg_aware = memcg_aware
-        #: memcg -> its list_lru_one of each node, oldest first (the kernel's
+        #: memcg -> its list_lru_one of each node (the kernel's
         #: lru->node[nid].memcg_lrus->lru[memcg_idx]); a memcg key, not a (memcg, node)
         #: one, spares a tuple and its hash per list_lru_add()
-        self.lists: dict[MemCgroup, list[dict[LruItem, None]]] = {}
+        self.lists: dict[MemCgroup, list[ListLruOne]] = {}
         self.locks = [slub.locks.new_lock("list_lru_lock", f"{name} node {n}")
                       for n in range(slub.machine.nodes)]
         self.nr_items = 0
 
-    def list_one(self, memcg: MemCgroup, node: int) -> dict[LruItem, None] | None:
+    def list_one(self, memcg: MemCgroup, node: int) -> ListLruOne | None:
         """list_lru_from_memcg_idx(): ``memcg``'s list of ``node``, None if it has none."""
         lists = self.lists.get(memcg)
         return lists[node] if lists is not None else None
 
-    def memcg_lists(self, memcg: MemCgroup) -> list[dict[LruItem, None]]:
+    def memcg_lists(self, memcg: MemCgroup) -> list[ListLruOne]:
         """``memcg``'s list of each node, made empty on first use (the kernel allocates
         them when the memcg gets its kmemcg_id: memcg_update_all_list_lrus(), 4.0)."""
         lists = self.lists.get(memcg)
         if lists is None:
-            lists = self.lists[memcg] = [{} for _ in self.locks]
+            lists = self.lists[memcg] = [ListLruOne() for _ in self.locks]
         return lists
 
     def owner(self, memcg: MemCgroup) -> MemCgroup:
@@ -116,8 +197,7 @@ class ListLru:
         owner = memcg if memcg.state == ONLINE and self.memcg_aware else self.owner(memcg)
         lst = self.memcg_lists(owner)[node]
         slub.now += slub.c_list_op
-        lst[item] = None
-        item.lru = lst
+        lst.add_tail(item)
         slub.unlock(lock)
         self.nr_items += 1
 
@@ -127,11 +207,11 @@ class ListLru:
         lock = self.locks[item.node]
         slub = self.slub
         slub.lock(lock)
-        removed = item.lru is not None
+        lst = item.lru
+        removed = lst is not None
         if removed:
             slub.now += slub.c_list_op
-            del item.lru[item]
-            item.lru = None
+            lst.remove(item)
             self.nr_items -= 1
         slub.unlock(lock)
         return removed
@@ -151,16 +231,13 @@ class ListLru:
         slub = self.slub
         lock = self.locks[node]
         slub.lock(lock)               # may wait for other operations: look up after it
-        lst = self.list_one(memcg, node) or {}
+        lst = self.list_one(memcg, node)
         isolated = []
         isolate = slub.costs["lru_isolate"]
-        for item in lst:
-            if len(isolated) == nr_to_walk:
-                break
+        while lst is not None and lst.head is not None and len(isolated) < nr_to_walk:
+            item = lst.head
+            lst.remove(item)
             isolated.append(item)
-        for item in isolated:
-            del lst[item]
-            item.lru = None
             slub.now += isolate
         slub.unlock(lock)
         self.nr_items -= len(isolated)
@@ -181,13 +258,7 @@ class ListLru:
             slub.lock(lock)
             slub.now += slub.c_list_op
             moved += len(src)
-            dsts = self.memcg_lists(parent)
-            dst = dsts[node]
-            if dst:
-                src.update(dst)       # the drained objects first, then the parent's own
-                for item in dst:
-                    item.lru = src    # ... which the drained list now is
-            dsts[node] = src
+            src.splice_init(self.memcg_lists(parent)[node])
             slub.unlock(lock)
         return moved
 

@@ -14,7 +14,9 @@ from slabpolicy.kernel.slub cimport Allocator, KmemCache, Slab
 from slabpolicy.kernel.turns cimport Turns
 
 
-cpdef kmem_cache_free(Allocator slub, object cache, Slab slab, object objcg, object cpu,
+# A cpu is a C integer where it indexes the per-cpu lists (cpu_free_at, the callback
+# segments): an index below the machine's cpu count, as in slub.pxd.
+cpdef kmem_cache_free(Allocator slub, object cache, Slab slab, object objcg, Py_ssize_t cpu,
                       object t, bint can_defer=*)
 
 @cython.final
@@ -29,15 +31,16 @@ cdef class Rcu:
     cdef public object kfree_batches, _free_cb, _gp_done_cb, _resume_cb, _list_lock_cb
 
     @cython.locals(slub=Allocator)
-    cpdef call_rcu(self, object cpu, object fn, object arg)
+    cpdef call_rcu(self, Py_ssize_t cpu, object fn, object arg)
     @cython.locals(slub=Allocator)
     cpdef _do_batch(self, object t, list batch, object cpu)
     @cython.locals(slub=Allocator, turns=Turns, slab=Slab, s=KmemCache, n=Py_ssize_t)
-    cpdef _run_batch(self, list batch, Py_ssize_t i, object cpu, object t)
+    cpdef _run_batch(self, list batch, Py_ssize_t i, Py_ssize_t cpu, object t)
     @cython.locals(slub=Allocator)
     cpdef _resume_batch(self, object now, list batch, tuple place)
-    @cython.locals(slub=Allocator, i=Py_ssize_t)
+    @cython.locals(slub=Allocator, i=Py_ssize_t, cpu=Py_ssize_t)
     cpdef _list_lock_turn(self, object now, list batch, tuple place)
-    cpdef free(self, KmemCache cache, Slab slab, object objcg, object cpu, object t)
+    @cython.locals(mode=str)
+    cpdef free(self, KmemCache cache, Slab slab, object objcg, Py_ssize_t cpu, object t)
     @cython.locals(slub=Allocator)
     cpdef free_event(self, object t, tuple obj, object cpu)

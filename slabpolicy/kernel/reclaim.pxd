@@ -19,6 +19,7 @@ cdef class Reclaim:
     cdef public Allocator slub
     cdef public Rcu rcu
     cdef public dict lrus
+    cdef public list lru_of_kind
     cdef public object sim, vfs_cache_pressure, small_cache_pressure, memcg_aware
     cdef public object memory_pages, wmark, kswapd_cpu, kswapd_active, kswapd_failures
     cdef public object scanned, freed, slabs_scanned, expired, drained, pages, time_ns

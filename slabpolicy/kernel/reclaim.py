@@ -103,6 +103,8 @@ class Reclaim:
         self.memcg_aware = memcg_aware
         #: the superblock's lists by cache kind index, scanned in that order
         self.lrus: dict[int, ListLru] = {}
+        #: the same lists indexed by cache kind (None: none yet), for the per-object paths
+        self.lru_of_kind: list[ListLru | None] = [None] * len(slub.kinds)
         self.memory_pages: int | None = None
         self.wmark = (0, 0, 0)
         if memory_bytes is not None:
@@ -155,6 +157,7 @@ class Reclaim:
             kind = self.slub.kinds[index]
             lru = self.lrus[index] = ListLru(kind.name, self.slub, self.memcg_aware)
             self.lrus = dict(sorted(self.lrus.items()))
+            self.lru_of_kind[index] = lru
         return lru
 
     # -- objects becoming unused, and going anyway -----------------------------------------
@@ -168,13 +171,15 @@ class Reclaim:
         slub = self.slub
         slub.begin(cpu, t)
         item = lru_item(cache, slab, objcg, slub.now)
-        lru = self.lrus.get(cache.index)
+        lru = self.lru_of_kind[cache.index]
         if lru is None:
             lru = self.lru(cache.index)
         lru.add(item, charged_memcg(item))
         slub.end(cpu)
-        if unused_life is not None and t + unused_life <= self.end_ns:
-            self.queue.push(t + unused_life, EXPIRE, item, None, cpu)
+        if unused_life is not None:
+            expiry = t + unused_life      # (one addition: past 2**30 ns, it makes an int)
+            if expiry <= self.end_ns:
+                self.queue.push(expiry, EXPIRE, item, None, cpu)
         return item
 
     def _expire_event(self, t: int, item: LruItem, cpu: int) -> None:
@@ -182,7 +187,7 @@ class Reclaim:
             return                      # reclaim freed it already
         slub = self.slub
         slub.begin(cpu, t)
-        lru = self.lrus[item.cache.index]
+        lru = self.lru_of_kind[item.cache.index]
         if item.lru is not None and lru.delete(item):
             self._evict(item, cpu, t)     # (reclaim may have taken it while this waited)
             self.expired += 1
