@@ -31,7 +31,7 @@ needs a list move.  What is modelled (kernel/rcu/tree.c, Tree RCU):
   turn (kernel/turns.py, ``Turns.defer_until``).  A free that must then wait
   its turn at __slab_free()'s list_lock (a full slab of a cache that keeps a
   full list) stops the same way, holding its free_lock: its turn finishes the
-  free (Allocator.slab_free_continue()), then the rest of the batch.
+  free (Allocator._slab_free_continue()), then the rest of the batch.
 
 A cache's ``rcu`` mode (its kind's ``rcu`` field) says how its objects go:
 
@@ -221,7 +221,7 @@ class Rcu:
         (:meth:`_run_batch`): the free is finished, then the rest of the batch."""
         i, cpu, t, rest = place
         slub = self.slub
-        slub.slab_free_continue(rest, now)
+        slub._slab_free_continue(rest, now)
         slub.now = slub.cpu_free_at[cpu]        # as kmem_cache_free() ends
         self._run_batch(batch, i + 1, cpu, t)
 

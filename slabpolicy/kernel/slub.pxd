@@ -176,7 +176,7 @@ cdef class Allocator:
     cpdef _slab_free_recorded(self, KmemCache s, Slab slab, Py_ssize_t cpu, object start,
                               object objcg, bint can_defer)
     @cython.locals(s=KmemCache, slab=Slab, cpu=Py_ssize_t, n=KmemCacheNode, free_lock=Lock)
-    cpdef slab_free_continue(self, tuple rest, object now)
+    cpdef _slab_free_continue(self, tuple rest, object now)
     cdef _slab_free_end(self, Lock free_lock, Py_ssize_t cpu, object start, Histogram hist)
     @cython.locals(n=KmemCacheNode)
     cpdef slab_free_slowpath(self, KmemCache s, Slab slab, Py_ssize_t cpu, bint can_defer=*)

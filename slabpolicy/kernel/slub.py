@@ -537,7 +537,7 @@ class Allocator:
         """The acquisition of ``lock`` by ``cpu`` in its turn (arrived at ``arrived``, no
         earlier event left): wait while it is held, pay the lock cost.  What lock()
         does once the turn has come, and what an operation stopped as a continuation
-        before a lock (:meth:`slab_free_continue`) does at its turn."""
+        before a lock (:meth:`_slab_free_continue`) does at its turn."""
         if lock.held:
             acquired = self._queue_for(lock, arrived, cpu)
         else:
@@ -1086,7 +1086,7 @@ class Allocator:
         ``can_defer``: the caller is an operation whose rest can be queued as a call
         (an RCU batch, kernel/rcu.py).  A free that must then wait its turn at
         __slab_free()'s list_lock stops as a continuation rather than in its greenlet:
-        it returns what is left of it, for :meth:`slab_free_continue` at its turn,
+        it returns what is left of it, for :meth:`_slab_free_continue` at its turn,
         and the caller queues that with its own rest (Turns.defer_until).  Returns
         None when the free is done.
         """
@@ -1145,7 +1145,7 @@ class Allocator:
         self._slab_free_end(free_lock, cpu, start, hist)
         return None
 
-    def slab_free_continue(self, rest: tuple, now: int) -> None:
+    def _slab_free_continue(self, rest: tuple, now: int) -> None:
         """The turn, at ``now``, of a free stopped before __slab_free()'s list_lock
         (``rest``, from slab_free() with ``can_defer``): what the free would do when
         continued in its greenlet: take list_lock, finish __slab_free(), release its
