@@ -337,9 +337,9 @@ def test_during_scan_a_free_in_flight_when_the_flag_goes_up_releases_no_lock():
     objs = k.alloc(dentry, n=10, cpu=0)
     slowpath = k.slub.slab_free_slowpath
 
-    def flag_goes_up_meanwhile(s, slab, cpu):
+    def flag_goes_up_meanwhile(s, slab, cpu, can_defer):
         dentry.free_lock = dentry.policy_data["scan_lock"]
-        slowpath(s, slab, cpu)
+        return slowpath(s, slab, cpu, can_defer)
 
     k.slub.slab_free_slowpath = flag_goes_up_meanwhile
     k.free(dentry, objs[0], cpu=1, at=1_000_000)       # a remote free: __slab_free()
@@ -387,3 +387,44 @@ def test_hot_and_cold_scans_differ_by_the_per_object_difference(free_lock):
         latency[where] = k.sim.h_offline.max
     assert latency["cold"] - latency["hot"] == \
         71 * (COSTS["object_scan"] - COSTS["object_scan_hot"]) == 71 * 78
+
+
+def test_rcu_batches_freeing_into_full_slabs_take_both_locks_in_arrival_order():
+    """Two cpus' RCU batches land at the same grace-period end G, each freeing the first
+    object of a full dentry slab (cpu 0 wrote both) of the same memcg cache.  Cpu 0's
+    batch runs first and, cpu 1's batch queued before its free arrives at
+    memcg_scan_lock (G+5, after rcu_callback), stops before that free.  Cpu 1's free
+    arrives at G+5 too, with nothing earlier queued: it takes memcg_scan_lock (lock
+    16), pays free_slow 15, cmpxchg 5 and the line transfer of a slab cpu 0 wrote
+    (41), and reaches list_lock at G+82, after cpu 0's stopped free (G+5): it waits
+    for its turn there holding memcg_scan_lock, stopped as a continuation (kernel/rcu.py).
+    Cpu 0's free finds memcg_scan_lock held by that stopped free and queues behind
+    it; at G+82 cpu 1 takes list_lock (last taken by cpu 0: the bounce, 57), moves
+    its slab from the full to the partial list (2 list_op) and hands memcg_scan_lock
+    over at G+143; cpu 0 pays the bounce, free_slow and cmpxchg, and takes list_lock
+    at G+220, bounced too.  No hold of either lock overlaps another."""
+    c = COSTS
+    assert (c["rcu_callback"], c["lock"], c["lock_bounce"], c["line_transfer"]) == (5, 16, 57, 41)
+    k = kit(rcu={"dentry": "call_rcu"})
+    cg = k.memcg("a")
+    dentry = k.cache(cg, "dentry")
+    objs = k.alloc(dentry, n=2 * PER_SLAB + 1, cpu=0)
+    first, second = objs[0], objs[PER_SLAB]
+    assert first.where == second.where == FULL
+    list_lock = dentry.node[0].list_lock
+    holds_before = len(list_lock.trace)
+    at = k.t + 1_000
+    k.free_rcu(dentry, first, cpu=0, at=at)
+    k.free_rcu(dentry, second, cpu=1, at=at)
+    g = at + c["call_rcu"] + c["rcu_grace_period"]      # the kthread starts it after call_rcu()
+    k.run_until(g + 1_000_000)
+    assert k.sim.rcu.gp_end == g
+
+    assert dentry.free_lock.trace == [[1, g + 5, g + 5, g + 143], [0, g + 5, g + 143, g + 281]]
+    assert list_lock.trace[holds_before:] == [[1, g + 82, g + 82, g + 143],
+                                              [0, g + 220, g + 220, g + 281]]
+    scan = k.lock_stats("memcg_scan_lock")
+    assert (scan["acquisitions"], scan["contentions"], scan["wait_ns_total"]) == (2, 1, 138)
+    assert first.where == second.where == PARTIAL and first.inuse == second.inuse == PER_SLAB - 1
+    assert k.sim.rcu.invoked == 2 and k.sim.turns.stopped == 0
+    k.assert_accounting()

@@ -31,14 +31,13 @@ from tabulate import tabulate
 
 from slabpolicy.errors import SlabpolicyError
 from slabpolicy.kernel.locks import LockClass
+from slabpolicy.analysis.formats import FORMATS
 from slabpolicy.analysis.metrics import DEFAULT_METRICS, lookup, metric_paths, suggest
 from slabpolicy.analysis.stats import (EXACT_ABS, EXACT_REL, MIN_N_TEST, Paired,
                                        Summary, holm, paired, seeds_needed, summarize,
                                        wilcoxon_min_n, wilcoxon_min_p)
 
 SCHEMA = "slabpolicy.comparison/2"
-
-FORMATS = ("plain", "github", "latex", "html", "csv", "json")
 
 
 #: The statistics of a lock class (as /proc/lock_stat); a class no lock of a run

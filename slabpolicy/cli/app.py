@@ -18,6 +18,7 @@ from typing import Annotated, Any, Callable, Optional
 import typer
 from tabulate import tabulate
 
+from slabpolicy.analysis.formats import FORMATS as TABLE_FORMATS
 from slabpolicy.analysis.metrics import DEFAULT_METRICS
 from slabpolicy.runs import matrix
 from slabpolicy.kernel import geometry as geometry_mod
@@ -268,9 +269,21 @@ def summary_table(results: list[dict]) -> str:
 
 
 def _report():
-    """The report module (imported when a command renders a comparison)."""
+    """The report module, imported when a command first needs it: it brings numpy and
+    scipy.stats (:mod:`slabpolicy.analysis.formats`), which no other command pays for."""
     from slabpolicy.analysis import report
     return report
+
+
+def _load_report_meanwhile() -> None:
+    """Import the report's modules while compare's workers run (the parent only waits
+    on them then), rather than before they start or after they end.  An import that
+    fails here fails again, with its message, where the report needs it, once every
+    finished result is written."""
+    try:
+        _report()
+    except ImportError:
+        pass
 
 
 def _usage(message: str) -> SlabpolicyError:
@@ -347,8 +360,7 @@ def compare(
     manifest.json; running the same command again (same --out) reuses finished
     runs and runs only what is missing.
     """
-    report = _guarded(lambda: _report())
-    _check_format(fmt, tuple(report.FORMATS))
+    _check_format(fmt, TABLE_FORMATS)
     metrics = list(metric or ())
 
     def prepare():
@@ -379,7 +391,7 @@ def compare(
 
     outcome = _guarded(lambda: matrix.run_experiment(
         plan, directory, jobs=jobs, progress=_progress, on_result=on_result,
-        run_timeout=run_timeout))
+        run_timeout=run_timeout, meanwhile=_load_report_meanwhile))
     typer.echo(f"{directory}: {len(plan.runs)} runs ({outcome.ran} new, "
                f"{outcome.reused} reused); `slabpolicy report {directory}` shows them again",
                err=True)

@@ -6,7 +6,6 @@ from typing import Annotated, Optional
 
 import typer
 
-from slabpolicy.analysis import export as export_mod
 from slabpolicy.cli.app import _check_format, _echo, _guarded, _usage, app
 from slabpolicy.errors import SlabpolicyError
 from slabpolicy.runs import matrix
@@ -27,6 +26,8 @@ def export(
     pandas.read_csv or polars.read_parquet.  Parquet needs pyarrow:
     pip install 'slabpolicy[parquet]'.
     """
+    # imported here, not with the CLI: it needs the report's modules (numpy, scipy.stats)
+    from slabpolicy.analysis import export as export_mod
     _check_format(fmt, export_mod.FORMATS)
 
     def go() -> str | None:

@@ -11,11 +11,12 @@ from typing import Annotated, Optional
 
 import typer
 
-from slabpolicy.cli.app import (METRIC_HELP, WIDE_HELP, AllowPluginsOption, BaselineOption,
-                                BudgetOption, OptionOption, OutOption, PluginOption, PolicyOption,
-                                RunTimeoutOption, SetOption, TableFormatOption, YesOption, _budget,
-                                _check_baseline, _check_format, _check_metrics, _echo, _guarded,
-                                _progress, _render, _report, app)
+from slabpolicy.cli.app import (METRIC_HELP, TABLE_FORMATS, WIDE_HELP, AllowPluginsOption,
+                                BaselineOption, BudgetOption, OptionOption, OutOption,
+                                PluginOption, PolicyOption, RunTimeoutOption, SetOption,
+                                TableFormatOption, YesOption, _budget, _check_baseline,
+                                _check_format, _check_metrics, _echo, _guarded, _progress,
+                                _render, app)
 from slabpolicy.runs import matrix
 from slabpolicy.runs.budget import check_budget
 from slabpolicy.runs.monitor import DEFAULT_RUN_TIMEOUT
@@ -62,7 +63,7 @@ def sweep(
     only what is missing.  `slabpolicy report DIR` and `slabpolicy plot DIR`
     show the sweep again.
     """
-    _check_format(fmt, tuple(_guarded(_report).FORMATS))
+    _check_format(fmt, TABLE_FORMATS)
     metrics = list(metric or ())
 
     def prepare():

@@ -21,10 +21,12 @@ and free paths are plain method calls.
 """
 from __future__ import annotations
 
+import functools
 import random
 from types import GeneratorType
 from typing import Any, Callable
 
+from slabpolicy.api.hook_calls import direct_caller
 from slabpolicy.kernel import collector
 from slabpolicy.kernel.accounting import AccountingChecker
 from slabpolicy.kernel.costs import rcu_grace_period
@@ -151,13 +153,20 @@ class Simulation(PolicyOperations):
         self._pending_offline: set[MemCgroup] = set()   # rmdir'ed, waiting for children
         self._offlining: set[MemCgroup] = set()          # offline work in progress
         if hook.slabpolicy_dead_cache_free.get_hookimpls():
-            self.slub.dead_cache_free = self._dead_cache_free
+            # called on every slow-path free into a dead cache: the implementation
+            # itself where pluggy would only pass the call on (api/hook_calls.py)
+            self.slub.dead_cache_free = functools.partial(direct_caller(
+                hook.slabpolicy_dead_cache_free, ("sim", "cache", "slab", "cpu")), self)
         self.slub.on_dead_cache_empty = self._dead_cache_empty
         self._has_tick = bool(hook.slabpolicy_tick.get_hookimpls())
-        #: whether a plugin answers slabpolicy_memcg_cache: if none does, memcg_cache()
-        #: makes the kmem_cache_dup() copy without a hook call (a pluggy call that finds
-        #: no implementation takes 2-4 us, 4% of many-small-cgroups' 1,800 caches)
-        self._asks_memcg_cache = bool(hook.slabpolicy_memcg_cache.get_hookimpls())
+        #: slabpolicy_memcg_cache(sim, memcg, kind, root_cache), None when no plugin
+        #: answers it: memcg_cache() then makes the kmem_cache_dup() copy without a hook
+        #: call (a pluggy call that finds no implementation takes 2-4 us, 4% of
+        #: many-small-cgroups' 1,800 caches); one that answers is called directly where
+        #: pluggy would only pass the call on (api/hook_calls.py)
+        self._memcg_cache_hook = (direct_caller(hook.slabpolicy_memcg_cache,
+                                                ("sim", "memcg", "kind", "root_cache"))
+                                  if hook.slabpolicy_memcg_cache.get_hookimpls() else None)
         self._kind_index = {k.name: i for i, k in enumerate(workload.caches)}
         #: the replay of the workload's trace, if it has one (slabpolicy.traces.replay)
         self.replay = None
@@ -194,9 +203,8 @@ class Simulation(PolicyOperations):
                 cache = root_cache
             else:
                 cache = None
-                if self._asks_memcg_cache:
-                    cache = self.hook.slabpolicy_memcg_cache(
-                        sim=self, memcg=memcg, kind=root_cache.kind, root_cache=root_cache)
+                if self._memcg_cache_hook is not None:
+                    cache = self._memcg_cache_hook(self, memcg, root_cache.kind, root_cache)
                 if cache is None:
                     cache = self.slub.kmem_cache_dup(root_cache, memcg)
             memcg.caches[index] = cache
@@ -486,9 +494,6 @@ class Simulation(PolicyOperations):
         self.hook.slabpolicy_tick(sim=self, now_ns=self.slub.now)
 
     # -- hooks the allocator calls -------------------------------------------------------
-
-    def _dead_cache_free(self, cache: KmemCache, slab, cpu: int) -> bool | None:
-        return self.hook.slabpolicy_dead_cache_free(sim=self, cache=cache, slab=slab, cpu=cpu)
 
     def _dead_cache_empty(self, cache: KmemCache) -> None:
         self.hook.slabpolicy_dead_cache_empty(sim=self, cache=cache)

@@ -17,7 +17,7 @@ from slabpolicy.kernel.turns cimport Turns
 # A cpu is a C integer where it indexes the per-cpu lists (cpu_free_at, the callback
 # segments): an index below the machine's cpu count, as in slub.pxd.
 cpdef kmem_cache_free(Allocator slub, object cache, Slab slab, object objcg, Py_ssize_t cpu,
-                      object t)
+                      object t, bint can_defer=*)
 
 @cython.final
 cdef class Rcu:
@@ -28,7 +28,7 @@ cdef class Rcu:
     cdef public object sim, gp_state, gp_end, grace_periods, callbacks, invoked
     cdef public Histogram batch_sizes
     cdef public object pending_pages, pending_charged, typesafe_slabs, kfree_objects
-    cdef public object kfree_batches, _free_cb, _gp_done_cb, _resume_cb
+    cdef public object kfree_batches, _free_cb, _gp_done_cb, _resume_cb, _list_lock_cb
 
     @cython.locals(slub=Allocator)
     cpdef call_rcu(self, Py_ssize_t cpu, object fn, object arg)
@@ -41,6 +41,8 @@ cdef class Rcu:
     cpdef _run_batch(self, list batch, Py_ssize_t i, Py_ssize_t cpu, object t)
     @cython.locals(slub=Allocator)
     cpdef _resume_batch(self, object now, list batch, tuple place)
+    @cython.locals(slub=Allocator, i=Py_ssize_t, cpu=Py_ssize_t)
+    cpdef _list_lock_turn(self, object now, list batch, tuple place)
     @cython.locals(mode=str)
     cpdef free(self, KmemCache cache, Slab slab, object objcg, Py_ssize_t cpu, object t)
     @cython.locals(slub=Allocator)

@@ -28,7 +28,10 @@ needs a list move.  What is modelled (kernel/rcu/tree.c, Tree RCU):
   interleaved; a free whose cache has a ``free_lock`` (scan-and-move) takes it
   before anything else, and where it must wait its turn there the batch stops
   before that free, holding no lock, and goes on from it as a plain call at its
-  turn (kernel/turns.py, ``Turns.defer_until``).
+  turn (kernel/turns.py, ``Turns.defer_until``).  A free that must then wait
+  its turn at __slab_free()'s list_lock (a full slab of a cache that keeps a
+  full list) stops the same way, holding its free_lock: its turn finishes the
+  free (Allocator._slab_free_continue()), then the rest of the batch.
 
 A cache's ``rcu`` mode (its kind's ``rcu`` field) says how its objects go:
 
@@ -64,13 +67,18 @@ IDLE, REQUESTED, RUNNING = range(3)
 
 
 def kmem_cache_free(slub: Allocator, cache: KmemCache, slab: Slab, objcg, cpu: int,
-                    t: int) -> None:
+                    t: int, can_defer: bool = False) -> tuple | None:
     """kmem_cache_free() inside an operation already running on ``cpu``: the free's own
     cost and locks follow on the op clock.  An accounted object is freed to its slab's
-    (shared) cache and uncharged from its objcg, as the engine's frees are."""
+    (shared) cache and uncharged from its objcg, as the engine's frees are.  With
+    ``can_defer``, returns what is left of a free stopped before list_lock, as
+    Allocator.slab_free() does (the op clock is then the arrival at the lock)."""
     slub.cpu_free_at[cpu] = slub.now
-    slub.slab_free(slab.cache if objcg is not None else cache, slab, cpu, t, objcg)
-    slub.now = slub.cpu_free_at[cpu]
+    rest = slub.slab_free(slab.cache if objcg is not None else cache, slab, cpu, t, objcg,
+                          can_defer)
+    if rest is None:
+        slub.now = slub.cpu_free_at[cpu]
+    return rest
 
 
 class Rcu:
@@ -107,6 +115,7 @@ class Rcu:
         self._free_cb = self._d_free
         self._gp_done_cb = self._gp_done
         self._resume_cb = self._resume_batch
+        self._list_lock_cb = self._list_lock_turn
 
     # -- call_rcu() and grace periods ---------------------------------------------------
 
@@ -161,7 +170,10 @@ class Rcu:
         would stop at the lock: the same time, the same place in the event order,
         nothing held, so it continues as a call (:meth:`_resume_batch`) rather than
         in a greenlet of its own.  (A free that finds the cpu handed to another
-        operation, the clock at BUSY, waits for the cpu in slab_free() as before.)"""
+        operation, the clock at BUSY, waits for the cpu in slab_free() as before.)
+        A free that stops before list_lock returns what is left of it
+        (kmem_cache_free() with ``can_defer``): the batch stops there too, and
+        continues as a call (:meth:`_list_lock_turn`)."""
         slub = self.slub
         turns = slub.turns
         step = slub.c_rcu_callback
@@ -178,7 +190,10 @@ class Rcu:
                     slub.cpu_free_at[cpu] = BUSY
                     turns.defer_until(slub.now, self._resume_cb, batch, (i, cpu, t))
                     return
-                kmem_cache_free(slub, cache, slab, objcg, cpu, t)
+                rest = kmem_cache_free(slub, cache, slab, objcg, cpu, t, True)
+                if rest is not None:
+                    turns.defer_until(slub.now, self._list_lock_cb, batch, (i, cpu, t, rest))
+                    return
             else:
                 fn(arg, cpu, t)
             i += 1
@@ -195,7 +210,19 @@ class Rcu:
         slub.now = now
         slub.cur_cpu = cpu
         cache, slab, objcg = batch[i][1]
-        kmem_cache_free(slub, cache, slab, objcg, cpu, t)
+        rest = kmem_cache_free(slub, cache, slab, objcg, cpu, t, True)
+        if rest is not None:
+            slub.turns.defer_until(slub.now, self._list_lock_cb, batch, (i, cpu, t, rest))
+            return
+        self._run_batch(batch, i + 1, cpu, t)
+
+    def _list_lock_turn(self, now: int, batch: list, place: tuple) -> None:
+        """The turn of a batch stopped inside a free, before __slab_free()'s list_lock
+        (:meth:`_run_batch`): the free is finished, then the rest of the batch."""
+        i, cpu, t, rest = place
+        slub = self.slub
+        slub._slab_free_continue(rest, now)
+        slub.now = slub.cpu_free_at[cpu]        # as kmem_cache_free() ends
         self._run_batch(batch, i + 1, cpu, t)
 
     # -- what a cache's rcu mode does with a free ------------------------------------------

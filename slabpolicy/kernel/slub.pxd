@@ -125,6 +125,14 @@ cdef class Allocator:
     # -- the lock path
     @cython.locals(turns=Turns)
     cpdef lock(self, Lock lock)
+    # the helpers of the lock and free paths that only slub.py calls (_acquire,
+    # _must_stop, _slab_free_end, _slab_free_commit) are C methods (cdef): C calls
+    # without the check for a Python override a cpdef call makes on a class with a
+    # `__dict__`
+    @cython.locals(turns=Turns)
+    cdef _acquire(self, Lock lock, object arrived, Py_ssize_t cpu)
+    @cython.locals(turns=Turns)
+    cdef bint _must_stop(self, Py_ssize_t cpu) except -1
     cpdef unlock(self, Lock lock)
     @cython.locals(turns=Turns)
     cpdef wait_for_cpu(self, Py_ssize_t cpu, object t)
@@ -162,12 +170,18 @@ cdef class Allocator:
     cpdef deactivate_slab(self, KmemCache s, KmemCacheCpu c)
     # -- the free path
     @cython.locals(c=KmemCacheCpu)
-    cpdef slab_free(self, KmemCache s, Slab slab, Py_ssize_t cpu, object t, object objcg=*)
-    @cython.locals(c=KmemCacheCpu, hist=Histogram, free_lock=Lock)
+    cpdef slab_free(self, KmemCache s, Slab slab, Py_ssize_t cpu, object t, object objcg=*,
+                    bint can_defer=*)
+    @cython.locals(c=KmemCacheCpu, hist=Histogram, free_lock=Lock, n=KmemCacheNode)
     cpdef _slab_free_recorded(self, KmemCache s, Slab slab, Py_ssize_t cpu, object start,
-                              object objcg)
-    @cython.locals(n=KmemCacheNode, prior=bint)
-    cpdef slab_free_slowpath(self, KmemCache s, Slab slab, Py_ssize_t cpu)
+                              object objcg, bint can_defer)
+    @cython.locals(s=KmemCache, slab=Slab, cpu=Py_ssize_t, n=KmemCacheNode, free_lock=Lock)
+    cpdef _slab_free_continue(self, tuple rest, object now)
+    cdef _slab_free_end(self, Lock free_lock, Py_ssize_t cpu, object start, Histogram hist)
+    @cython.locals(n=KmemCacheNode)
+    cpdef slab_free_slowpath(self, KmemCache s, Slab slab, Py_ssize_t cpu, bint can_defer=*)
+    @cython.locals(prior=bint)
+    cdef _slab_free_commit(self, KmemCache s, Slab slab, Py_ssize_t cpu, KmemCacheNode n)
 
 # stat(s, si) as a module function, as in mm/slub.c: a C call from the paths, which adds
 # one to a C array (si is an index below NR_SLUB_STAT_ITEMS: a constant of the enum)

@@ -531,13 +531,31 @@ class Allocator:
             turns.wait_until(arrived)
             self.now = arrived
             self.cur_cpu = cpu
+        self._acquire(lock, arrived, cpu)
+
+    def _acquire(self, lock: Lock, arrived: int, cpu: int) -> None:
+        """The acquisition of ``lock`` by ``cpu`` in its turn (arrived at ``arrived``, no
+        earlier event left): wait while it is held, pay the lock cost.  What lock()
+        does once the turn has come, and what an operation stopped as a continuation
+        before a lock (:meth:`_slab_free_continue`) does at its turn."""
         if lock.held:
             acquired = self._queue_for(lock, arrived, cpu)
         else:
             acquired = lock.free_at if lock.free_at > arrived else arrived
         self.now = lock.take(arrived, acquired, cpu, self.c_lock, self.c_lock_bounce)
         # the holder: the running operation's greenlet (None outside a loop)
+        turns = self.turns
         lock.owner = turns.running if turns is not None else getcurrent()
+
+    def _must_stop(self, cpu: int) -> bool:
+        """Whether the operation running on ``cpu``, arriving at a lock now, must wait
+        for its turn there (as lock() would stop); if so, ``cpu`` is BUSY from now
+        on, and the caller stops as a continuation (Turns.defer_until)."""
+        turns = self.turns
+        if turns is not None and turns.must_wait(self.now):
+            self.cpu_free_at[cpu] = BUSY
+            return True
+        return False
 
     def _queue_for(self, lock: Lock, arrived: int, cpu: int) -> int:
         """Queue behind the stopped operation holding ``lock``; return when it is
@@ -1054,7 +1072,7 @@ class Allocator:
     # -- the free path -------------------------------------------------------------------
 
     def slab_free(self, s: KmemCache, slab: Slab, cpu: int, t: int,
-                  objcg: ObjCgroup | None = None) -> None:
+                  objcg: ObjCgroup | None = None, can_defer: bool = False) -> tuple | None:
         """kmem_cache_free(s, x) on ``cpu`` at time ``t``; ``s`` is the cache the object
         was allocated from, as the 2012 API has the caller name it.
 
@@ -1064,28 +1082,35 @@ class Allocator:
         free itself (``slabpolicy_dead_cache_free``).  A cache with a ``free_lock``
         takes it around every free, the fast path included; an accounted object is
         uncharged from its ``objcg`` first (memcg_slab_free_hook()).
+
+        ``can_defer``: the caller is an operation whose rest can be queued as a call
+        (an RCU batch, kernel/rcu.py).  A free that must then wait its turn at
+        __slab_free()'s list_lock stops as a continuation rather than in its greenlet:
+        it returns what is left of it, for :meth:`_slab_free_continue` at its turn,
+        and the caller queues that with its own rest (Turns.defer_until).  Returns
+        None when the free is done.
         """
         start = self.cpu_free_at[cpu]
         if start < t:
             start = t
         elif start >= BUSY:
             start = self.wait_for_cpu(cpu, t)
-            self._slab_free_recorded(s, slab, cpu, start, objcg)
-            return
+            return self._slab_free_recorded(s, slab, cpu, start, objcg, can_defer)
         c = s.cpu[cpu]
         if c.slab is slab and s.free_lock is None and objcg is None:
             c.freelist += 1
             slab.inuse -= 1
             self.cpu_free_at[cpu] = start + self.c_free_fast
             self.n_free_fast += 1
-            return
-        self._slab_free_recorded(s, slab, cpu, start, objcg)
+            return None
+        return self._slab_free_recorded(s, slab, cpu, start, objcg, can_defer)
 
     def _slab_free_recorded(self, s: KmemCache, slab: Slab, cpu: int, start: int,
-                            objcg: ObjCgroup | None) -> None:
+                            objcg: ObjCgroup | None, can_defer: bool) -> tuple | None:
         """The rest of slab_free(), whose latency is recorded: the free_lock, the
         uncharge, a fast path after them, or __slab_free().  A free that waited for
-        its cpu comes here whatever path it takes, so that it hands the cpu on."""
+        its cpu comes here whatever path it takes, so that it hands the cpu on.
+        Returns what is left of a free stopped before list_lock (see slab_free())."""
         c = s.cpu[cpu]
         self.now = start
         self.cur_cpu = cpu
@@ -1110,7 +1135,32 @@ class Allocator:
                                   crash="__slab_free()")
             elif not (s.dead and self.dead_cache_free is not None
                       and self.dead_cache_free(s, slab, cpu)):
-                self.slab_free_slowpath(slab.cache, slab, cpu)
+                n = self.slab_free_slowpath(slab.cache, slab, cpu, can_defer)
+                if n is not None:       # stopped before list_lock: the rest at its turn
+                    rest = (slab.cache, slab, cpu, n, free_lock, start)
+                    if free_lock is not None:
+                        # held by a stopped operation (the loop's greenlet runs on)
+                        free_lock.owner = rest
+                    return rest
+        self._slab_free_end(free_lock, cpu, start, hist)
+        return None
+
+    def _slab_free_continue(self, rest: tuple, now: int) -> None:
+        """The turn, at ``now``, of a free stopped before __slab_free()'s list_lock
+        (``rest``, from slab_free() with ``can_defer``): what the free would do when
+        continued in its greenlet: take list_lock, finish __slab_free(), release its
+        free_lock, hand the cpu on, record its latency."""
+        s, slab, cpu, n, free_lock, start = rest
+        self.now = now
+        self.cur_cpu = cpu
+        self._acquire(n.list_lock, now, cpu)
+        self._slab_free_commit(s, slab, cpu, n)
+        self._slab_free_end(free_lock, cpu, start, self.h_free_slow)
+
+    def _slab_free_end(self, free_lock: Lock | None, cpu: int, start: int,
+                       hist: Histogram) -> None:
+        """The end of a recorded free: the free_lock released, the cpu handed on, the
+        latency since ``start`` recorded in ``hist``."""
         if free_lock is not None:
             self.unlock(free_lock)
         self.cpu_free_at[cpu] = self.now
@@ -1118,7 +1168,8 @@ class Allocator:
             self._wake_cpu(cpu)
         hist.record(self.now - start)
 
-    def slab_free_slowpath(self, s: KmemCache, slab: Slab, cpu: int) -> None:
+    def slab_free_slowpath(self, s: KmemCache, slab: Slab, cpu: int,
+                           can_defer: bool = False) -> KmemCacheNode | None:
         """__slab_free() of 3.3/3.4: a free into a slab that is not this cpu's cpu slab.
 
         * a frozen slab (a cpu slab or on a cpu partial list) just takes the object
@@ -1137,6 +1188,11 @@ class Allocator:
 
         The cmpxchg_double costs a line transfer when another cpu wrote the
         struct page last (a remote free, or the first free after another cpu's).
+
+        With ``can_defer`` (see slab_free()), a free that must wait its turn at
+        list_lock stops right before it, the cpu BUSY, and returns the node whose
+        lock it waits for; the rest is :meth:`_slab_free_commit` at its turn.
+        Otherwise returns None.
         """
         self.now += self.c_cmpxchg
         if slab.last_cpu != cpu:
@@ -1146,10 +1202,20 @@ class Allocator:
         n = None
         if _free_takes_list_lock(s, slab):
             n = s.node[slab.node]
+            if can_defer and self._must_stop(cpu):
+                return n
             self.lock(n.list_lock)
-            if not _free_takes_list_lock(s, slab):     # changed while it waited
-                self.unlock(n.list_lock)
-                n = None
+        self._slab_free_commit(s, slab, cpu, n)
+        return None
+
+    def _slab_free_commit(self, s: KmemCache, slab: Slab, cpu: int,
+                          n: KmemCacheNode | None) -> None:
+        """__slab_free() from its cmpxchg_double on, with ``n``'s list_lock just taken
+        (None: the free needs no list move).  What to do is decided again under the
+        lock: other cpus may have changed the slab while this one waited for it."""
+        if n is not None and not _free_takes_list_lock(s, slab):   # changed meanwhile
+            self.unlock(n.list_lock)
+            n = None
         prior = slab.inuse < slab.objects        # page->freelist was not NULL
         slab.inuse -= 1
         if slab.inuse < 0:

@@ -19,10 +19,11 @@ So:
 Fast paths take no lock and never come here, so they stay single events.
 
 An operation that stops at a point where all that is left of it is a call (an
-RCU batch before its next callback's free, kernel/rcu.py) needs no stack of its
-own: it stops with :meth:`Turns.defer_until`, and its turn is that call, made
-by the loop (:class:`Continuation`).  The events are the same, in the same
-order; only the greenlet switches are saved.
+RCU batch before its next callback's free, or inside that free before
+__slab_free()'s list_lock, kernel/rcu.py) needs no stack of its own: it stops
+with :meth:`Turns.defer_until`, and its turn is that call, made by the loop
+(:class:`Continuation`).  The events are the same, in the same order; only the
+greenlet switches are saved.
 
 How it works: the event loop runs in a greenlet.  A stopped operation keeps the
 stack it runs on (a loop's, with the operation's frames on top), and a fresh

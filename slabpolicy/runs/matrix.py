@@ -322,10 +322,13 @@ def run_experiment(plan: Plan, out: Path, *, jobs: int | None = None,
                    on_result: Callable[[PlannedRun], None] | None = None,
                    argv: Sequence[str] | None = None, executor: Executor | None = None,
                    extra: dict[str, Any] | None = None,
-                   run_timeout: float | None = None) -> Outcome:
+                   run_timeout: float | None = None,
+                   meanwhile: Callable[[], None] | None = None) -> Outcome:
     """Run what is missing of ``plan`` into ``out``; return the outcome.
 
     ``run_timeout`` (seconds; 0 for none) replaces each task's watchdog setting.
+    ``meanwhile()`` is called once in this process while local worker processes
+    run (compare imports its report's modules then); never with ``jobs=1``.
 
     ``executor`` runs the missing runs (default: local worker processes, ``jobs``
     of them); ``extra`` is added to the manifest (a sweep's grid).
@@ -344,12 +347,14 @@ def run_experiment(plan: Plan, out: Path, *, jobs: int | None = None,
         for run in plan.runs:
             run.task = replace(run.task, run_timeout=run_timeout)
     with hold_directory(out), user_stops():
-        return _run_locked(plan, out, jobs, progress, on_result, argv, executor, extra)
+        return _run_locked(plan, out, jobs, progress, on_result, argv, executor, extra,
+                           meanwhile)
 
 
 def _run_locked(plan: Plan, out: Path, jobs: int | None, progress: Progress | None,
                 on_result: Callable[[PlannedRun], None] | None, argv: Sequence[str] | None,
-                executor: Executor | None, extra: dict[str, Any] | None) -> Outcome:
+                executor: Executor | None, extra: dict[str, Any] | None,
+                meanwhile: Callable[[], None] | None = None) -> Outcome:
     """run_experiment, with the directory locked and SIGTERM/SIGHUP raising Terminated."""
     jobs = default_jobs() if jobs is None else jobs
     started = _now()
@@ -382,7 +387,7 @@ def _run_locked(plan: Plan, out: Path, jobs: int | None, progress: Progress | No
             if jobs <= 1 or len(todo) == 1:
                 _run_here(todo, progress, finished)
             else:
-                _run_pool(todo, min(jobs, len(todo)), progress, finished)
+                _run_pool(todo, min(jobs, len(todo)), progress, finished, meanwhile)
         raise_pending()                 # a stop that landed where Python ignored it
     except Terminated as exc:
         status = "terminated"
@@ -454,10 +459,11 @@ def _run_here(todo: list[PlannedRun], progress: Progress | None,
 
 
 def _run_pool(todo: list[PlannedRun], jobs: int, progress: Progress | None,
-              finished: Callable[[PlannedRun, tuple[str, Any]], None]) -> None:
+              finished: Callable[[PlannedRun, tuple[str, Any]], None],
+              meanwhile: Callable[[], None] | None = None) -> None:
     run_in_pool(execute, [r.task for r in todo], jobs,
                 lambda i, outcome: finished(todo[i], outcome),
-                progress(len(todo)) if progress else None)
+                progress(len(todo)) if progress else None, meanwhile=meanwhile)
 
 
 def _write_result(out: Path, run: PlannedRun, result: dict) -> None:

@@ -67,13 +67,16 @@ def _stop_workers(pool: ProcessPoolExecutor) -> None:
 def run_in_pool(function: Callable[[Any], Any], tasks: Sequence[Any], jobs: int,
                 finished: Callable[[int, Any], None],
                 progress: ContextManager[Callable[[], None]] | None = None,
-                on_start: Callable[[list[int]], None] | None = None) -> None:
+                on_start: Callable[[list[int]], None] | None = None,
+                meanwhile: Callable[[], None] | None = None) -> None:
     """``function(task)`` for every task in ``jobs`` worker processes; ``finished(i, value)``
     in this process as each one returns, in completion order.
 
     Whatever ends it (an exception from ``function`` or ``finished``, Ctrl-C,
     ``Terminated``), the workers are stopped before this returns or raises.
-    ``on_start`` gets the workers' pids once all tasks are submitted.
+    ``on_start`` gets the workers' pids once all tasks are submitted; ``meanwhile()``
+    runs once after that, while the workers run (results that arrive meanwhile wait
+    in the pool's queue and are taken after it).
     """
     pool = ProcessPoolExecutor(max_workers=jobs, initializer=_worker_init,
                                initargs=(os.getpid(),))
@@ -88,6 +91,8 @@ def run_in_pool(function: Callable[[Any], Any], tasks: Sequence[Any], jobs: int,
         if on_start is not None:
             on_start(worker_pids(pool))
         with progress if progress is not None else nullcontext(lambda: None) as advance:
+            if meanwhile is not None:
+                meanwhile()
             while pending:
                 raise_pending()           # a SIGTERM that landed where Python ignored it
                 done, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
