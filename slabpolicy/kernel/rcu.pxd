@@ -45,6 +45,9 @@ cdef class Rcu:
 
     @cython.locals(slub=Allocator)
     cpdef call_rcu(self, Py_ssize_t cpu, object fn, object arg)
+    cpdef _gp_start(self, object t, object _a=*, object _b=*)
+    @cython.locals(ready=list, batch=list, cpu=Py_ssize_t)
+    cpdef _gp_done(self, object t, object _a, object _b)
     @cython.locals(slub=Allocator)
     cpdef _do_batch(self, object t, list batch, object cpu)
     @cython.locals(slub=Allocator, turns=Turns, slab=Slab, s=KmemCache, n=Py_ssize_t)
