@@ -25,7 +25,7 @@ DECLARED = {
     "objcg": ["ObjCgroup", "ObjStock", "ObjcgAccounting"],
     "objcg_eras": ["ObjcgAccounting59"],
     "list_lru": ["LruItem", "ListLruOne", "ListLru"],
-    "rcu": ["Rcu"],
+    "rcu": ["BatchTurn", "Rcu"],
     "reclaim": ["Reclaim"],
     "engine": ["_Stream"],
     "event_queue": ["EventQueue"],

@@ -100,6 +100,19 @@ def test_an_exponential_gap_is_int_of_expovariate(u, per_ns):
     assert draws.round_half_even(-draws.log(1.0 - u) / per_ns) == round(gap)
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2**70])
+def test_uniform_draws_the_generators_own_stream(seed):
+    """draws.uniform(rng.random) is rng.random(): the same floats in the same order from
+    the same generator, whose state moves as by the call (on the compiled core it calls
+    _random's C function directly); any other callable is just called."""
+    mine, reference = random.Random(seed), random.Random(seed)
+    assert [draws.uniform(mine.random) for _ in range(1000)] == \
+        [reference.random() for _ in range(1000)]
+    assert mine.getstate() == reference.getstate()
+    assert draws.uniform(lambda: 0.25) == 0.25
+    assert draws.uniform(mine.random) == reference.random()
+
+
 def test_the_compiled_core_uses_c_functions():
     """On the compiled core the names are draws.pxd's C functions, not Python's (so
     that the tests above compare the two); on the pure one they are Python's."""

@@ -1,7 +1,8 @@
 """The event queue gives the events in exactly the order one heap of them all would: by
 time, then by the order they were queued in.  These tests hold it to a reference heap
 on the core that runs them: the pure-Python core's calendar (any bucket width), or
-the compiled core's C heap, with times past what 64 bits hold on either side."""
+the compiled core's two C heaps (push and push_later), with times past what 64 bits
+hold on either side."""
 from __future__ import annotations
 
 import heapq
@@ -16,11 +17,13 @@ from slabpolicy.kernel.event_queue import EventQueue
 EDGES = [2**62 - 1, 2**62, 2**63 - 2, 2**63 - 1, 2**63, 2**64, 1 << 100,
          -2**63, -2**63 - 1, -(1 << 100)]
 
-# a script of steps: push (a time ahead of the last popped one, possibly in the past,
-# or one of EDGES), pop, pop only if due by a bound, hold the earliest, release
+# a script of steps: push or push_later (a time ahead of the last popped one, possibly
+# in the past, or one of EDGES), pop, pop only if due by a bound, hold the earliest,
+# release
 steps = st.lists(st.one_of(
-    st.tuples(st.just("push"), st.one_of(st.integers(min_value=-50, max_value=3000),
-                                         st.sampled_from(EDGES).map(lambda t: ("at", t)))),
+    st.tuples(st.sampled_from(["push", "push_later"]),
+              st.one_of(st.integers(min_value=-50, max_value=3000),
+                        st.sampled_from(EDGES).map(lambda t: ("at", t)))),
     st.just(("pop", None)),
     st.tuples(st.just("pop_due"), st.one_of(st.integers(min_value=-50, max_value=3000),
                                             st.sampled_from(EDGES))),
@@ -48,9 +51,9 @@ def test_events_come_out_as_from_one_heap(script, shift):
     held: list[tuple] = []
     now = seq = 0
     for op, arg in script + [("release", None)] + [("pop", None)] * len(script):
-        if op == "push":
+        if op in ("push", "push_later"):     # the compiled core's two heaps: one order
             t = arg[1] if isinstance(arg, tuple) else now + arg
-            queue.push(t, 1, seq)
+            getattr(queue, op)(t, 1, seq)
             heapq.heappush(reference, (t, seq, seq))
             seq += 1
         elif op in ("pop", "pop_due") and reference:
@@ -87,6 +90,18 @@ def test_same_time_events_keep_the_order_they_were_queued_in():
     assert out == [(3, "b"), (3, "d"), (40, "a"), (40, "c"), (40, "f"), (100, "e"),
                    (2**63 - 1, "i"), (2**63, "g"), (2**63, "h")]
     assert len(queue) == 0 and queue.queued() == []
+
+
+def test_an_event_queued_for_later_keeps_its_place_among_events_of_its_time():
+    """push_later() (an unused object's expiry) queues in the order push() would: by
+    time, then by the order of queueing across both."""
+    queue = EventQueue(shift=4)
+    queue.push_later(40, 1, "a")
+    queue.push(40, 1, "b")
+    queue.push_later(3, 1, "c")
+    queue.push(3, 1, "d")
+    queue.push_later(40, 1, "e")
+    assert [queue.pop()[2] for _ in range(5)] == ["c", "d", "a", "b", "e"]
 
 
 def test_a_held_event_goes_back_to_its_place_among_events_of_its_time():

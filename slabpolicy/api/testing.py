@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from slabpolicy.kernel.engine import Simulation
-from slabpolicy.kernel.list_lru import LruItem
+from slabpolicy.kernel.list_lru import LruItem, lru_item
 from slabpolicy.errors import SlabpolicyError
 from slabpolicy.kernel.memcg import MemCgroup
 from slabpolicy.kernel.objcg import ObjCgroup
@@ -167,7 +167,7 @@ class Kit:
         """dput() of the last reference of each object: it goes unused on its memcg's
         list_lru (kernel/list_lru.py) instead of being freed; returns the list items."""
         unused = self.sim.reclaim.unused_event
-        return [unused(self._tick(at), (cache, slab, objcg, None), cpu)
+        return [unused(self._tick(at), lru_item(cache, slab, objcg, None), None, cpu)
                 for slab in ([objs] if isinstance(objs, Slab) else list(objs))]
 
     def limit(self, memcg: MemCgroup, high: int | None = None, max: int | None = None) -> None:

@@ -7,7 +7,8 @@
 # Python call.  A stream's samplers
 # are distributions.pxd's Sampler, whose draw() is a C call, and the time to its next
 # allocation is computed with draws.pxd's log and trunc (C functions that give
-# math.log's and int()'s values).
+# math.log's and int()'s values); random() is drawn with draws.pxd's uniform (the C
+# function of rng.random called directly).
 #
 # C numbers only where the value is one already: a rate per ns, a probability and a
 # draw from random() are Python floats, that is C doubles (the arithmetic on them is
@@ -20,6 +21,7 @@ cimport cython
 from slabpolicy.workloads cimport draws
 from slabpolicy.workloads.distributions cimport Sampler
 from slabpolicy.kernel.event_queue cimport EventQueue
+from slabpolicy.kernel.list_lru cimport lru_item
 from slabpolicy.kernel.memcg cimport MemCgroup
 from slabpolicy.kernel.rcu cimport Rcu
 from slabpolicy.kernel.reclaim cimport Reclaim

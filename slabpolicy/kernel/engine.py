@@ -32,6 +32,7 @@ from slabpolicy.kernel.accounting import AccountingChecker
 from slabpolicy.kernel.costs import rcu_grace_period
 from slabpolicy.kernel.event_queue import EventQueue
 from slabpolicy.kernel.histogram import Histogram
+from slabpolicy.kernel.list_lru import lru_item
 from slabpolicy.kernel.locks import LockRegistry
 from slabpolicy.kernel.memcg import ONLINE, MemCgroup, MemcgTree
 from slabpolicy.kernel.policy_ops import PolicyOperations
@@ -45,6 +46,11 @@ from slabpolicy.kernel.turns import Turns
 from slabpolicy.kernel.event_kinds import (ALLOC, ARRIVE, CALL, EXPIRE, FREE, FREE_ACCOUNTED,
                                            KERNEL, MIGRATE, OFFLINE, RCU_BATCH, RCU_FREE,
                                            RESUME, SAMPLE, TURN, UNUSED)
+
+try:
+    import cython
+except ImportError:     # Cython is not a runtime dependency: the .py runs as it is
+    from slabpolicy import _cython_stub as cython
 
 #: how long an rmdir waits before looking again whether its memcg's last
 #: allocations, stopped at a lock, have finished
@@ -529,7 +535,7 @@ def _event_loop(sim: Simulation, env: tuple, me) -> bool:
             # every draw and the stream's next event come before the allocation,
             # which may stop at a lock while other events are processed
             cpus = st.cpus
-            u = rnd()
+            u = draws.uniform(rnd) if cython.compiled else rnd()    # rng.random()
             pick = int(u * len(cpus))
             cpu = cpus[pick]
             life = st.life.draw()
@@ -537,21 +543,25 @@ def _event_loop(sim: Simulation, env: tuple, me) -> bool:
             freed = ft is not None and ft <= end
             fcpu = cpu
             if freed and st.remote_free:
-                u = rnd()
+                u = draws.uniform(rnd) if cython.compiled else rnd()
                 if u < st.remote_free:
-                    u = rnd()
+                    u = draws.uniform(rnd) if cython.compiled else rnd()
                     pick = int(u * (ncpus - 1))
                     fcpu = (cpu + 1 + pick) % ncpus
             unused = st.unused_life.draw() if freed and st.unused_life is not None else None
-            u = rnd()
+            u = draws.uniform(rnd) if cython.compiled else rnd()
             nt = t + draws.trunc(-draws.log(1.0 - u) / st.per_ns)   # int(rng.expovariate(per_ns))
             if nt <= end:
                 queue.push(nt, ALLOC, st)
             objcg = st.objcg
             slab = slub.slab_alloc(cache, cpu, t, objcg)
             if freed:
-                if st.defer is not None:        # UNUSED or RCU_FREE
-                    queue.push(ft, st.defer, (cache, slab, objcg, unused), None, fcpu)
+                defer = st.defer
+                if defer == UNUSED:
+                    # the object's list item, made now: its handle until it is freed
+                    queue.push(ft, UNUSED, lru_item(cache, slab, objcg, None), unused, fcpu)
+                elif defer is not None:         # RCU_FREE
+                    queue.push(ft, RCU_FREE, (cache, slab, objcg), None, fcpu)
                 elif objcg is None:
                     queue.push(ft, FREE, cache, slab, fcpu)
                 else:
@@ -562,7 +572,7 @@ def _event_loop(sim: Simulation, env: tuple, me) -> bool:
             slab = b
             slub.slab_free(slab.cache, slab, c, t, a)    # a shared cache: the slab's own
         elif kind == UNUSED:
-            reclaim.unused_event(t, a, c)    # on memory-pressure, most of the events
+            reclaim.unused_event(t, a, b, c)   # on memory-pressure, most of the events
         elif kind == RCU_BATCH:
             rcu._do_batch(t, a, c)
         elif kind == EXPIRE:

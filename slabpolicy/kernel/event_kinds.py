@@ -20,8 +20,9 @@ MIGRATE = 9
 KERNEL = 10
 #: the kernel-model events of every object on memory-pressure, each with its own kind
 #: so that the loop calls its handler directly (a C call on the compiled core) rather
-#: than a callback ``a`` as a Python call: an object going unused (``a`` the object,
-#: ``c`` its cpu: Reclaim.unused_event), an unused object's expiry (``a`` its list
-#: item: Reclaim._expire_event), an object's free through RCU (Rcu.free_event), one
-#: cpu's RCU batch after a grace period (``a`` the callbacks: Rcu._do_batch)
+#: than a callback ``a`` as a Python call: an object going unused (``a`` its list item,
+#: ``b`` its second lifetime, ``c`` its cpu: Reclaim.unused_event), an unused object's
+#: expiry (``a`` its list item: Reclaim._expire_event), an object's free through RCU
+#: (Rcu.free_event), one cpu's RCU batch after a grace period (``a`` the callbacks:
+#: Rcu._do_batch)
 UNUSED, EXPIRE, RCU_FREE, RCU_BATCH = range(11, 15)

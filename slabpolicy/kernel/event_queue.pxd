@@ -1,13 +1,13 @@
 # Cython declarations for event_queue.py, used only when the core is compiled (setup.py):
-# EventQueue becomes a C type whose events are ordered by a binary heap of C structs
+# EventQueue becomes a C type whose events are ordered by two binary heaps of C structs
 # (the module docstring says how and why), and the engine's loop calls push() and
-# pop_due(), the lock paths head_time(), as C functions.
+# pop_due(), the lock paths head_before(), as C functions.
 #
 # C integers only where the value provably fits: an entry's time is an event's time
 # only where PyLong_AsLongLongAndOverflow() says it fits an int64 (the others go to
 # `outside`, Python ints); a seq counts the events one run queues, and no run queues
-# 2**63 (centuries at a billion a second); positions and slots index a C array of at
-# most the queued events.  Times stay Python ints everywhere else.
+# 2**63 (centuries at a billion a second); positions, counts and slots index a C array
+# of at most the queued events.  Times stay Python ints everywhere else.
 # A field added to __slots__ in event_queue.py is added here too
 # (tests/test_compiled_declarations.py checks that the two agree).
 cimport cython
@@ -22,18 +22,25 @@ cdef struct Entry:
 
 ctypedef Entry *EntryArray
 
+# one C heap: entries[0:n], room for `size`
+cdef struct Heap:
+    EntryArray entries
+    Py_ssize_t n, size
+
+ctypedef Heap *HeapPtr
+
 @cython.final
 cdef class EventQueue:
     # the pure-Python core's calendar (unused compiled), and the held events
     cdef public list heap, buckets, held
     cdef public dict far
     cdef public object horizon, shift, seq
-    # the compiled core's heap: entries[0:n], room for `size`
-    cdef EntryArray entries
-    cdef Py_ssize_t n, size
+    # the compiled core's heaps: of push() and of push_later()
+    cdef Heap main, later
     cdef list events                    # the queued event tuples by slot (None: free)
     cdef Py_ssize_t *free_slots         # the free slots of `events`, a stack ...
     cdef Py_ssize_t nfree               # ... this deep
+    cdef Py_ssize_t free_size           # ... with room for this many (the slots there are)
     cdef int64_t count                  # the next event's seq
     cdef list outside                   # (t, seq, event) of times past an int64, a heap
     cdef bint outside_first             # outside's head is below every C-heap time
@@ -45,21 +52,30 @@ cdef class EventQueue:
     cdef int end_overflow
 
     cpdef push(self, t, kind, a=*, b=*, c=*)
-    @cython.locals(overflow=cython.int)
+    cpdef push_later(self, t, kind, a=*, b=*, c=*)
+    @cython.locals(overflow=cython.int, h=HeapPtr)
     cpdef tuple pop_due(self, end)
+    @cython.locals(h=HeapPtr)
     cpdef object head_time(self)
-    @cython.locals(overflow=cython.int, tv=int64_t)
+    @cython.locals(overflow=cython.int, tv=int64_t, h=HeapPtr)
     cpdef bint head_before(self, t)
 
-    cdef bint _c_heap_first(self)
-    @cython.locals(overflow=cython.int, t=int64_t, slot=Py_ssize_t, pos=Py_ssize_t,
-                   parent=Py_ssize_t, entries=EntryArray)
-    cdef _insert(self, tuple event, int64_t seq)
-    @cython.locals(entries=EntryArray, slot=Py_ssize_t, event=tuple, n=Py_ssize_t,
-                   last=Entry, pos=Py_ssize_t, child=Py_ssize_t, parent=Py_ssize_t)
-    cdef tuple _pop_c(self)
+    cdef HeapPtr _c_first(self)
+    @cython.locals(i=Py_ssize_t)
+    cdef _queued_in(self, HeapPtr h, list events)
+    @cython.locals(overflow=cython.int, t=int64_t, slot=Py_ssize_t)
+    cdef _insert(self, tuple event, int64_t seq, HeapPtr h)
+    @cython.locals(slot=Py_ssize_t, event=tuple)
+    cdef tuple _pop_c(self, HeapPtr h)
     cdef tuple _pop_outside(self)
-    @cython.locals(entries=cython.p_void, free_slots=cython.p_void)
-    cdef _grow(self, Py_ssize_t size)
+    @cython.locals(free_slots=cython.p_void)
+    cdef _grow_free_slots(self, Py_ssize_t size)
 
-cdef bint _before(Entry x, Entry y)
+cdef bint _before(Entry x, Entry y) noexcept
+@cython.locals(entries=cython.p_void)
+cdef _heap_grow(HeapPtr h, Py_ssize_t size)
+@cython.locals(entries=EntryArray, pos=Py_ssize_t, parent=Py_ssize_t)
+cdef _heap_insert(HeapPtr h, int64_t t, int64_t seq, Py_ssize_t slot)
+@cython.locals(entries=EntryArray, slot=Py_ssize_t, n=Py_ssize_t, last=Entry, pos=Py_ssize_t,
+               child=Py_ssize_t, parent=Py_ssize_t)
+cdef Py_ssize_t _heap_pop(HeapPtr h) noexcept

@@ -133,8 +133,9 @@ class ListLruOne:
         return iter(self.items())
 
 
-def lru_item(cache: KmemCache, slab: Slab, objcg, since: int) -> LruItem:
-    """The item of an object going unused at ``since``, on no list yet.
+def lru_item(cache: KmemCache, slab: Slab, objcg, since: int | None) -> LruItem:
+    """The item of an object going unused at ``since`` (None: not yet; the engine makes
+    it at the allocation, as the object's handle until it is freed), on no list yet.
 
     Made as ``LruItem.__new__`` and field stores, which the compiled core makes a C
     allocation and C stores; calling the class would parse its arguments as a Python

@@ -11,13 +11,26 @@ cimport cython
 from slabpolicy.kernel.event_queue cimport EventQueue
 from slabpolicy.kernel.histogram cimport Histogram
 from slabpolicy.kernel.slub cimport Allocator, KmemCache, Slab
-from slabpolicy.kernel.turns cimport Turns
+from slabpolicy.kernel.turns cimport Continuation, Turns
 
 
 # A cpu is a C integer where it indexes the per-cpu lists (cpu_free_at, the callback
 # segments): an index below the machine's cpu count, as in slub.pxd.
 cpdef kmem_cache_free(Allocator slub, object cache, Slab slab, object objcg, Py_ssize_t cpu,
                       object t, bint can_defer=*)
+
+cdef class Rcu
+
+# The turn of a stopped batch: a C type, whose run() Turns.resume() calls through the
+# C method table.  `i` indexes the batch (a list), `cpu` the per-cpu lists.
+cdef class BatchTurn(Continuation):
+    cdef public Rcu rcu
+    cdef public list batch
+    cdef public Py_ssize_t i, cpu
+    cdef public object t
+    cdef public tuple rest
+
+    cpdef run(self, t)
 
 @cython.final
 cdef class Rcu:
@@ -28,18 +41,21 @@ cdef class Rcu:
     cdef public object sim, gp_state, gp_end, grace_periods, callbacks, invoked
     cdef public Histogram batch_sizes
     cdef public object pending_pages, pending_charged, typesafe_slabs, kfree_objects
-    cdef public object kfree_batches, _free_cb, _gp_done_cb, _resume_cb, _list_lock_cb
+    cdef public object kfree_batches, _free_cb, _gp_done_cb
 
     @cython.locals(slub=Allocator)
     cpdef call_rcu(self, Py_ssize_t cpu, object fn, object arg)
+    cpdef _gp_start(self, object t, object _a=*, object _b=*)
+    @cython.locals(ready=list, batch=list, cpu=Py_ssize_t)
+    cpdef _gp_done(self, object t, object _a, object _b)
     @cython.locals(slub=Allocator)
     cpdef _do_batch(self, object t, list batch, object cpu)
     @cython.locals(slub=Allocator, turns=Turns, slab=Slab, s=KmemCache, n=Py_ssize_t)
     cpdef _run_batch(self, list batch, Py_ssize_t i, Py_ssize_t cpu, object t)
-    @cython.locals(slub=Allocator)
-    cpdef _resume_batch(self, object now, list batch, tuple place)
+    @cython.locals(turn=BatchTurn)
+    cpdef _stop(self, list batch, Py_ssize_t i, Py_ssize_t cpu, object t, tuple rest)
     @cython.locals(slub=Allocator, i=Py_ssize_t, cpu=Py_ssize_t)
-    cpdef _list_lock_turn(self, object now, list batch, tuple place)
+    cpdef _resume_batch(self, object now, BatchTurn turn)
     @cython.locals(mode=str)
     cpdef free(self, KmemCache cache, Slab slab, object objcg, Py_ssize_t cpu, object t)
     @cython.locals(slub=Allocator)

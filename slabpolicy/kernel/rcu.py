@@ -28,7 +28,7 @@ needs a list move.  What is modelled (kernel/rcu/tree.c, Tree RCU):
   interleaved; a free whose cache has a ``free_lock`` (scan-and-move) takes it
   before anything else, and where it must wait its turn there the batch stops
   before that free, holding no lock, and goes on from it as a plain call at its
-  turn (kernel/turns.py, ``Turns.defer_until``).  A free that must then wait
+  turn (kernel/turns.py, ``Turns.defer``).  A free that must then wait
   its turn at __slab_free()'s list_lock (a full slab of a cache that keeps a
   full list) stops the same way, holding its free_lock: its turn finishes the
   free (Allocator._slab_free_continue()), then the rest of the batch.
@@ -55,6 +55,7 @@ from slabpolicy.kernel.costs import rcu_grace_period
 from slabpolicy.kernel.event_kinds import KERNEL, RCU_BATCH
 from slabpolicy.kernel.histogram import Histogram
 from slabpolicy.kernel.slub import BUSY
+from slabpolicy.kernel.turns import Continuation
 
 if TYPE_CHECKING:
     from slabpolicy.kernel.engine import Simulation
@@ -110,12 +111,9 @@ class Rcu:
         self.kfree_batches = 0
         slub.rcu_free_slab = self.rcu_free_slab
         #: the callbacks as bound once (a bound method made per call_rcu() costs an
-        #: allocation); _do_batch() knows the free callback by identity; _resume_cb is
-        #: the turn of a batch stopped before a free (on scan-and-move, most frees)
+        #: allocation); _do_batch() knows the free callback by identity
         self._free_cb = self._d_free
         self._gp_done_cb = self._gp_done
-        self._resume_cb = self._resume_batch
-        self._list_lock_cb = self._list_lock_turn
 
     # -- call_rcu() and grace periods ---------------------------------------------------
 
@@ -173,7 +171,7 @@ class Rcu:
         operation, the clock at BUSY, waits for the cpu in slab_free() as before.)
         A free that stops before list_lock returns what is left of it
         (kmem_cache_free() with ``can_defer``): the batch stops there too, and
-        continues as a call (:meth:`_list_lock_turn`)."""
+        continues the same way."""
         slub = self.slub
         turns = slub.turns
         step = slub.c_rcu_callback
@@ -188,11 +186,11 @@ class Rcu:
                 if s.free_lock is not None and turns is not None and slub.now < BUSY \
                         and turns.must_wait(slub.now):
                     slub.cpu_free_at[cpu] = BUSY
-                    turns.defer_until(slub.now, self._resume_cb, batch, (i, cpu, t))
+                    self._stop(batch, i, cpu, t, None)
                     return
                 rest = kmem_cache_free(slub, cache, slab, objcg, cpu, t, True)
                 if rest is not None:
-                    turns.defer_until(slub.now, self._list_lock_cb, batch, (i, cpu, t, rest))
+                    self._stop(batch, i, cpu, t, rest)
                     return
             else:
                 fn(arg, cpu, t)
@@ -200,29 +198,43 @@ class Rcu:
         self.invoked += n
         slub.end(cpu)
 
-    def _resume_batch(self, now: int, batch: list, place: tuple) -> None:
-        """The turn of a batch stopped by :meth:`_run_batch`: the free it stopped before
-        (its lock is taken now, at its arrival), then the rest of the batch.  Were the
-        cache's ``free_lock`` dropped meanwhile (scan-and-move's ``during-scan`` flag),
-        the free takes none: it tests the flag when it arrives."""
-        i, cpu, t = place
-        slub = self.slub
-        slub.now = now
-        slub.cur_cpu = cpu
-        cache, slab, objcg = batch[i][1]
-        rest = kmem_cache_free(slub, cache, slab, objcg, cpu, t, True)
-        if rest is not None:
-            slub.turns.defer_until(slub.now, self._list_lock_cb, batch, (i, cpu, t, rest))
-            return
-        self._run_batch(batch, i + 1, cpu, t)
+    def _stop(self, batch: list, i: int, cpu: int, t: int, rest: tuple | None) -> None:
+        """Stop the batch at its ``i``-th callback, a free (Turns.defer): before it
+        (``rest`` None), or inside it, before list_lock (``rest``); the turn is at the
+        op clock.  The :class:`BatchTurn` is made as ``__new__`` and field stores, a C
+        allocation on the compiled core, not a call that parses its arguments."""
+        turn = BatchTurn.__new__(BatchTurn)
+        turn.rcu = self
+        turn.batch = batch
+        turn.i = i
+        turn.cpu = cpu
+        turn.t = t
+        turn.rest = rest
+        self.slub.turns.defer(self.slub.now, turn)
 
-    def _list_lock_turn(self, now: int, batch: list, place: tuple) -> None:
-        """The turn of a batch stopped inside a free, before __slab_free()'s list_lock
-        (:meth:`_run_batch`): the free is finished, then the rest of the batch."""
-        i, cpu, t, rest = place
+    def _resume_batch(self, now: int, turn: BatchTurn) -> None:
+        """The turn of a batch stopped by :meth:`_run_batch`: the free it stopped in is
+        finished (Allocator._slab_free_continue()), or the one it stopped before is
+        made (its lock is taken now, at its arrival), then the rest of the batch.
+        Were the cache's ``free_lock`` dropped meanwhile (scan-and-move's
+        ``during-scan`` flag), a free made now takes none: it tests the flag when it
+        arrives."""
+        batch = turn.batch
+        i = turn.i
+        cpu = turn.cpu
+        t = turn.t
         slub = self.slub
-        slub._slab_free_continue(rest, now)
-        slub.now = slub.cpu_free_at[cpu]        # as kmem_cache_free() ends
+        if turn.rest is not None:
+            slub._slab_free_continue(turn.rest, now)
+            slub.now = slub.cpu_free_at[cpu]        # as kmem_cache_free() ends
+        else:
+            slub.now = now
+            slub.cur_cpu = cpu
+            cache, slab, objcg = batch[i][1]
+            rest = kmem_cache_free(slub, cache, slab, objcg, cpu, t, True)
+            if rest is not None:
+                self._stop(batch, i, cpu, t, rest)
+                return
         self._run_batch(batch, i + 1, cpu, t)
 
     # -- what a cache's rcu mode does with a free ------------------------------------------
@@ -319,3 +331,14 @@ class Rcu:
             "typesafe_pages_pending": self.pending_pages,
             "kfree_rcu": {"objects": self.kfree_objects, "batches": self.kfree_batches},
         }
+
+
+class BatchTurn(Continuation):
+    """What is left of an RCU batch stopped at its ``i``-th callback, a free
+    (Rcu._run_batch()): before that free (``rest`` None), or inside it, before
+    __slab_free()'s list_lock (``rest``: what is left of the free)."""
+
+    __slots__ = ("rcu", "batch", "i", "cpu", "t", "rest")
+
+    def run(self, t: int) -> None:
+        self.rcu._resume_batch(t, self)

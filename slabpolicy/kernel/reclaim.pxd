@@ -8,7 +8,7 @@
 cimport cython
 
 from slabpolicy.kernel.event_queue cimport EventQueue
-from slabpolicy.kernel.list_lru cimport ListLru, LruItem, charged_memcg, lru_item
+from slabpolicy.kernel.list_lru cimport ListLru, LruItem, charged_memcg
 from slabpolicy.kernel.rcu cimport Rcu
 from slabpolicy.kernel.slub cimport Allocator, KmemCache, Slab
 
@@ -26,8 +26,9 @@ cdef class Reclaim:
     cdef public object kswapd_runs, stalls, events, end_ns
     cdef public EventQueue queue
 
-    @cython.locals(slub=Allocator, item=LruItem, lru=ListLru, cache=KmemCache, slab=Slab)
-    cpdef unused_event(self, object t, tuple obj, object cpu)
-    @cython.locals(slub=Allocator, lru=ListLru)
+    # kind: a cache kind's index, below the workload's number of kinds
+    @cython.locals(slub=Allocator, lru=ListLru, kind=Py_ssize_t)
+    cpdef unused_event(self, object t, LruItem item, object unused_life, object cpu)
+    @cython.locals(slub=Allocator, lru=ListLru, kind=Py_ssize_t)
     cpdef _expire_event(self, object t, LruItem item, object cpu)
     cpdef _evict(self, LruItem item, object cpu, object t)

@@ -64,7 +64,7 @@ from typing import TYPE_CHECKING
 
 from slabpolicy.kernel.event_kinds import EXPIRE
 from slabpolicy.kernel.histogram import Histogram
-from slabpolicy.kernel.list_lru import ListLru, LruItem, charged_memcg, lru_item
+from slabpolicy.kernel.list_lru import ListLru, LruItem, charged_memcg
 from slabpolicy.kernel.memcg import MemCgroup
 
 if TYPE_CHECKING:
@@ -162,24 +162,25 @@ class Reclaim:
 
     # -- objects becoming unused, and going anyway -----------------------------------------
 
-    def unused_event(self, t: int, obj: tuple, cpu: int) -> LruItem:
-        """dput() of the last reference on ``cpu`` (an UNUSED event): the object goes on
-        the list of its memcg and node (d_lru_add()); with a second lifetime it is
-        deleted anyway then (unlink, umount: an EXPIRE event), if reclaim has not freed
-        it first.  Returns its list item."""
-        cache, slab, objcg, unused_life = obj
+    def unused_event(self, t: int, item: LruItem, unused_life: int | None, cpu: int) -> LruItem:
+        """dput() of the last reference on ``cpu`` (an UNUSED event): the object, whose
+        list item ``item`` its allocation made (:func:`lru_item`, on no list yet), goes
+        on the list of its memcg and node (d_lru_add()); with a second lifetime
+        ``unused_life`` it is deleted anyway then (unlink, umount: an EXPIRE event), if
+        reclaim has not freed it first.  Returns its list item."""
         slub = self.slub
         slub.begin(cpu, t)
-        item = lru_item(cache, slab, objcg, slub.now)
-        lru = self.lru_of_kind[cache.index]
+        item.since = slub.now
+        kind = item.cache.index
+        lru = self.lru_of_kind[kind]
         if lru is None:
-            lru = self.lru(cache.index)
+            lru = self.lru(kind)
         lru.add(item, charged_memcg(item))
         slub.end(cpu)
         if unused_life is not None:
             expiry = t + unused_life      # (one addition: past 2**30 ns, it makes an int)
             if expiry <= self.end_ns:
-                self.queue.push(expiry, EXPIRE, item, None, cpu)
+                self.queue.push_later(expiry, EXPIRE, item, None, cpu)
         return item
 
     def _expire_event(self, t: int, item: LruItem, cpu: int) -> None:
@@ -187,7 +188,8 @@ class Reclaim:
             return                      # reclaim freed it already
         slub = self.slub
         slub.begin(cpu, t)
-        lru = self.lru_of_kind[item.cache.index]
+        kind = item.cache.index
+        lru = self.lru_of_kind[kind]
         if item.lru is not None and lru.delete(item):
             self._evict(item, cpu, t)     # (reclaim may have taken it while this waited)
             self.expired += 1

@@ -160,7 +160,7 @@ cdef class Allocator:
                                object objcg)
     @cython.locals(slab=Slab, n=KmemCacheNode)
     cpdef _slab_alloc_slow(self, KmemCache s, KmemCacheCpu c, Py_ssize_t cpu)
-    @cython.locals(slab=Slab, first=Slab)
+    @cython.locals(slab=Slab, first=Slab, nxt=Slab)
     cpdef get_partial_node(self, KmemCache s, KmemCacheNode n, KmemCacheCpu c, Py_ssize_t cpu)
     @cython.locals(c=KmemCacheCpu)
     cpdef put_cpu_partial(self, KmemCache s, Slab slab, Py_ssize_t cpu, object drain)

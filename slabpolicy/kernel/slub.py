@@ -550,7 +550,7 @@ class Allocator:
     def _must_stop(self, cpu: int) -> bool:
         """Whether the operation running on ``cpu``, arriving at a lock now, must wait
         for its turn there (as lock() would stop); if so, ``cpu`` is BUSY from now
-        on, and the caller stops as a continuation (Turns.defer_until)."""
+        on, and the caller stops as a continuation (Turns.defer)."""
         turns = self.turns
         if turns is not None and turns.must_wait(self.now):
             self.cpu_free_at[cpu] = BUSY
@@ -850,7 +850,12 @@ class Allocator:
         self.lock(n.list_lock)
         first = None
         partial_slabs = 0
-        for slab in n.partial:
+        # list_for_each_entry_safe() from the head, as a walk of the links rather than
+        # SlabList's iterator (a generator made per call, for what is mostly one slab)
+        nxt = n.partial.head
+        while nxt is not None:
+            slab = nxt
+            nxt = slab.next
             # acquire_slab(): off the partial list, frozen
             self.remove_partial(n, slab)
             self.now += self.c_cmpxchg
@@ -1087,7 +1092,7 @@ class Allocator:
         (an RCU batch, kernel/rcu.py).  A free that must then wait its turn at
         __slab_free()'s list_lock stops as a continuation rather than in its greenlet:
         it returns what is left of it, for :meth:`_slab_free_continue` at its turn,
-        and the caller queues that with its own rest (Turns.defer_until).  Returns
+        and the caller queues that with its own rest (Turns.defer).  Returns
         None when the free is done.
         """
         start = self.cpu_free_at[cpu]

@@ -21,8 +21,8 @@ Fast paths take no lock and never come here, so they stay single events.
 An operation that stops at a point where all that is left of it is a call (an
 RCU batch before its next callback's free, or inside that free before
 __slab_free()'s list_lock, kernel/rcu.py) needs no stack of its own: it stops
-with :meth:`Turns.defer_until`, and its turn is that call, made by the loop
-(:class:`Continuation`).  The events are the same, in the same order; only the
+with :meth:`Turns.defer`, and its turn is a call the loop makes
+(:meth:`Continuation.run`).  The events are the same, in the same order; only the
 greenlet switches are saved.
 
 How it works: the event loop runs in a greenlet.  A stopped operation keeps the
@@ -47,15 +47,16 @@ _TAKE_OVER = object()
 
 
 class Continuation:
-    """What is left of an operation stopped by :meth:`Turns.defer_until`: the call
-    ``fn(t, a, b)`` made at its turn ``t``."""
+    """What is left of an operation stopped by :meth:`Turns.defer`: a subclass holds
+    what the rest needs, and :meth:`run` is the rest, called by the loop at its turn
+    (on the compiled core a C call, without the parsing of arguments a call of a
+    Python callable makes)."""
 
-    __slots__ = ("fn", "a", "b")
+    __slots__ = ()
 
-    def __init__(self, fn: Callable[[int, object, object], None], a, b) -> None:
-        self.fn = fn
-        self.a = a
-        self.b = b
+    def run(self, t: int) -> None:
+        """The rest of the operation, at its turn ``t``."""
+        raise NotImplementedError
 
 
 class Turns:
@@ -119,16 +120,10 @@ class Turns:
         self.stopped -= 1
         return t
 
-    def defer_until(self, t: int, fn: Callable[[int, object, object], None], a, b) -> None:
-        """Stop the running operation where all that is left of it is ``fn(t, a, b)``;
+    def defer(self, t: int, c: Continuation) -> None:
+        """Stop the running operation where all that is left of it is ``c.run(t)``;
         the loop makes that call as its turn at ``t`` (a stop like :meth:`wait_until`'s,
-        without a switch of greenlets: the caller returns at once).  The continuation
-        is made as ``Continuation.__new__`` and field stores, a C allocation on the
-        compiled core, not a call that parses its arguments."""
-        c = Continuation.__new__(Continuation)
-        c.fn = fn
-        c.a = a
-        c.b = b
+        without a switch of greenlets: the caller returns at once)."""
         self.queue.push(t, TURN, c)
         self.stopped += 1
 
@@ -138,10 +133,10 @@ class Turns:
 
     def resume(self, g: greenlet | Continuation, t: int) -> None:
         """The loop's part of a TURN event: run ``g`` until it stops again or ends."""
-        if type(g) is Continuation:
+        if isinstance(g, Continuation):
             self.stopped -= 1
             c = g                   # a C type on the compiled core (turns.pxd)
-            c.fn(t, c.a, c.b)
+            c.run(t)
             return
         me = self.running
         g.parent = me

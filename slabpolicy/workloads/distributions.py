@@ -9,8 +9,8 @@ Samplers are on the hottest path of the simulator (a draw per allocated object),
 so each holds the :class:`random.Random` method it needs and does nothing per
 draw beyond the draw, one multiplication and the rounding.  On the compiled core
 they are C types (``distributions.pxd``) whose ``draw()`` the engine calls as a C
-function, and the rounding is :mod:`slabpolicy.workloads.draws`': Python's own,
-without a Python call.
+function, and the rounding and the call of ``random()`` are
+:mod:`slabpolicy.workloads.draws`': Python's own, without a Python call.
 
 Determinism: only ``random()`` and ``paretovariate()`` are drawn from, and
 ``expovariate()`` and ``lognormvariate()`` are computed from ``random()`` as
@@ -27,6 +27,11 @@ from typing import Callable, Optional
 
 from slabpolicy.workloads import draws
 from slabpolicy.workloads.units import format_duration
+
+try:
+    import cython
+except ImportError:     # Cython is not a runtime dependency: the .py runs as it is
+    from slabpolicy import _cython_stub as cython
 
 __all__ = [
     "Distribution",
@@ -141,7 +146,7 @@ class ExponentialSampler(Sampler):
         self.lambd = lambd
 
     def draw(self) -> int:
-        u = self.rnd()
+        u = draws.uniform(self.rnd) if cython.compiled else self.rnd()
         x = draws.round_half_even(-draws.log(1.0 - u) / self.lambd)
         return x if x >= 1 else 1
 
@@ -188,8 +193,12 @@ class LogNormalSampler(ClampedSampler):
         rnd = self.rnd
         magic = NV_MAGICCONST
         while True:
-            u1 = rnd()
-            u2 = 1.0 - rnd()
+            if cython.compiled:
+                u1 = draws.uniform(rnd)
+                u2 = 1.0 - draws.uniform(rnd)
+            else:
+                u1 = rnd()
+                u2 = 1.0 - rnd()
             z = magic * (u1 - 0.5) / u2
             zz = z * z / 4.0
             if zz <= -draws.log(u2):
@@ -380,7 +389,7 @@ class MixtureSampler(Sampler):
         self.samplers = samplers
 
     def draw(self) -> Optional[int]:
-        u = self.rand()
+        u = draws.uniform(self.rand) if cython.compiled else self.rand()
         i = 0
         for bound in self.bounds:
             if u < bound:

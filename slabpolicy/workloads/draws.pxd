@@ -1,7 +1,7 @@
-# The compiled core's log, exp, trunc and round_half_even (draws.py says what they are
-# and why): C functions that compute what CPython 3.11 computes in C for math.log(x),
-# math.exp(x), int(x) and round(x) of a float x, with the same C functions (libm's log,
-# exp and round, CPython's PyLong_FromDouble).  Their bodies are here, not in draws.py, because on
+# The compiled core's log, exp, trunc, round_half_even and uniform (draws.py says what
+# they are and why): C functions that compute what CPython 3.11 computes in C for
+# math.log(x), math.exp(x), int(x) and round(x) of a float x, with the same C functions
+# (libm's log, exp and round, CPython's PyLong_FromDouble), and rng.random().  Their bodies are here, not in draws.py, because on
 # the pure-Python core those names are Python's functions themselves.  `cpdef`: the
 # engine and the samplers call them as inline C, and Python (the tests) can call them.
 # Cython also binds those Python wrappers as globals of every module that cimports
@@ -11,6 +11,18 @@ from libc.math cimport exp as libm_exp
 from libc.math cimport log as libm_log
 from libc.math cimport round as libm_round
 from cpython.long cimport PyLong_FromDouble
+from cpython.object cimport PyObject
+
+cdef extern from "Python.h":
+    # a built-in function or bound built-in method (Include/cpython/methodobject.h)
+    bint PyCFunction_Check(object op)
+    int PyCFunction_GET_FLAGS(object op)
+    void *PyCFunction_GET_FUNCTION(object op)
+    PyObject *PyCFunction_GET_SELF(object op)
+    int METH_NOARGS
+
+# a METH_NOARGS function: fn(self, NULL), a new reference or NULL with an exception set
+ctypedef object (*noargs_function)(PyObject *, PyObject *)
 
 
 cpdef inline double log(double x) except? -1.0:
@@ -46,3 +58,13 @@ cpdef inline object round_half_even(double x):
     if fabs(x - rounded) == 0.5:
         rounded = 2.0 * libm_round(x / 2.0)     # half-way: round to even
     return PyLong_FromDouble(rounded)
+
+
+cpdef inline double uniform(object rnd) except? -1.0:
+    # Objects/methodobject.c, cfunction_vectorcall_NOARGS(): rng.random(), a bound
+    # METH_NOARGS built-in, is its C function called with its self and NULL; the
+    # float it returns is a C double (Cython's conversion, as of any `u = rnd()`)
+    if PyCFunction_Check(rnd) and PyCFunction_GET_FLAGS(rnd) == METH_NOARGS:
+        return (<noargs_function>PyCFunction_GET_FUNCTION(rnd))(PyCFunction_GET_SELF(rnd),
+                                                                NULL)
+    return rnd()
