@@ -37,7 +37,7 @@ class LockClass:
     """Aggregated statistics of every lock of one class (a lock_stat line)."""
 
     __slots__ = ("name", "acquisitions", "contentions", "wait_ns_total", "wait_ns_max",
-                 "hold_ns_total", "hold_ns_max", "con_bounces", "acq_bounces",
+                 "hold_ns_big", "hold_ns_small", "hold_ns_max", "con_bounces", "acq_bounces",
                  "wait_hist", "hold_hist")
 
     #: the integer columns, in the order lock_stat prints them (as_dict's keys)
@@ -50,12 +50,26 @@ class LockClass:
         self.contentions = 0
         self.wait_ns_total = 0
         self.wait_ns_max = 0
-        self.hold_ns_total = 0
+        #: hold_ns_total in two parts: the compiled core adds a hold that fits to the C
+        #: int64 ``hold_ns_small`` while the sum stays an int64, every other to the
+        #: Python int ``hold_ns_big`` (the pure core adds every hold there)
+        self.hold_ns_big = 0
+        self.hold_ns_small = 0
         self.hold_ns_max = 0
         self.con_bounces = 0
         self.acq_bounces = 0
         self.wait_hist = Histogram()   # the waits of contended acquisitions
         self.hold_hist = Histogram()
+
+    @property
+    def hold_ns_total(self) -> int:
+        """Every hold summed (lock_stat's holdtime-total)."""
+        return self.hold_ns_big + self.hold_ns_small
+
+    @hold_ns_total.setter
+    def hold_ns_total(self, value: int) -> None:
+        self.hold_ns_big = value
+        self.hold_ns_small = 0
 
     def as_dict(self) -> dict[str, int]:
         return {k: getattr(self, k) for k in self.COLUMNS}
@@ -115,12 +129,21 @@ class Lock:
 
     def release(self, now: int) -> None:
         """Release at ``now``: lock_stat's hold time is the work done under the lock."""
+        cls = self.cls
         if cython.compiled:
-            hold = _elapsed(self.held_since, now)
+            h = _hold_ns(self.held_since, now)
+            if h >= 0:                  # both times int64s: the hold made in C, added in C
+                hold = h
+                if cls.hold_ns_small <= INT64_MAX - h:
+                    cls.hold_ns_small += h
+                else:
+                    cls.hold_ns_big += hold
+            else:
+                hold = now - self.held_since
+                cls.hold_ns_big += hold
         else:
             hold = now - self.held_since
-        cls = self.cls
-        cls.hold_ns_total += hold
+            cls.hold_ns_big += hold
         if hold > cls.hold_ns_max:
             cls.hold_ns_max = hold
         cls.hold_hist.record(hold)
@@ -131,19 +154,23 @@ class Lock:
             self.trace[-1][3] = now
 
 
-def _elapsed(since: int, now: int) -> int:
-    """Compiled core (:meth:`Lock.release`): ``now - since``, computed in C where both
-    times are int64s >= 0, so that their difference fits one too.  A hold is the work
-    under a lock, nanoseconds, a cached small int: no Python int is made, where the
-    two times, past 2**30 ns, are two-digit ints whose subtraction makes one.  Other
-    times (past an int64, BUSY) take Python's subtraction."""
+#: the largest int64: the compiled core's C sum of holds stays at or below it
+INT64_MAX = (1 << 63) - 1
+
+
+def _hold_ns(since: int, now: int) -> int:
+    """Compiled core (:meth:`Lock.release`): ``now - since`` as a C integer, where both
+    times are int64s >= 0 (so that their difference fits one too) and ``now`` is not
+    before ``since``; else -1, and the caller takes Python's subtraction (a time past
+    an int64, BUSY).  A hold is the work under a lock: no Python int is made for the
+    two times, past 2**30 ns two-digit ints, nor for the sum of holds."""
     overflow = 0
     a = PyLong_AsLongLongAndOverflow(since, cython.address(overflow))
     if overflow == 0 and a >= 0:
         b = PyLong_AsLongLongAndOverflow(now, cython.address(overflow))
-        if overflow == 0 and b >= 0:
-            return PyLong_FromLongLong(b - a)
-    return now - since
+        if overflow == 0 and b >= a:
+            return b - a
+    return -1
 
 
 class LockRegistry:
