@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -52,7 +53,8 @@ def test_the_result_document_keeps_the_histograms(tmp_path):
     from slabpolicy.runs.runner import resolve_policies, run_one
     from slabpolicy.workloads.spec import load_workload
 
-    workload = load_workload("experiments/default.yaml", ["duration=3s"])
+    workload = load_workload(Path(__file__).resolve().parent.parent / "experiments" / "default.yaml",
+                             ["duration=3s"])
     (run,) = resolve_policies(workload, ["leave-in-place-4.11"],
                               policy_registry(make_plugin_manager()))
     result = run_one(workload, run, 1)

@@ -8,6 +8,8 @@ the lock_stat columns a run reports.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -142,7 +144,7 @@ def test_no_two_holds_of_a_lock_overlap_and_the_waits_add_up(tmp_path, policy, c
 
 
 def test_a_run_reports_lock_stat_columns_and_histograms():
-    path = "experiments/default.yaml"
+    path = Path(__file__).resolve().parent.parent / "experiments" / "default.yaml"
     workload = load_workload(path, overrides=["duration=1s"])
     registry = policy_registry(make_plugin_manager(()))
     run = resolve_policies(workload, ["scan-and-move"], registry)[0]
