@@ -23,6 +23,8 @@ cdef class Histogram:
     cdef public object max
 
     cpdef record(self, object value, int64_t n=*)
+    # `v`: the value as a C integer >= 0 (locks.pxd's release())
+    cdef record_held(self, object value, int64_t v)
 
 # `v` is a C integer only once PyLong_AsLongLongAndOverflow() says the value fits one
 @cython.locals(overflow=cython.int, v=int64_t)

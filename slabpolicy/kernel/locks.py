@@ -130,6 +130,7 @@ class Lock:
     def release(self, now: int) -> None:
         """Release at ``now``: lock_stat's hold time is the work done under the lock."""
         cls = self.cls
+        h = -1                          # the hold as a C integer, where it is one
         if cython.compiled:
             h = _hold_ns(self.held_since, now)
             if h >= 0:                  # both times int64s: the hold made in C, added in C
@@ -146,7 +147,10 @@ class Lock:
             cls.hold_ns_big += hold
         if hold > cls.hold_ns_max:
             cls.hold_ns_max = hold
-        cls.hold_hist.record(hold)
+        if h >= 0:
+            cls.hold_hist.record_held(hold, h)
+        else:
+            cls.hold_hist.record(hold)
         self.held = False
         self.owner = None
         self.free_at = now
