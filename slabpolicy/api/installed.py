@@ -65,5 +65,6 @@ def declared_entry_points(group: str) -> tuple[Declared, ...]:
     for ep in importlib.metadata.entry_points(group=group):
         metadata = ep.dist.metadata          # parsed once: name and version
         found.append(Declared(ep, metadata["Name"] or "?", metadata["Version"] or "?"))
-    _scans[group] = (state, tuple(found))
-    return tuple(found)
+    declared = tuple(found)
+    _scans[group] = (state, declared)
+    return declared
