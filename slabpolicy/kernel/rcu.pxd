@@ -51,9 +51,9 @@ cdef class Rcu:
     @cython.locals(slub=Allocator)
     cpdef _do_batch(self, object t, list batch, object cpu)
     @cython.locals(slub=Allocator, turns=Turns, slab=Slab, s=KmemCache, n=Py_ssize_t)
-    cpdef _run_batch(self, list batch, Py_ssize_t i, Py_ssize_t cpu, object t)
-    @cython.locals(turn=BatchTurn)
-    cpdef _stop(self, list batch, Py_ssize_t i, Py_ssize_t cpu, object t, tuple rest)
+    cpdef _run_batch(self, list batch, Py_ssize_t i, Py_ssize_t cpu, object t, BatchTurn turn)
+    cpdef _stop(self, BatchTurn turn, list batch, Py_ssize_t i, Py_ssize_t cpu, object t,
+                tuple rest)
     @cython.locals(slub=Allocator, i=Py_ssize_t, cpu=Py_ssize_t)
     cpdef _resume_batch(self, object now, BatchTurn turn)
     @cython.locals(mode=str)

@@ -157,10 +157,11 @@ class Rcu:
         slub = self.slub
         slub.begin(cpu, t)
         self.batch_sizes.record(len(batch))
-        self._run_batch(batch, 0, cpu, t)
+        self._run_batch(batch, 0, cpu, t, None)
 
-    def _run_batch(self, batch: list, i: int, cpu: int, t: int) -> None:
-        """The callbacks of ``batch`` (started at ``t`` on ``cpu``) from the ``i``-th on.
+    def _run_batch(self, batch: list, i: int, cpu: int, t: int, turn: BatchTurn | None) -> None:
+        """The callbacks of ``batch`` (started at ``t`` on ``cpu``) from the ``i``-th on;
+        ``turn`` is the batch's :class:`BatchTurn` if it has stopped before (None).
 
         A free into a cache with a ``free_lock`` takes that lock first
         (Allocator.slab_free()); where that acquisition must wait its turn
@@ -186,11 +187,11 @@ class Rcu:
                 if s.free_lock is not None and turns is not None and slub.now < BUSY \
                         and turns.must_wait(slub.now):
                     slub.cpu_free_at[cpu] = BUSY
-                    self._stop(batch, i, cpu, t, None)
+                    self._stop(turn, batch, i, cpu, t, None)
                     return
                 rest = kmem_cache_free(slub, cache, slab, objcg, cpu, t, True)
                 if rest is not None:
-                    self._stop(batch, i, cpu, t, rest)
+                    self._stop(turn, batch, i, cpu, t, rest)
                     return
             else:
                 fn(arg, cpu, t)
@@ -198,17 +199,21 @@ class Rcu:
         self.invoked += n
         slub.end(cpu)
 
-    def _stop(self, batch: list, i: int, cpu: int, t: int, rest: tuple | None) -> None:
+    def _stop(self, turn: BatchTurn | None, batch: list, i: int, cpu: int, t: int,
+              rest: tuple | None) -> None:
         """Stop the batch at its ``i``-th callback, a free (Turns.defer): before it
         (``rest`` None), or inside it, before list_lock (``rest``); the turn is at the
-        op clock.  The :class:`BatchTurn` is made as ``__new__`` and field stores, a C
-        allocation on the compiled core, not a call that parses its arguments."""
-        turn = BatchTurn.__new__(BatchTurn)
-        turn.rcu = self
-        turn.batch = batch
+        op clock.  A batch has one :class:`BatchTurn` however often it stops (most of
+        its frees do on memory-pressure / scan-and-move): ``turn``, its fields moved
+        on, or, at its first stop, one made as ``__new__`` and field stores (a C
+        allocation on the compiled core, not a call that parses its arguments)."""
+        if turn is None:
+            turn = BatchTurn.__new__(BatchTurn)
+            turn.rcu = self
+            turn.batch = batch
+            turn.cpu = cpu
+            turn.t = t
         turn.i = i
-        turn.cpu = cpu
-        turn.t = t
         turn.rest = rest
         self.slub.turns.defer(self.slub.now, turn)
 
@@ -233,9 +238,9 @@ class Rcu:
             cache, slab, objcg = batch[i][1]
             rest = kmem_cache_free(slub, cache, slab, objcg, cpu, t, True)
             if rest is not None:
-                self._stop(batch, i, cpu, t, rest)
+                self._stop(turn, batch, i, cpu, t, rest)
                 return
-        self._run_batch(batch, i + 1, cpu, t)
+        self._run_batch(batch, i + 1, cpu, t, turn)
 
     # -- what a cache's rcu mode does with a free ------------------------------------------
 
