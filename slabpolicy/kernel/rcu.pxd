@@ -54,7 +54,7 @@ cdef class Rcu:
     cpdef _run_batch(self, list batch, Py_ssize_t i, Py_ssize_t cpu, object t, BatchTurn turn)
     cpdef _stop(self, BatchTurn turn, list batch, Py_ssize_t i, Py_ssize_t cpu, object t,
                 tuple rest)
-    @cython.locals(slub=Allocator, i=Py_ssize_t, cpu=Py_ssize_t)
+    @cython.locals(slub=Allocator, i=Py_ssize_t, cpu=Py_ssize_t, slab=Slab, s=KmemCache)
     cpdef _resume_batch(self, object now, BatchTurn turn)
     @cython.locals(mode=str)
     cpdef free(self, KmemCache cache, Slab slab, object objcg, Py_ssize_t cpu, object t)

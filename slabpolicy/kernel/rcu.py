@@ -220,10 +220,19 @@ class Rcu:
     def _resume_batch(self, now: int, turn: BatchTurn) -> None:
         """The turn of a batch stopped by :meth:`_run_batch`: the free it stopped in is
         finished (Allocator._slab_free_continue()), or the one it stopped before is
-        made (its lock is taken now, at its arrival), then the rest of the batch.
-        Were the cache's ``free_lock`` dropped meanwhile (scan-and-move's
-        ``during-scan`` flag), a free made now takes none: it tests the flag when it
-        arrives."""
+        made, then the rest of the batch.  Were the cache's ``free_lock`` dropped
+        meanwhile (scan-and-move's ``during-scan`` flag), a free made now takes none:
+        it tests the flag when it arrives.
+
+        The free made now takes its free_lock at ``now`` without asking whether it
+        must wait (Turns.must_wait(), in Allocator.lock()): it could not.  Its turn
+        is the TURN event at ``now`` the loop has just taken, the earliest by
+        ``(t, seq)``, so every event still queued is at ``now`` or later; from that
+        pop to the acquisition run only Turns.resume(), BatchTurn.run(), this and
+        Allocator._slab_free_recorded() up to the lock, which queue no event (the
+        cpu is the batch's own, BUSY for it since it stopped: no wait for the cpu)
+        and do not move the clock (the arrival is ``now``).  No event earlier than
+        the arrival is queued: lock() would take the lock at once, as this does."""
         batch = turn.batch
         i = turn.i
         cpu = turn.cpu
@@ -236,7 +245,16 @@ class Rcu:
             slub.now = now
             slub.cur_cpu = cpu
             cache, slab, objcg = batch[i][1]
-            rest = kmem_cache_free(slub, cache, slab, objcg, cpu, t, True)
+            s = slab.cache if objcg is not None else cache      # as kmem_cache_free()
+            if s.free_lock is None:
+                rest = kmem_cache_free(slub, cache, slab, objcg, cpu, t, True)
+            else:
+                # kmem_cache_free() as slab_free() makes it with a free_lock (no fast
+                # path before the lock; the op clock is the start), in its turn
+                slub.cpu_free_at[cpu] = now
+                rest = slub._slab_free_recorded(s, slab, cpu, now, objcg, True, True)
+                if rest is None:
+                    slub.now = slub.cpu_free_at[cpu]
             if rest is not None:
                 self._stop(turn, batch, i, cpu, t, rest)
                 return
