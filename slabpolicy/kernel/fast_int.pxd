@@ -1,0 +1,41 @@
+# Cython declarations for fast_int.py, used only when the core is compiled (setup.py):
+# time_as_int64(), PyLong_AsLongLongAndOverflow()'s contract with a direct read of an
+# exact int of one or two digits (fast_int.py says why).  An inline C function: each
+# module that cimports it (event_queue, locks, histogram) has its own copy, called
+# without a Python call.  Two CPython 3.11 digits are at most 2 * PyLong_SHIFT = 60
+# bits (30-bit digits; 30 bits with 15-bit digits), so the value read fits an int64.
+cimport cython
+from libc.stdint cimport int64_t
+
+cdef extern from *:
+    """
+    static CYTHON_INLINE int64_t slabpolicy_time_as_int64(PyObject *o, int *overflow) {
+    #if PY_VERSION_HEX < 0x030C0000 && !defined(PYPY_VERSION) && !defined(Py_LIMITED_API)
+        if (PyLong_CheckExact(o)) {
+            const digit *d = ((PyLongObject *)o)->ob_digit;
+            switch (Py_SIZE(o)) {
+                case 0: *overflow = 0; return 0;
+                case 1: *overflow = 0; return (int64_t)d[0];
+                case -1: *overflow = 0; return -(int64_t)d[0];
+                case 2: *overflow = 0; return ((int64_t)d[1] << PyLong_SHIFT) | (int64_t)d[0];
+                case -2: *overflow = 0; return -(((int64_t)d[1] << PyLong_SHIFT) | (int64_t)d[0]);
+            }
+        }
+    #elif PY_VERSION_HEX >= 0x030C0000 && !defined(PYPY_VERSION) && !defined(Py_LIMITED_API)
+        if (PyLong_CheckExact(o) && PyUnstable_Long_IsCompact((PyLongObject *)o)) {
+            *overflow = 0;
+            return (int64_t)PyUnstable_Long_CompactValue((PyLongObject *)o);
+        }
+    #endif
+        return (int64_t)PyLong_AsLongLongAndOverflow(o, overflow);
+    }
+    """
+    int64_t slabpolicy_time_as_int64(object o, int *overflow) except? -1
+
+# ``t`` as a C int64 and ``overflow[0]`` 0, or -1 and ``overflow[0]`` 1 (above an
+# int64) or -1 (below one); -1 with an exception for an object that is no integer
+cdef inline int64_t time_as_int64(object t, int *overflow) except? -1:
+    return slabpolicy_time_as_int64(t, overflow)
+
+@cython.locals(overflow=cython.int, value=int64_t)
+cpdef tuple as_int64(t)
