@@ -22,8 +22,8 @@ from slabpolicy.kernel.slub cimport KmemCache, KmemCacheNode, Slab
 @cython.locals(slab=Slab, cache=KmemCache, objects=Py_ssize_t, inuse=Py_ssize_t,
                size=int64_t, pending=int64_t, flush=int64_t, max_size=int64_t,
                where=Py_ssize_t, partial=Py_ssize_t, cpu_slab=Py_ssize_t,
-               cpu_partial=Py_ssize_t, nowhere=Py_ssize_t)
-cpdef tuple check_slabs(dict existing, object record, object now)
+               cpu_partial=Py_ssize_t, nowhere=Py_ssize_t, key=tuple)
+cpdef tuple check_slabs(dict existing, object record, object now, dict seen)
 
 @cython.locals(n=KmemCacheNode)
 cpdef object count_slabs(KmemCache cache, object record, object now)

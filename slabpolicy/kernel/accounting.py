@@ -79,7 +79,7 @@ class AccountingChecker:
         self.sim = sim
         self.strict = strict
         #: problem -> (first time seen in ns, the message then)
-        self.seen: dict[str, tuple[int, str]] = {}
+        self.seen: dict[str | tuple, tuple[int, str]] = {}
         self.drift_pages_max = 0
         #: the first crash-class violation: {t_ns, what, where}, or None
         self.crashed: dict | None = None
@@ -200,7 +200,7 @@ class AccountingChecker:
     def _check_slabs(self, record, now: int) -> tuple[int, int]:
         """Every slab that exists, in the order they were made: return the live objects
         and their bytes, and record frozen slabs no cpu holds and lost slabs."""
-        return check_slabs(self.sim.slub.existing, record, now)
+        return check_slabs(self.sim.slub.existing, record, now, self.seen)
 
     def messages(self) -> list[str]:
         """The first message of each distinct violation, sorted."""
@@ -298,10 +298,17 @@ def count_objcgs(objcgs: list[ObjCgroup], extra: dict) -> None:
                 extra[m.id] = extra.get(m.id, 0) + pages
 
 
-def check_slabs(existing: dict, record, now: int) -> tuple[int, int]:
+def check_slabs(existing: dict, record, now: int, seen: dict) -> tuple[int, int]:
     """Look at every slab of ``existing`` in turn: return the live objects and their
     bytes (a destroyed cache's slabs are counted with it), and record frozen slabs no
     cpu holds and lost slabs.
+
+    A slab's problem is recorded once, with its first message (``seen``: the
+    checker's violations so far), so one seen before is not recorded again: its
+    message is not even formatted.  A slab left frozen or lost stays so, and is met
+    at every check after (the seed patch as posted leaves dozens on
+    memory-pressure: formatting their messages again was two fifths of its
+    checks' instructions).  Its key is a tuple, which costs no formatting either.
 
     The bytes are summed in ``pending`` (a C integer compiled: accounting.pxd) and
     added to ``live_bytes`` (a Python int) whenever ``pending`` reaches
@@ -331,17 +338,23 @@ def check_slabs(existing: dict, record, now: int) -> tuple[int, int]:
             live_bytes += inuse * size
         if slab.frozen:
             where = slab.where
+            if where == cpu_slab or where == cpu_partial:
+                continue
+            key = ("frozen", slab.id)
+            if key in seen:
+                continue
             if where == partial:
                 # acquire_slab() freezes it again: two cpus own one freelist
-                record(f"frozen {slab.id}", f"{cache.name}: slab {slab.id} is frozen on "
-                       f"a node partial list, not on a cpu", now, crash="get_partial_node()")
-            elif where != cpu_slab and where != cpu_partial:
-                record(f"frozen {slab.id}", f"{cache.name}: slab {slab.id} is frozen on "
-                       f"{WHERE[where]}, not on a cpu: orphaned, never unfrozen or "
-                       f"discarded", now)
+                record(key, f"{cache.name}: slab {slab.id} is frozen on a node partial "
+                       f"list, not on a cpu", now, crash="get_partial_node()")
+            else:
+                record(key, f"{cache.name}: slab {slab.id} is frozen on {WHERE[where]}, "
+                       f"not on a cpu: orphaned, never unfrozen or discarded", now)
         elif inuse < slab.objects and slab.where == nowhere:
-            record(f"lost {slab.id}", f"{cache.name}: slab {slab.id} has free objects but is "
-                   f"on no list and no cpu: lost to allocation", now)
+            key = ("lost", slab.id)
+            if key not in seen:
+                record(key, f"{cache.name}: slab {slab.id} has free objects but is on no "
+                       f"list and no cpu: lost to allocation", now)
     return objects, live_bytes + pending
 
 
