@@ -428,3 +428,42 @@ def test_rcu_batches_freeing_into_full_slabs_take_both_locks_in_arrival_order():
     assert first.where == second.where == PARTIAL and first.inuse == second.inuse == PER_SLAB - 1
     assert k.sim.rcu.invoked == 2 and k.sim.turns.stopped == 0
     k.assert_accounting()
+
+
+def test_a_stopped_rcu_free_takes_memcg_scan_lock_at_its_turn_behind_earlier_arrivals():
+    """Cpu 0's RCU batch frees three objects of a partial dentry slab (no list_lock):
+    each takes memcg_scan_lock 5 ns (rcu_callback) after the last, and holds it for
+    lock 16, free_slow 15 and cmpxchg 5 (57 and +41 once cpu 1 took the lock and
+    wrote the slab last).  Cpu 1 frees into the same slab at G+45, 1 ns before cpu
+    0's second free arrives (G+46), and again at G+46.  Cpu 0's batch stops before
+    its second free; cpu 1's takes the lock at G+45; at its turn (G+46) cpu 0's free
+    takes it without asking again, spinning until G+163, ahead of cpu 1's second
+    free, which reached the lock at G+163 only (its cpu was busy until then); cpu 0's
+    third free, arriving at G+286 after cpu 1's (queued at G+163), goes last.  Were
+    an event earlier than the turn still queued when the stopped free takes the lock
+    (the proof in Rcu._resume_batch()), the acquisitions would not be in arrival
+    order."""
+    c = COSTS
+    k = kit(rcu={"dentry": "call_rcu"})
+    cg = k.memcg("a")
+    dentry = k.cache(cg, "dentry")
+    objs = k.alloc(dentry, n=2 * PER_SLAB + 1, cpu=0)
+    k.free(dentry, objs[0], cpu=0)          # the first slab: from the full list to the partial
+    assert objs[1].where == PARTIAL
+    at = k.t + 1_000
+    k.free_rcu(dentry, objs[1:4], cpu=0, at=at)
+    g = at + c["call_rcu"] + c["rcu_grace_period"]
+    k.queue_free(dentry, objs[4], cpu=1, at=g + 45)
+    k.queue_free(dentry, objs[5], cpu=1, at=g + 46)
+    k.run_until(g + 1_000_000)
+    assert k.sim.rcu.gp_end == g
+    assert [h for h in dentry.free_lock.trace if h[1] >= g] == [
+        [0, g + 5, g + 5, g + 41],          # 16 + 15 + 5
+        [1, g + 45, g + 45, g + 163],       # 57 + 15 + 5 + 41
+        [0, g + 46, g + 163, g + 281],      # cpu 0's turn: spins from G+46 to G+163
+        [1, g + 163, g + 281, g + 399],
+        [0, g + 286, g + 399, g + 517]]
+    scan = k.lock_stats("memcg_scan_lock")
+    assert (scan["contentions"], scan["wait_ns_total"]) == (3, 117 + 118 + 113)
+    assert k.sim.rcu.invoked == 3 and k.sim.turns.stopped == 0 and objs[1].inuse == PER_SLAB - 6
+    k.assert_accounting()

@@ -157,10 +157,11 @@ class Rcu:
         slub = self.slub
         slub.begin(cpu, t)
         self.batch_sizes.record(len(batch))
-        self._run_batch(batch, 0, cpu, t)
+        self._run_batch(batch, 0, cpu, t, None)
 
-    def _run_batch(self, batch: list, i: int, cpu: int, t: int) -> None:
-        """The callbacks of ``batch`` (started at ``t`` on ``cpu``) from the ``i``-th on.
+    def _run_batch(self, batch: list, i: int, cpu: int, t: int, turn: BatchTurn | None) -> None:
+        """The callbacks of ``batch`` (started at ``t`` on ``cpu``) from the ``i``-th on;
+        ``turn`` is the batch's :class:`BatchTurn` if it has stopped before (None).
 
         A free into a cache with a ``free_lock`` takes that lock first
         (Allocator.slab_free()); where that acquisition must wait its turn
@@ -186,11 +187,11 @@ class Rcu:
                 if s.free_lock is not None and turns is not None and slub.now < BUSY \
                         and turns.must_wait(slub.now):
                     slub.cpu_free_at[cpu] = BUSY
-                    self._stop(batch, i, cpu, t, None)
+                    self._stop(turn, batch, i, cpu, t, None)
                     return
                 rest = kmem_cache_free(slub, cache, slab, objcg, cpu, t, True)
                 if rest is not None:
-                    self._stop(batch, i, cpu, t, rest)
+                    self._stop(turn, batch, i, cpu, t, rest)
                     return
             else:
                 fn(arg, cpu, t)
@@ -198,27 +199,40 @@ class Rcu:
         self.invoked += n
         slub.end(cpu)
 
-    def _stop(self, batch: list, i: int, cpu: int, t: int, rest: tuple | None) -> None:
+    def _stop(self, turn: BatchTurn | None, batch: list, i: int, cpu: int, t: int,
+              rest: tuple | None) -> None:
         """Stop the batch at its ``i``-th callback, a free (Turns.defer): before it
         (``rest`` None), or inside it, before list_lock (``rest``); the turn is at the
-        op clock.  The :class:`BatchTurn` is made as ``__new__`` and field stores, a C
-        allocation on the compiled core, not a call that parses its arguments."""
-        turn = BatchTurn.__new__(BatchTurn)
-        turn.rcu = self
-        turn.batch = batch
+        op clock.  A batch has one :class:`BatchTurn` however often it stops (most of
+        its frees do on memory-pressure / scan-and-move): ``turn``, its fields moved
+        on, or, at its first stop, one made as ``__new__`` and field stores (a C
+        allocation on the compiled core, not a call that parses its arguments)."""
+        if turn is None:
+            turn = BatchTurn.__new__(BatchTurn)
+            turn.rcu = self
+            turn.batch = batch
+            turn.cpu = cpu
+            turn.t = t
         turn.i = i
-        turn.cpu = cpu
-        turn.t = t
         turn.rest = rest
         self.slub.turns.defer(self.slub.now, turn)
 
     def _resume_batch(self, now: int, turn: BatchTurn) -> None:
         """The turn of a batch stopped by :meth:`_run_batch`: the free it stopped in is
         finished (Allocator._slab_free_continue()), or the one it stopped before is
-        made (its lock is taken now, at its arrival), then the rest of the batch.
-        Were the cache's ``free_lock`` dropped meanwhile (scan-and-move's
-        ``during-scan`` flag), a free made now takes none: it tests the flag when it
-        arrives."""
+        made, then the rest of the batch.  Were the cache's ``free_lock`` dropped
+        meanwhile (scan-and-move's ``during-scan`` flag), a free made now takes none:
+        it tests the flag when it arrives.
+
+        The free made now takes its free_lock at ``now`` without asking whether it
+        must wait (Turns.must_wait(), in Allocator.lock()): it could not.  Its turn
+        is the TURN event at ``now`` the loop has just taken, the earliest by
+        ``(t, seq)``, so every event still queued is at ``now`` or later; from that
+        pop to the acquisition run only Turns.resume(), BatchTurn.run(), this and
+        Allocator._slab_free_recorded() up to the lock, which queue no event (the
+        cpu is the batch's own, BUSY for it since it stopped: no wait for the cpu)
+        and do not move the clock (the arrival is ``now``).  No event earlier than
+        the arrival is queued: lock() would take the lock at once, as this does."""
         batch = turn.batch
         i = turn.i
         cpu = turn.cpu
@@ -231,11 +245,20 @@ class Rcu:
             slub.now = now
             slub.cur_cpu = cpu
             cache, slab, objcg = batch[i][1]
-            rest = kmem_cache_free(slub, cache, slab, objcg, cpu, t, True)
+            s = slab.cache if objcg is not None else cache      # as kmem_cache_free()
+            if s.free_lock is None:
+                rest = kmem_cache_free(slub, cache, slab, objcg, cpu, t, True)
+            else:
+                # kmem_cache_free() as slab_free() makes it with a free_lock (no fast
+                # path before the lock; the op clock is the start), in its turn
+                slub.cpu_free_at[cpu] = now
+                rest = slub._slab_free_recorded(s, slab, cpu, now, objcg, True, True)
+                if rest is None:
+                    slub.now = slub.cpu_free_at[cpu]
             if rest is not None:
-                self._stop(batch, i, cpu, t, rest)
+                self._stop(turn, batch, i, cpu, t, rest)
                 return
-        self._run_batch(batch, i + 1, cpu, t)
+        self._run_batch(batch, i + 1, cpu, t, turn)
 
     # -- what a cache's rcu mode does with a free ------------------------------------------
 

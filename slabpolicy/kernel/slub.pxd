@@ -174,7 +174,7 @@ cdef class Allocator:
                     bint can_defer=*)
     @cython.locals(c=KmemCacheCpu, hist=Histogram, free_lock=Lock, n=KmemCacheNode)
     cpdef _slab_free_recorded(self, KmemCache s, Slab slab, Py_ssize_t cpu, object start,
-                              object objcg, bint can_defer)
+                              object objcg, bint can_defer, bint in_turn)
     @cython.locals(s=KmemCache, slab=Slab, cpu=Py_ssize_t, n=KmemCacheNode, free_lock=Lock)
     cpdef _slab_free_continue(self, tuple rest, object now)
     cdef _slab_free_end(self, Lock free_lock, Py_ssize_t cpu, object start, Histogram hist)

@@ -1100,7 +1100,7 @@ class Allocator:
             start = t
         elif start >= BUSY:
             start = self.wait_for_cpu(cpu, t)
-            return self._slab_free_recorded(s, slab, cpu, start, objcg, can_defer)
+            return self._slab_free_recorded(s, slab, cpu, start, objcg, can_defer, False)
         c = s.cpu[cpu]
         if c.slab is slab and s.free_lock is None and objcg is None:
             c.freelist += 1
@@ -1108,20 +1108,29 @@ class Allocator:
             self.cpu_free_at[cpu] = start + self.c_free_fast
             self.n_free_fast += 1
             return None
-        return self._slab_free_recorded(s, slab, cpu, start, objcg, can_defer)
+        return self._slab_free_recorded(s, slab, cpu, start, objcg, can_defer, False)
 
     def _slab_free_recorded(self, s: KmemCache, slab: Slab, cpu: int, start: int,
-                            objcg: ObjCgroup | None, can_defer: bool) -> tuple | None:
+                            objcg: ObjCgroup | None, can_defer: bool,
+                            in_turn: bool) -> tuple | None:
         """The rest of slab_free(), whose latency is recorded: the free_lock, the
         uncharge, a fast path after them, or __slab_free().  A free that waited for
         its cpu comes here whatever path it takes, so that it hands the cpu on.
-        Returns what is left of a free stopped before list_lock (see slab_free())."""
+        Returns what is left of a free stopped before list_lock (see slab_free()).
+
+        ``in_turn``: the free arrives at its free_lock at ``start`` in its turn, with
+        no earlier event queued (a stopped RCU batch's free at its turn,
+        kernel/rcu.py): it takes the lock without asking (:meth:`_acquire`), as
+        :meth:`_slab_free_continue` takes list_lock."""
         c = s.cpu[cpu]
         self.now = start
         self.cur_cpu = cpu
         free_lock = s.free_lock     # the lock this free takes, and so the one it releases
         if free_lock is not None:
-            self.lock(free_lock)
+            if in_turn:
+                self._acquire(free_lock, start, cpu)
+            else:
+                self.lock(free_lock)
         if objcg is not None:
             self.now = self.objcgs.uncharge(objcg, cpu, s.obj_full_size, self.now)
         if c.slab is slab:
