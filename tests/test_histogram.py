@@ -74,3 +74,20 @@ def test_values_below_2048_are_counted_exactly_and_the_others_in_buckets():
     assert h.counts == {0: 1, 7: 7, 2047: 1, 2048: 2, 4096: 1, -3: 1}
     assert h.buckets() == [[-3, 1], [0, 1], [7, 7], [2047, 1], [2048, 2], [4096, 1]]
     assert (h.count, h.max) == (13, 4097)
+
+
+def test_the_max_is_the_largest_value_whether_or_not_it_fits_an_int64():
+    # the compiled core compares a value that fits an int64 in C and any other as a
+    # Python int: the max is the largest of both, and never below 0 (where it starts)
+    h = Histogram()
+    h.record(-3)
+    assert h.max == 0
+    h.record(5000)
+    h.record(1 << 70)
+    h.record(7)
+    assert h.max == 1 << 70 and h.count == 4
+    h.record((1 << 70) + 1, 2)
+    h.record(9000)
+    assert h.max == (1 << 70) + 1 and h.count == 7
+    merged = Histogram.merged(Histogram(), h)
+    assert (merged.max, merged.count, merged.buckets()) == (h.max, h.count, h.buckets())

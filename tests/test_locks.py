@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from slabpolicy.api.plugin_manager import make_plugin_manager, policy_registry, register_run_plugin
 from slabpolicy.api.testing import Kit
 from slabpolicy.kernel.engine import Simulation
+from slabpolicy.kernel.locks import LockRegistry
 from slabpolicy.runs.runner import resolve_policies, run_one
 from slabpolicy.workloads.spec import load_workload
 
@@ -158,3 +159,26 @@ def test_a_run_reports_lock_stat_columns_and_histograms():
     assert sum(n for _, n in hist["hold"]) == stats["acquisitions"]
     assert sum(n for _, n in hist["wait"]) == stats["contentions"]
     assert sum(ns * n for ns, n in hist["wait"]) <= stats["wait_ns_total"]
+
+
+def test_a_lock_counts_waits_and_holds_exactly_at_times_past_an_int64():
+    # The compiled core compares, adds and subtracts a lock's times in C where they fit
+    # an int64, as Python ints where they do not (a clock past 2**63 ns): the lock_stat
+    # columns are the same either way.
+    registry = LockRegistry()
+    lock = registry.new_lock("list_lock")
+    big = 1 << 64
+    assert lock.take(100, 100, 0, 20, 40) == 120           # uncontended: work from 120
+    lock.release(150)                                     # held 30
+    assert lock.take(140, 150, 1, 20, 40) == 190         # waits 10; a bounce
+    lock.release(big)                                     # held big - 190: past an int64
+    assert lock.take(big - 5, big, 1, 20, 40) == big + 20  # waits 5
+    lock.release(big + 21)                                # held 1
+    assert lock.take(big + 30, big + 30, 0, 20, 40) == big + 70
+    lock.release(big + 72)                                # held 2, after a bounce
+    cls = registry.classes["list_lock"]
+    assert cls.as_dict() == {
+        "acquisitions": 4, "contentions": 2, "wait_ns_total": 15, "wait_ns_max": 10,
+        "hold_ns_total": 30 + (big - 190) + 1 + 2, "hold_ns_max": big - 190,
+        "con_bounces": 1, "acq_bounces": 2}
+    assert cls.hold_hist.max == big - 190 and cls.hold_hist.count == 4

@@ -14,7 +14,7 @@
 cimport cython
 from libc.stdint cimport int64_t
 
-from slabpolicy.kernel.fast_int cimport time_as_int64
+from slabpolicy.kernel.fast_int cimport time_add, time_as_int64
 from slabpolicy.kernel.histogram cimport Histogram
 
 cdef class LockClass:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from slabpolicy.kernel.fast_int import time_add
 from slabpolicy.kernel.histogram import Histogram
 
 try:
@@ -135,7 +136,7 @@ class Lock:
                 cls.con_bounces += 1
         self.cpu = cpu
         self.held = True
-        self.held_since = acquired + cost
+        self.held_since = time_add(acquired, cost)
         if self.trace is not None:
             self.trace.append([cpu, arrived, acquired, -1])
         return self.held_since
