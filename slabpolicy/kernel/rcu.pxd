@@ -19,6 +19,9 @@ from slabpolicy.kernel.turns cimport Continuation, Turns
 cpdef kmem_cache_free(Allocator slub, object cache, Slab slab, object objcg, Py_ssize_t cpu,
                       object t, bint can_defer=*)
 
+@cython.locals(rest=tuple)
+cdef tuple _free_in_turn(Allocator slub, KmemCache s, Slab slab, object objcg, Py_ssize_t cpu)
+
 cdef class Rcu
 
 # The turn of a stopped batch: a C type, whose run() Turns.resume() calls through the

@@ -82,6 +82,21 @@ def kmem_cache_free(slub: Allocator, cache: KmemCache, slab: Slab, objcg, cpu: i
     return rest
 
 
+def _free_in_turn(slub: Allocator, s: KmemCache, slab: Slab, objcg, cpu: int) -> tuple | None:
+    """kmem_cache_free() into ``s``, a cache with a free_lock, by an RCU batch's free
+    that reaches it in its turn (no earlier event queued, the cpu the batch's):
+    what slab_free() makes of it (no fast path before the free_lock; the op clock
+    is the start), the free_lock taken without asking again whether it must wait
+    (Allocator._slab_free_recorded()'s ``in_turn``).  Returns what is left of a
+    free stopped before list_lock, as kmem_cache_free() with ``can_defer``."""
+    now = slub.now
+    slub.cpu_free_at[cpu] = now
+    rest = slub._slab_free_recorded(s, slab, cpu, now, objcg, True, True)
+    if rest is None:
+        slub.now = slub.cpu_free_at[cpu]
+    return rest
+
+
 class Rcu:
     """The RCU callback machinery of one run, and its figures (the result's ``rcu``)."""
 
@@ -168,7 +183,9 @@ class Rcu:
         (Turns.must_wait()), the batch stops right before the free, as the free
         would stop at the lock: the same time, the same place in the event order,
         nothing held, so it continues as a call (:meth:`_resume_batch`) rather than
-        in a greenlet of its own.  (A free that finds the cpu handed to another
+        in a greenlet of its own.  Where it need not, the free is made at once and
+        takes the lock without lock()'s asking the same question again
+        (:func:`_free_in_turn`).  (A free that finds the cpu handed to another
         operation, the clock at BUSY, waits for the cpu in slab_free() as before.)
         A free that stops before list_lock returns what is left of it
         (kmem_cache_free() with ``can_defer``): the batch stops there too, and
@@ -184,12 +201,16 @@ class Rcu:
             if fn is free_cb:
                 cache, slab, objcg = arg
                 s = slab.cache if objcg is not None else cache      # as kmem_cache_free()
-                if s.free_lock is not None and turns is not None and slub.now < BUSY \
-                        and turns.must_wait(slub.now):
-                    slub.cpu_free_at[cpu] = BUSY
-                    self._stop(turn, batch, i, cpu, t, None)
-                    return
-                rest = kmem_cache_free(slub, cache, slab, objcg, cpu, t, True)
+                if s.free_lock is not None and turns is not None and slub.now < BUSY:
+                    if turns.must_wait(slub.now):
+                        slub.cpu_free_at[cpu] = BUSY
+                        self._stop(turn, batch, i, cpu, t, None)
+                        return
+                    # its turn: nothing has run since the question, lock() would
+                    # ask it again
+                    rest = _free_in_turn(slub, s, slab, objcg, cpu)
+                else:
+                    rest = kmem_cache_free(slub, cache, slab, objcg, cpu, t, True)
                 if rest is not None:
                     self._stop(turn, batch, i, cpu, t, rest)
                     return
@@ -249,12 +270,7 @@ class Rcu:
             if s.free_lock is None:
                 rest = kmem_cache_free(slub, cache, slab, objcg, cpu, t, True)
             else:
-                # kmem_cache_free() as slab_free() makes it with a free_lock (no fast
-                # path before the lock; the op clock is the start), in its turn
-                slub.cpu_free_at[cpu] = now
-                rest = slub._slab_free_recorded(s, slab, cpu, now, objcg, True, True)
-                if rest is None:
-                    slub.now = slub.cpu_free_at[cpu]
+                rest = _free_in_turn(slub, s, slab, objcg, cpu)
             if rest is not None:
                 self._stop(turn, batch, i, cpu, t, rest)
                 return
