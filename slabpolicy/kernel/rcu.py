@@ -107,8 +107,11 @@ class Rcu:
         #: as Simulation.kernel_event() queues kernel work, without a call to it
         self.queue = sim._queue
         ncpus = slub.machine.cpus
-        self.wait: list[list] = [[] for _ in range(ncpus)]   # for the grace period in progress
-        self.next: list[list] = [[] for _ in range(ncpus)]   # queued during it
+        #: each cpu's callbacks, laid flat as ``fn, arg, fn, arg, ...`` (a tuple per
+        #: callback would be an allocation per call_rcu()): those waiting for the
+        #: grace period in progress, and those queued during it
+        self.wait: list[list] = [[] for _ in range(ncpus)]
+        self.next: list[list] = [[] for _ in range(ncpus)]
         self.gp_state = IDLE
         self.gp_end = 0              # when the grace period in progress ends
         self.grace_periods = 0
@@ -138,10 +141,9 @@ class Rcu:
         slub = self.slub
         slub.now += slub.c_call_rcu
         self.callbacks += 1
-        if self.gp_state == RUNNING:
-            self.next[cpu].append((fn, arg))
-            return
-        self.wait[cpu].append((fn, arg))
+        segment = self.next[cpu] if self.gp_state == RUNNING else self.wait[cpu]
+        segment.append(fn)
+        segment.append(arg)
         if self.gp_state == IDLE:
             self.gp_state = REQUESTED
             self.queue.push(slub.now, KERNEL, self._gp_start, None, None)
@@ -171,11 +173,12 @@ class Rcu:
         through a call each."""
         slub = self.slub
         slub.begin(cpu, t)
-        self.batch_sizes.record(len(batch))
+        self.batch_sizes.record(len(batch) // 2)
         self._run_batch(batch, 0, cpu, t, None)
 
     def _run_batch(self, batch: list, i: int, cpu: int, t: int, turn: BatchTurn | None) -> None:
-        """The callbacks of ``batch`` (started at ``t`` on ``cpu``) from the ``i``-th on;
+        """The callbacks of ``batch`` (started at ``t`` on ``cpu``) from the one whose
+        function is ``batch[i]`` on (its argument ``batch[i + 1]``);
         ``turn`` is the batch's :class:`BatchTurn` if it has stopped before (None).
 
         A free into a cache with a ``free_lock`` takes that lock first
@@ -196,7 +199,8 @@ class Rcu:
         free_cb = self._free_cb
         n = len(batch)
         while i < n:
-            fn, arg = batch[i]
+            fn = batch[i]
+            arg = batch[i + 1]
             slub.now += step
             if fn is free_cb:
                 cache, slab, objcg = arg
@@ -216,13 +220,13 @@ class Rcu:
                     return
             else:
                 fn(arg, cpu, t)
-            i += 1
-        self.invoked += n
+            i += 2
+        self.invoked += n // 2
         slub.end(cpu)
 
     def _stop(self, turn: BatchTurn | None, batch: list, i: int, cpu: int, t: int,
               rest: tuple | None) -> None:
-        """Stop the batch at its ``i``-th callback, a free (Turns.defer): before it
+        """Stop the batch at its callback at ``batch[i]``, a free (Turns.defer): before it
         (``rest`` None), or inside it, before list_lock (``rest``); the turn is at the
         op clock.  A batch has one :class:`BatchTurn` however often it stops (most of
         its frees do on memory-pressure / scan-and-move): ``turn``, its fields moved
@@ -265,7 +269,7 @@ class Rcu:
         else:
             slub.now = now
             slub.cur_cpu = cpu
-            cache, slab, objcg = batch[i][1]
+            cache, slab, objcg = batch[i + 1]
             s = slab.cache if objcg is not None else cache      # as kmem_cache_free()
             if s.free_lock is None:
                 rest = kmem_cache_free(slub, cache, slab, objcg, cpu, t, True)
@@ -274,7 +278,7 @@ class Rcu:
             if rest is not None:
                 self._stop(turn, batch, i, cpu, t, rest)
                 return
-        self._run_batch(batch, i + 1, cpu, t, turn)
+        self._run_batch(batch, i + 2, cpu, t, turn)
 
     # -- what a cache's rcu mode does with a free ------------------------------------------
 
@@ -373,7 +377,7 @@ class Rcu:
 
 
 class BatchTurn(Continuation):
-    """What is left of an RCU batch stopped at its ``i``-th callback, a free
+    """What is left of an RCU batch stopped at its callback at ``batch[i]``, a free
     (Rcu._run_batch()): before that free (``rest`` None), or inside it, before
     __slab_free()'s list_lock (``rest``: what is left of the free)."""
 
