@@ -76,10 +76,12 @@ def _first_difference(a, b, path="") -> str:
     return f"{path}: compiled {a!r} != pure {b!r}"
 
 
-def test_compiled_and_pure_cores_give_the_same_result_documents(compiled_pythonpath, tmp_path):
-    paths = [str(p) for p in bundled_experiments().values()]
+def _both_cores(compiled_pythonpath: str | None, tmp_path: Path, max_duration_ns: int,
+                paths: list[str]) -> tuple[dict, dict]:
+    """tests/core_identity.py's output for ``paths`` from each core, side by side:
+    (compiled, pure)."""
     script = [sys.executable, "-P", str(REPO / "tests" / "core_identity.py"),
-              str(MAX_DURATION_NS), *paths]
+              str(max_duration_ns), *paths]
     outs = {}
     children = {}
     for core, pythonpath, pure in (("compiled", compiled_pythonpath, False),
@@ -93,15 +95,63 @@ def test_compiled_and_pure_cores_give_the_same_result_documents(compiled_pythonp
         assert child.returncode == 0, f"the {core} core's runs failed:\n{err}"
     compiled, pure = (json.loads(outs[c].read_text()) for c in ("compiled", "pure"))
     assert (compiled["core"], pure["core"]) == (_core.COMPILED_CORE, _core.PURE_CORE)
+    return compiled, pure
+
+
+def _assert_same_documents(compiled: dict, pure: dict) -> None:
+    assert compiled["docs"].keys() == pure["docs"].keys()
+    for key in pure["docs"]:
+        assert compiled["docs"][key] == pure["docs"][key], (
+            f"{key}: {_first_difference(compiled['docs'][key], pure['docs'][key])}")
+
+
+def test_compiled_and_pure_cores_give_the_same_result_documents(compiled_pythonpath, tmp_path):
+    paths = [str(p) for p in bundled_experiments().values()]
+    compiled, pure = _both_cores(compiled_pythonpath, tmp_path, MAX_DURATION_NS, paths)
     # every bundled experiment under at least every bundled policy
     assert {k.split("/")[0] for k in pure["docs"]} == {
         n for n in _experiment_names()}
     assert len(pure["docs"]) >= 5 * len(paths)
     assert sum(d["ops"]["alloc"] for d in pure["docs"].values()) > 100_000
-    assert compiled["docs"].keys() == pure["docs"].keys()
-    for key in pure["docs"]:
-        assert compiled["docs"][key] == pure["docs"][key], (
-            f"{key}: {_first_difference(compiled['docs'][key], pure['docs'][key])}")
+    _assert_same_documents(compiled, pure)
+
+
+#: a workload of 2**63 - 1 ns whose allocations come ~5e16 ns apart and whose objects
+#: live ~2e18 ns: the compiled loop computes an allocation's times as C int64s
+#: (engine.pxd), and every free and next allocation past the end is past an int64,
+#: which it must compute as Python ints, as the pure core does
+INT64_EDGE = """\
+name: int64-edge
+seed: 3
+duration: 9223372036854775807ns
+sample_interval: 1000000h
+tick_interval: 1000000h
+machine: {cpus: 2}
+caches:
+  - {name: dentry, object_size: 192}
+cgroups:
+  - name: g
+    count: 3
+    arrival: {process: at_start}
+    lifetime: {dist: exponential, mean: 5000000000s}
+    streams:
+      - cache: dentry
+        rate: 2e-8/s
+        remote_free: 0.5
+        lifetime: {dist: exponential, mean: 2000000000s}
+policies:
+  - name: leave-in-place
+"""
+
+
+def test_times_past_an_int64_give_the_pure_cores_documents(compiled_pythonpath, tmp_path):
+    path = tmp_path / "int64-edge.yaml"
+    path.write_text(INT64_EDGE)
+    compiled, pure = _both_cores(compiled_pythonpath, tmp_path, 2**63 - 1, [str(path)])
+    ops = pure["docs"]["int64-edge/leave-in-place"]["ops"]
+    # allocations all along, and objects whose free would come past the end (2**63 - 1)
+    assert ops["alloc"] > 300 and 0 < ops["free"] < ops["alloc"] - 20
+    _assert_same_documents(compiled, pure)
 
 
 def _experiment_names() -> set[str]:

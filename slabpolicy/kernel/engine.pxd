@@ -15,9 +15,12 @@
 # the same IEEE double arithmetic, and int() of a double is Python's), and a cpu number
 # is below the machine's cpu count: so is `pick`, int(u * n) for a draw 0 <= u < 1 and
 # n cpus, which Cython converts from the double in C, truncating as int() does.  Times
-# stay Python ints (unbounded).  A field added to _Stream's __slots__ is added here too
-# (tests/test_compiled_declarations.py checks that).
+# stay Python ints (unbounded), except the times an allocation queues, computed as C
+# int64s where they provably fit (below).  A field added to _Stream's __slots__ is
+# added here too (tests/test_compiled_declarations.py checks that).
 cimport cython
+from cpython.long cimport PyLong_AsLongLongAndOverflow
+from libc.stdint cimport INT64_MAX, INT64_MIN, int64_t
 from slabpolicy.workloads cimport draws
 from slabpolicy.workloads.distributions cimport Sampler
 from slabpolicy.kernel.event_queue cimport EventQueue
@@ -40,8 +43,25 @@ cdef class _Stream:
     cdef public list cpus
     cdef public double per_ns, remote_free
 
+# The times an allocation queues (engine.py, _event_loop): when its object is freed, ft,
+# and the stream's next allocation, nt, are C int64s (ft_c, nt_c) where every term and
+# the sum fit one: the popped event's time where it does (EventQueue.popped_t, a C heap
+# entry's), a lifetime that is an int the conversion gives without overflow, a draw
+# int(x) for a double -2**63 < x < 2**63 (the C cast truncates towards zero as int()
+# does, exactly, and the value fits); _time_after and _time_after_draw check that the
+# sum fits before they add, and say whether it did (else the loop adds Python ints, as
+# the pure core always does).  `end`, the run's end, is end_t where end_overflow is 0,
+# beyond every int64 the other way round by its sign (PyLong_AsLongLongAndOverflow).
 @cython.locals(event=tuple, kind=Py_ssize_t, st=_Stream, memcg=MemCgroup, cache=KmemCache,
                slab=Slab, cpus=list, cpu=Py_ssize_t, fcpu=Py_ssize_t, ncpus=Py_ssize_t,
                pick=Py_ssize_t, turns=Turns, queue=EventQueue, slub=Allocator,
-               reclaim=Reclaim, rcu=Rcu, u=cython.double, freed=bint)
+               reclaim=Reclaim, rcu=Rcu, u=cython.double, freed=bint, x=cython.double,
+               in_c=bint, ft_in_c=bint, ft_c=int64_t, nt_c=int64_t, end_t=int64_t,
+               end_overflow=cython.int, free_kind=Py_ssize_t)
 cdef bint _event_loop(object sim, tuple env, object me)
+@cython.locals(d=int64_t, overflow=cython.int)
+cdef inline bint _time_after(int64_t t, object dt, int64_t *out) except -1
+@cython.locals(d=int64_t)
+cdef inline bint _time_after_draw(int64_t t, double x, int64_t *out) noexcept
+cdef inline bint _sum_fits(int64_t t, int64_t d) noexcept
+cdef inline bint _due(int64_t t, int64_t end_t, int end_overflow) noexcept

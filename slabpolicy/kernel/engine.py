@@ -510,6 +510,11 @@ def _event_loop(sim: Simulation, env: tuple, me) -> bool:
     ``env`` is ``Simulation._loop_env``.  Returns whether this greenlet still runs the
     loop (it is then up to it to drain)."""
     turns, queue, slub, end, ncpus, rnd, reclaim, rcu = env
+    # compiled, an allocation's times are C integers where they fit (engine.pxd)
+    ctimes = cython.compiled and type(end) is int
+    if ctimes:
+        end_overflow = 0
+        end_t = PyLong_AsLongLongAndOverflow(end, cython.address(end_overflow))
     # `while True` and not `while turns.loop is me`: CPython 3.11 specialises a
     # function's code after a few unconditional backward jumps, and a loop whose
     # every pass ends in its own test has none (unspecialised, it runs 25% slower)
@@ -539,8 +544,16 @@ def _event_loop(sim: Simulation, env: tuple, me) -> bool:
             pick = int(u * len(cpus))
             cpu = cpus[pick]
             life = st.life.draw()
-            ft = None if life is None else t + life     # when the object is freed
-            freed = ft is not None and ft <= end
+            # when the object is freed, ft; compiled, in C where it fits (ft_c): from
+            # the popped event's C time, read before anything can run the loop elsewhere
+            in_c = ctimes and queue.popped_fits
+            ft_in_c = in_c and life is not None and _time_after(queue.popped_t, life,
+                                                                cython.address(ft_c))
+            if ft_in_c:
+                freed = _due(ft_c, end_t, end_overflow)
+            else:
+                ft = None if life is None else t + life
+                freed = ft is not None and ft <= end
             fcpu = cpu
             if freed and st.remote_free:
                 u = draws.uniform(rnd) if cython.compiled else rnd()
@@ -550,22 +563,31 @@ def _event_loop(sim: Simulation, env: tuple, me) -> bool:
                     fcpu = (cpu + 1 + pick) % ncpus
             unused = st.unused_life.draw() if freed and st.unused_life is not None else None
             u = draws.uniform(rnd) if cython.compiled else rnd()
-            nt = t + draws.trunc(-draws.log(1.0 - u) / st.per_ns)   # int(rng.expovariate(per_ns))
-            if nt <= end:
-                queue.push(nt, ALLOC, st)
+            x = -draws.log(1.0 - u) / st.per_ns     # rng.expovariate(per_ns)
+            if in_c and _time_after_draw(queue.popped_t, x, cython.address(nt_c)):
+                if _due(nt_c, end_t, end_overflow):
+                    queue.push_at(nt_c, ALLOC, st, None, None)
+            else:
+                nt = t + draws.trunc(x)             # int(rng.expovariate(per_ns))
+                if nt <= end:
+                    queue.push(nt, ALLOC, st)
             objcg = st.objcg
             slab = slub.slab_alloc(cache, cpu, t, objcg)
             if freed:
                 defer = st.defer
                 if defer == UNUSED:
                     # the object's list item, made now: its handle until it is freed
-                    queue.push(ft, UNUSED, lru_item(cache, slab, objcg, None), unused, fcpu)
+                    free_kind, a, b = UNUSED, lru_item(cache, slab, objcg, None), unused
                 elif defer is not None:         # RCU_FREE
-                    queue.push(ft, RCU_FREE, (cache, slab, objcg), None, fcpu)
+                    free_kind, a, b = RCU_FREE, (cache, slab, objcg), None
                 elif objcg is None:
-                    queue.push(ft, FREE, cache, slab, fcpu)
+                    free_kind, a, b = FREE, cache, slab
                 else:
-                    queue.push(ft, FREE_ACCOUNTED, objcg, slab, fcpu)
+                    free_kind, a, b = FREE_ACCOUNTED, objcg, slab
+                if ft_in_c:
+                    queue.push_at(ft_c, free_kind, a, b, fcpu)
+                else:
+                    queue.push(ft, free_kind, a, b, fcpu)
         elif kind == FREE:
             slub.slab_free(a, b, c, t)
         elif kind == FREE_ACCOUNTED:
@@ -589,3 +611,41 @@ def _event_loop(sim: Simulation, env: tuple, me) -> bool:
         else:
             sim._event(kind, t, a, b, c)
     return turns.loop is me
+
+
+def _time_after(t: int, dt, out) -> bool:
+    """Compiled core: whether ``t + dt`` (``t`` an int64, ``dt`` a Python object) is an
+    int64: then it is in ``*out``; else (``dt`` not an int, or the sum too large) the
+    caller adds them as Python objects."""
+    if type(dt) is not int:
+        return False
+    overflow = 0
+    d = PyLong_AsLongLongAndOverflow(dt, cython.address(overflow))
+    if overflow or not _sum_fits(t, d):
+        return False
+    out[0] = t + d
+    return True
+
+
+def _time_after_draw(t: int, x: float, out) -> bool:
+    """Compiled core: whether ``t + int(x)`` (``t`` an int64, ``x`` a double) is an
+    int64: then it is in ``*out``; else (``x`` NaN, infinite, or the sum too large) the
+    caller adds Python ints."""
+    if not -9223372036854775808.0 < x < 9223372036854775808.0:    # +-2**63, exactly
+        return False
+    d = cython.cast(int64_t, x)       # towards zero, as int(x): exact, and it fits
+    if not _sum_fits(t, d):
+        return False
+    out[0] = t + d
+    return True
+
+
+def _sum_fits(t: int, d: int) -> bool:
+    """Compiled core: whether ``t + d`` of two int64s is one (checked without adding)."""
+    return (t <= INT64_MAX - d) if d > 0 else (t >= INT64_MIN - d)
+
+
+def _due(t: int, end_t: int, end_overflow: int) -> bool:
+    """Compiled core: whether C time ``t`` is at or before the run's end (``end_t``, or
+    past every int64 by ``end_overflow``'s sign)."""
+    return end_overflow > 0 or (end_overflow == 0 and t <= end_t)

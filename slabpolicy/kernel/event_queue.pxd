@@ -11,7 +11,7 @@
 # A field added to __slots__ in event_queue.py is added here too
 # (tests/test_compiled_declarations.py checks that the two agree).
 cimport cython
-from cpython.long cimport PyLong_AsLongLongAndOverflow
+from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_FromLongLong
 from libc.stdint cimport int64_t
 from libc.stdlib cimport free, realloc
 
@@ -50,9 +50,15 @@ cdef class EventQueue:
     cdef object end
     cdef int64_t end_t
     cdef int end_overflow
+    # the time of the event pop_due() took last, as its C heap entry had it, where it
+    # came from a C heap (`popped_fits`; from `outside` it does not fit an int64): the
+    # engine's loop computes the times an allocation queues from it in C (engine.pxd)
+    cdef int64_t popped_t
+    cdef bint popped_fits
 
     cpdef push(self, t, kind, a=*, b=*, c=*)
     cpdef push_later(self, t, kind, a=*, b=*, c=*)
+    cdef push_at(self, int64_t t, kind, a, b, c)
     @cython.locals(overflow=cython.int, h=HeapPtr)
     cpdef tuple pop_due(self, end)
     @cython.locals(h=HeapPtr)
@@ -65,6 +71,8 @@ cdef class EventQueue:
     cdef _queued_in(self, HeapPtr h, list events)
     @cython.locals(overflow=cython.int, t=int64_t, slot=Py_ssize_t)
     cdef _insert(self, tuple event, int64_t seq, HeapPtr h)
+    @cython.locals(slot=Py_ssize_t)
+    cdef inline _insert_c(self, tuple event, int64_t t, int64_t seq, HeapPtr h)
     @cython.locals(slot=Py_ssize_t, event=tuple)
     cdef tuple _pop_c(self, HeapPtr h)
     cdef tuple _pop_outside(self)

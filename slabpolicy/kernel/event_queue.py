@@ -142,6 +142,14 @@ class EventQueue:
             return
         self.push(t, kind, a, b, c)
 
+    def push_at(self, t, kind, a, b, c) -> None:
+        """Compiled core: :meth:`push` of an event whose time ``t`` is a C int64 (the
+        engine's loop computes an allocation's next times in C): its Python int, for
+        the event, is made once, and not converted back for the C heap."""
+        self._insert_c((PyLong_FromLongLong(t), kind, a, b, c), t, self.count,
+                       cython.address(self.main))
+        self.count += 1
+
     def pop_due(self, end: int) -> tuple | None:
         """Take the earliest event, ``(t, kind, a, b, c)``, if it is at or before
         ``end``; None if it is later or nothing is queued (the engine's loop)."""
@@ -156,9 +164,12 @@ class EventQueue:
                 if self.end_overflow < 0 or (self.end_overflow == 0
                                              and h.entries[0].t > self.end_t):
                     return None
+                self.popped_t = h.entries[0].t
+                self.popped_fits = True
                 return self._pop_c(h)
             if not self.outside or self.outside[0][0] > end:
                 return None
+            self.popped_fits = False
             return self._pop_outside()[2]
         heap = self.heap
         if not heap or heap[0][0] > end:
@@ -326,6 +337,10 @@ class EventQueue:
             heapq.heappush(self.outside, (event[0], seq, event))
             self.outside_first = self.outside[0][0] < 0
             return
+        self._insert_c(event, t, seq, h)
+
+    def _insert_c(self, event: tuple, t: int, seq: int, h) -> None:
+        """Queue ``event`` with ``seq`` in the C heap ``h`` at its time ``t``, an int64."""
         if self.nfree:
             self.nfree -= 1
             slot = self.free_slots[self.nfree]
