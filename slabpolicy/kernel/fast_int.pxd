@@ -39,3 +39,36 @@ cdef inline int64_t time_as_int64(object t, int *overflow) except? -1:
 
 @cython.locals(overflow=cython.int, value=int64_t)
 cpdef tuple as_int64(t)
+
+# time_add(): ``t + d`` as PyNumber_Add() gives it, the sum made in C where both are
+# exact ints of at most two 30-bit digits (3.11): each under 2**60 in magnitude, so
+# their sum is under 2**61 and fits an int64.  A sum of two digits (2**30 up to
+# 2**60: a time past a simulated second) is made as _PyLong_New(2) and its two digits,
+# the int x_add() or PyLong_FromLongLong() would make (normalized: the high digit is
+# not 0), without their loops; any other sum by PyLong_FromLongLong().
+cdef extern from *:
+    """
+    static CYTHON_INLINE PyObject *slabpolicy_time_add(PyObject *t, PyObject *d) {
+    #if PY_VERSION_HEX < 0x030C0000 && !defined(PYPY_VERSION) && !defined(Py_LIMITED_API)
+        if (PyLong_CheckExact(t) && PyLong_CheckExact(d)
+                && (size_t)(Py_SIZE(t) + 2) <= 4 && (size_t)(Py_SIZE(d) + 2) <= 4) {
+            int overflow;
+            int64_t v = slabpolicy_time_as_int64(t, &overflow)
+                        + slabpolicy_time_as_int64(d, &overflow);
+            if (PyLong_SHIFT == 30 && v >= ((int64_t)1 << 30) && v < ((int64_t)1 << 60)) {
+                PyLongObject *r = _PyLong_New(2);
+                if (r != NULL) {
+                    r->ob_digit[0] = (digit)(v & PyLong_MASK);
+                    r->ob_digit[1] = (digit)(v >> PyLong_SHIFT);
+                }
+                return (PyObject *)r;
+            }
+            return PyLong_FromLongLong(v);
+        }
+    #endif
+        return PyNumber_Add(t, d);
+    }
+    """
+    object slabpolicy_time_add(object t, object d)
+
+cpdef object time_add(object t, object d)

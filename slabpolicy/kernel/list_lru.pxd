@@ -11,6 +11,7 @@
 # lists alternate.
 cimport cython
 
+from slabpolicy.kernel.fast_int cimport time_add
 from slabpolicy.kernel.locks cimport Lock
 from slabpolicy.kernel.memcg cimport MemCgroup
 from slabpolicy.kernel.slub cimport Allocator, KmemCache, Slab
@@ -50,14 +51,16 @@ cdef class ListLru:
     cdef public Allocator slub
     cdef public dict lists
     cdef public list locks
-    cdef public object name, memcg_aware
+    cdef public object name
+    # memcg_aware: a bool the constructor is given (spec.py's memcg_aware_lru)
+    cdef public bint memcg_aware
     cdef public Py_ssize_t nr_items
 
     @cython.locals(lists=list)
     cpdef list_one(self, MemCgroup memcg, Py_ssize_t node)
     @cython.locals(lists=list)
     cpdef list memcg_lists(self, MemCgroup memcg)
-    @cython.locals(slub=Allocator, lst=ListLruOne, lock=Lock, node=Py_ssize_t)
+    @cython.locals(slub=Allocator, lst=ListLruOne, lock=Lock, node=Py_ssize_t, lists=list)
     cpdef add(self, LruItem item, MemCgroup memcg)
-    @cython.locals(slub=Allocator, lock=Lock, lst=ListLruOne)
-    cpdef delete(self, LruItem item)
+    @cython.locals(slub=Allocator, lock=Lock, lst=ListLruOne, removed=bint)
+    cpdef bint delete(self, LruItem item) except -1

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from slabpolicy.kernel.fast_int import time_add
 from slabpolicy.kernel.memcg import ONLINE, MemCgroup
 from slabpolicy.kernel.policy_ops import PolicyOperations
 
@@ -196,8 +197,11 @@ class ListLru:
         lock = self.locks[node]
         slub.lock(lock)               # may wait for other operations: look up after it
         owner = memcg if memcg.state == ONLINE and self.memcg_aware else self.owner(memcg)
-        lst = self.memcg_lists(owner)[node]
-        slub.now += slub.c_list_op
+        lists = self.lists.get(owner)
+        if lists is None:
+            lists = self.memcg_lists(owner)
+        lst = lists[node]
+        slub.now = time_add(slub.now, slub.c_list_op)
         lst.add_tail(item)
         slub.unlock(lock)
         self.nr_items += 1
@@ -211,7 +215,7 @@ class ListLru:
         lst = item.lru
         removed = lst is not None
         if removed:
-            slub.now += slub.c_list_op
+            slub.now = time_add(slub.now, slub.c_list_op)
             lst.remove(item)
             self.nr_items -= 1
         slub.unlock(lock)

@@ -63,6 +63,7 @@ from math import isqrt
 from typing import TYPE_CHECKING
 
 from slabpolicy.kernel.event_kinds import EXPIRE
+from slabpolicy.kernel.fast_int import time_add
 from slabpolicy.kernel.histogram import Histogram
 from slabpolicy.kernel.list_lru import ListLru, LruItem, charged_memcg
 from slabpolicy.kernel.memcg import MemCgroup
@@ -178,7 +179,7 @@ class Reclaim:
         lru.add(item, charged_memcg(item))
         slub.end(cpu)
         if unused_life is not None:
-            expiry = t + unused_life      # (one addition: past 2**30 ns, it makes an int)
+            expiry = time_add(t, unused_life)
             if expiry <= self.end_ns:
                 self.queue.push_later(expiry, EXPIRE, item, None, cpu)
         return item
@@ -202,7 +203,8 @@ class Reclaim:
                                        f"({item.cache.name}) freed twice")
             return
         item.freed = True
-        self.slub.now += self.slub.c_object_evict
+        slub = self.slub
+        slub.now = time_add(slub.now, slub.c_object_evict)
         self.rcu.free(item.cache, item.slab, item.objcg, cpu, t)
 
     def memcg_offline(self, memcg: MemCgroup) -> None:
