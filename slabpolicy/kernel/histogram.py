@@ -22,59 +22,70 @@ SIGNIFICANT_BITS = 11
 #: values of magnitude below this (11 bits) are kept exactly: no rounding to compute
 EXACT_BELOW = 1 << SIGNIFICANT_BITS
 PERCENTILES = (("p50", 50.0), ("p90", 90.0), ("p99", 99.0), ("p999", 99.9))
-
-
-def _exact_slot(value: int) -> int:
-    """Compiled core (:meth:`Histogram.record`): ``value``'s counter in ``exact`` (the
-    value itself) if 0 <= value < EXACT_BELOW, else -1; the value is made a C integer
-    once and compared in C (histogram.pxd), where the generic code compared it twice
-    against a module global."""
-    overflow = 0
-    v = PyLong_AsLongLongAndOverflow(value, cython.address(overflow))
-    return v if overflow == 0 and 0 <= v < EXACT_BELOW else -1
+#: below any int64: ``max_int64`` of a histogram whose ``max`` was set (none compared in C yet)
+INT64_MIN = -(1 << 63)
 
 
 class Histogram:
     """Counts of values (integer nanoseconds), bucketed to 11 significant bits."""
 
-    __slots__ = ("exact", "rest", "count", "max")
+    __slots__ = ("exact", "rest", "count", "max_int64", "max_big")
 
     def __init__(self) -> None:
         zeros = [0] * EXACT_BELOW              # (Cython copies a list, not a product, into a C array)
         self.exact = zeros                      # exact[v]: the count of v, 0 <= v < 2048
         self.rest: dict[int, int] = {}          # bucket value -> count, for the others
         self.count = 0
+        #: ``max`` in two parts: the compiled core compares a value that fits an int64
+        #: with the C int64 ``max_int64``, every other with the Python int ``max_big``
+        #: (the pure core compares every value there); ``max`` is the larger
         self.max = 0
+
+    @property
+    def max(self) -> int:
+        """The largest value recorded (0 before any larger one)."""
+        return self.max_big if self.max_big > self.max_int64 else self.max_int64
+
+    @max.setter
+    def max(self, value: int) -> None:
+        self.max_big = value
+        self.max_int64 = INT64_MIN
 
     def record(self, value: int, n: int = 1) -> None:
         """Add ``n`` observations of ``value`` (exact ``max``, bucketed percentiles)."""
-        if value > self.max:
-            self.max = value
         if cython.compiled:
-            slot = _exact_slot(value)
-        else:                       # inline: a call per record costs the pure core
-            slot = value if 0 <= value < EXACT_BELOW else -1
-        if slot >= 0:
-            self.exact[slot] += n
+            overflow = 0
+            v = time_as_int64(value, cython.address(overflow))
+            if overflow == 0:       # compared and counted in C
+                self.record_int64(v, n)
+                return
+        if value > self.max_big:
+            self.max_big = value
+        if 0 <= value < EXACT_BELOW:
+            self.exact[value] += n
         else:
-            if value <= -EXACT_BELOW or value >= EXACT_BELOW:  # bit_length() > 11
-                shift = value.bit_length() - SIGNIFICANT_BITS
-                value = (value >> shift) << shift
-            rest = self.rest
-            rest[value] = rest.get(value, 0) + n
+            self._record_rest(value, n)
         self.count += n
 
-    def record_held(self, value: int, v: int) -> None:
-        """Compiled core (:meth:`Lock.release`): record one ``value`` that the caller
-        holds as the C integer ``v`` >= 0 already: what record(value) does, without
-        making a C integer of it again nor a cpdef call."""
-        if v >= EXACT_BELOW:
-            self.record(value)
-            return
-        if value > self.max:
-            self.max = value
-        self.exact[v] += 1
-        self.count += 1
+    def record_int64(self, v: int, n: int) -> None:
+        """Compiled core (:meth:`record`, :meth:`Lock.release`): what record() does for
+        a value the caller holds as the C int64 ``v``, compared and counted in C (no
+        Python int made, none compared) unless it falls outside ``exact``."""
+        if v > self.max_int64:
+            self.max_int64 = v
+        if 0 <= v < EXACT_BELOW:
+            self.exact[v] += n
+        else:
+            self._record_rest(v, n)
+        self.count += n
+
+    def _record_rest(self, value: int, n: int) -> None:
+        """Count ``n`` observations of ``value``, outside ``exact``, in its bucket of ``rest``."""
+        if value <= -EXACT_BELOW or value >= EXACT_BELOW:  # bit_length() > 11
+            shift = value.bit_length() - SIGNIFICANT_BITS
+            value = (value >> shift) << shift
+        rest = self.rest
+        rest[value] = rest.get(value, 0) + n
 
     @property
     def counts(self) -> dict[int, int]:

@@ -4,21 +4,23 @@
 # exactly __slots__ (tests/test_compiled_core.py checks it).  Times and sums of times
 # stay Python objects (a time may be BUSY = 1 << 100; a sum of waits has no bound),
 # except `hold_ns_small`, the part of the sum of holds release() adds in C: it only
-# adds a hold h >= 0 while hold_ns_small <= INT64_MAX - h, so it stays in [0, 2**63).  C
+# adds a hold h >= 0 while hold_ns_small <= INT64_MAX - h, so it stays in [0, 2**63);
+# and `hold_ns_max_int64`, the largest of those C holds (INT64_MIN before one).  C
 # integers only where the value provably fits: `held` is only ever True or False (read
 # back as a Python bool); `cpu` is a cpu index or -1; the counts of acquisitions,
 # contentions and bounces are at most one per lock operation the event loop runs, and
 # no run makes 2**63 of them (centuries at a billion a second).
 
 cimport cython
-from cpython.long cimport PyLong_AsLongLongAndOverflow
 from libc.stdint cimport int64_t
 
+from slabpolicy.kernel.fast_int cimport time_as_int64
 from slabpolicy.kernel.histogram cimport Histogram
 
 cdef class LockClass:
-    cdef public object name, wait_ns_total, wait_ns_max, hold_ns_big, hold_ns_max
+    cdef public object name, wait_ns_total, wait_ns_max, hold_ns_big, hold_ns_max_big
     cdef public int64_t acquisitions, contentions, con_bounces, acq_bounces, hold_ns_small
+    cdef public int64_t hold_ns_max_int64
     cdef public Histogram wait_hist, hold_hist
 
 cdef class Lock:
@@ -35,10 +37,10 @@ cdef class Lock:
     @cython.locals(cls=LockClass, h=int64_t)
     cpdef release(self, object now)
 
-# (locks.py) the bound of hold_ns_small
-cdef int64_t INT64_MAX
+# (locks.py) the bound of hold_ns_small, the start of hold_ns_max_int64
+cdef int64_t INT64_MAX, INT64_MIN
 
-# C integers where they provably fit: `a` and `b` only once PyLong_AsLongLongAndOverflow()
+# C integers where they provably fit: `a` and `b` only once time_as_int64()
 # says the time fits an int64, and their difference only when 0 <= a <= b
 @cython.locals(overflow=cython.int, a=int64_t, b=int64_t)
 cdef int64_t _hold_ns(object since, object now) except? -2

@@ -37,8 +37,8 @@ class LockClass:
     """Aggregated statistics of every lock of one class (a lock_stat line)."""
 
     __slots__ = ("name", "acquisitions", "contentions", "wait_ns_total", "wait_ns_max",
-                 "hold_ns_big", "hold_ns_small", "hold_ns_max", "con_bounces", "acq_bounces",
-                 "wait_hist", "hold_hist")
+                 "hold_ns_big", "hold_ns_small", "hold_ns_max_big", "hold_ns_max_int64",
+                 "con_bounces", "acq_bounces", "wait_hist", "hold_hist")
 
     #: the integer columns, in the order lock_stat prints them (as_dict's keys)
     COLUMNS = ("acquisitions", "contentions", "wait_ns_total", "wait_ns_max",
@@ -55,6 +55,8 @@ class LockClass:
         #: Python int ``hold_ns_big`` (the pure core adds every hold there)
         self.hold_ns_big = 0
         self.hold_ns_small = 0
+        #: hold_ns_max in two parts the same way: the largest hold added in C and the
+        #: largest of the others (hold_ns_max is the larger; INT64_MIN: none yet)
         self.hold_ns_max = 0
         self.con_bounces = 0
         self.acq_bounces = 0
@@ -70,6 +72,17 @@ class LockClass:
     def hold_ns_total(self, value: int) -> None:
         self.hold_ns_big = value
         self.hold_ns_small = 0
+
+    @property
+    def hold_ns_max(self) -> int:
+        """The longest hold (lock_stat's holdtime-max)."""
+        big, small = self.hold_ns_max_big, self.hold_ns_max_int64
+        return big if big > small else small
+
+    @hold_ns_max.setter
+    def hold_ns_max(self, value: int) -> None:
+        self.hold_ns_max_big = value
+        self.hold_ns_max_int64 = INT64_MIN
 
     def as_dict(self) -> dict[str, int]:
         return {k: getattr(self, k) for k in self.COLUMNS}
@@ -133,23 +146,19 @@ class Lock:
         h = -1                          # the hold as a C integer, where it is one
         if cython.compiled:
             h = _hold_ns(self.held_since, now)
-            if h >= 0:                  # both times int64s: the hold made in C, added in C
-                hold = h
-                if cls.hold_ns_small <= INT64_MAX - h:
-                    cls.hold_ns_small += h
-                else:
-                    cls.hold_ns_big += hold
+        if h >= 0:      # both times int64s: the hold made, added, compared, recorded in C
+            if cls.hold_ns_small <= INT64_MAX - h:
+                cls.hold_ns_small += h
             else:
-                hold = now - self.held_since
-                cls.hold_ns_big += hold
+                cls.hold_ns_big += h
+            if h > cls.hold_ns_max_int64:
+                cls.hold_ns_max_int64 = h
+            cls.hold_hist.record_int64(h, 1)
         else:
             hold = now - self.held_since
             cls.hold_ns_big += hold
-        if hold > cls.hold_ns_max:
-            cls.hold_ns_max = hold
-        if h >= 0:
-            cls.hold_hist.record_held(hold, h)
-        else:
+            if hold > cls.hold_ns_max_big:
+                cls.hold_ns_max_big = hold
             cls.hold_hist.record(hold)
         self.held = False
         self.owner = None
@@ -160,6 +169,8 @@ class Lock:
 
 #: the largest int64: the compiled core's C sum of holds stays at or below it
 INT64_MAX = (1 << 63) - 1
+#: the smallest int64: hold_ns_max_int64 before any hold is compared in C
+INT64_MIN = -(1 << 63)
 
 
 def _hold_ns(since: int, now: int) -> int:
@@ -169,9 +180,9 @@ def _hold_ns(since: int, now: int) -> int:
     an int64, BUSY).  A hold is the work under a lock: no Python int is made for the
     two times, past 2**30 ns two-digit ints, nor for the sum of holds."""
     overflow = 0
-    a = PyLong_AsLongLongAndOverflow(since, cython.address(overflow))
+    a = time_as_int64(since, cython.address(overflow))
     if overflow == 0 and a >= 0:
-        b = PyLong_AsLongLongAndOverflow(now, cython.address(overflow))
+        b = time_as_int64(now, cython.address(overflow))
         if overflow == 0 and b >= a:
             return b - a
     return -1
