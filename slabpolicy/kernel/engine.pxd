@@ -19,7 +19,7 @@
 # int64s where they provably fit (below).  A field added to _Stream's __slots__ is
 # added here too (tests/test_compiled_declarations.py checks that).
 cimport cython
-from cpython.long cimport PyLong_AsLongLongAndOverflow
+from slabpolicy.kernel.fast_int cimport time_as_int64
 from libc.stdint cimport INT64_MAX, INT64_MIN, int64_t
 from slabpolicy.workloads cimport draws
 from slabpolicy.workloads.distributions cimport Sampler
@@ -51,7 +51,7 @@ cdef class _Stream:
 # does, exactly, and the value fits); _time_after and _time_after_draw check that the
 # sum fits before they add, and say whether it did (else the loop adds Python ints, as
 # the pure core always does).  `end`, the run's end, is end_t where end_overflow is 0,
-# beyond every int64 the other way round by its sign (PyLong_AsLongLongAndOverflow).
+# beyond every int64 the other way round by its sign (fast_int.pxd's time_as_int64).
 @cython.locals(event=tuple, kind=Py_ssize_t, st=_Stream, memcg=MemCgroup, cache=KmemCache,
                slab=Slab, cpus=list, cpu=Py_ssize_t, fcpu=Py_ssize_t, ncpus=Py_ssize_t,
                pick=Py_ssize_t, turns=Turns, queue=EventQueue, slub=Allocator,

@@ -514,7 +514,7 @@ def _event_loop(sim: Simulation, env: tuple, me) -> bool:
     ctimes = cython.compiled and type(end) is int
     if ctimes:
         end_overflow = 0
-        end_t = PyLong_AsLongLongAndOverflow(end, cython.address(end_overflow))
+        end_t = time_as_int64(end, cython.address(end_overflow))
     # `while True` and not `while turns.loop is me`: CPython 3.11 specialises a
     # function's code after a few unconditional backward jumps, and a loop whose
     # every pass ends in its own test has none (unspecialised, it runs 25% slower)
@@ -620,7 +620,7 @@ def _time_after(t: int, dt, out) -> bool:
     if type(dt) is not int:
         return False
     overflow = 0
-    d = PyLong_AsLongLongAndOverflow(dt, cython.address(overflow))
+    d = time_as_int64(dt, cython.address(overflow))
     if overflow or not _sum_fits(t, d):
         return False
     out[0] = t + d

@@ -4,16 +4,18 @@
 # pop_due(), the lock paths head_before(), as C functions.
 #
 # C integers only where the value provably fits: an entry's time is an event's time
-# only where PyLong_AsLongLongAndOverflow() says it fits an int64 (the others go to
-# `outside`, Python ints); a seq counts the events one run queues, and no run queues
-# 2**63 (centuries at a billion a second); positions, counts and slots index a C array
-# of at most the queued events.  Times stay Python ints everywhere else.
+# only where time_as_int64() (fast_int.pxd: PyLong_AsLongLongAndOverflow()'s contract)
+# says it fits an int64 (the others go to `outside`, Python ints); a seq counts the
+# events one run queues, and no run queues 2**63 (centuries at a billion a second);
+# positions, counts and slots index a C array of at most the queued events.  Times
+# stay Python ints everywhere else.
 # A field added to __slots__ in event_queue.py is added here too
 # (tests/test_compiled_declarations.py checks that the two agree).
 cimport cython
-from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_FromLongLong
+from cpython.long cimport PyLong_FromLongLong
 from libc.stdint cimport int64_t
 from libc.stdlib cimport free, realloc
+from slabpolicy.kernel.fast_int cimport time_as_int64
 
 cdef struct Entry:
     int64_t t           # the event's time
@@ -44,7 +46,7 @@ cdef class EventQueue:
     cdef int64_t count                  # the next event's seq
     cdef list outside                   # (t, seq, event) of times past an int64, a heap
     cdef bint outside_first             # outside's head is below every C-heap time
-    # pop_due()'s last `end`, and it as PyLong_AsLongLongAndOverflow() gave it (the
+    # pop_due()'s last `end`, and it as time_as_int64() gave it (the
     # value where the overflow is 0): an int is immutable, so the same object has
     # the same value, converted once
     cdef object end

@@ -158,7 +158,7 @@ class EventQueue:
             if h != cython.NULL:
                 if end is not self.end:     # the loop passes the same end at every pop
                     overflow = 0
-                    self.end_t = PyLong_AsLongLongAndOverflow(end, cython.address(overflow))
+                    self.end_t = time_as_int64(end, cython.address(overflow))
                     self.end_overflow = overflow
                     self.end = end
                 if self.end_overflow < 0 or (self.end_overflow == 0
@@ -218,7 +218,7 @@ class EventQueue:
             h = self._c_first()
             if h != cython.NULL:
                 overflow = 0
-                tv = PyLong_AsLongLongAndOverflow(t, cython.address(overflow))
+                tv = time_as_int64(t, cython.address(overflow))
                 if overflow:
                     return overflow > 0     # t beyond every int64: the head is earlier
                 return h.entries[0].t < tv
@@ -332,7 +332,7 @@ class EventQueue:
         """Queue ``event`` with ``seq``: in the C heap ``h`` if its time fits, else
         outside."""
         overflow = 0
-        t = PyLong_AsLongLongAndOverflow(event[0], cython.address(overflow))
+        t = time_as_int64(event[0], cython.address(overflow))
         if overflow:
             heapq.heappush(self.outside, (event[0], seq, event))
             self.outside_first = self.outside[0][0] < 0

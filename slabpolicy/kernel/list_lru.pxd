@@ -50,6 +50,7 @@ cdef class ListLru:
     cdef dict __dict__
     cdef public Allocator slub
     cdef public dict lists
+    cdef public list lists_by_id
     cdef public list locks
     cdef public object name
     # memcg_aware: a bool the constructor is given (spec.py's memcg_aware_lru)
@@ -58,9 +59,12 @@ cdef class ListLru:
 
     @cython.locals(lists=list)
     cpdef list_one(self, MemCgroup memcg, Py_ssize_t node)
-    @cython.locals(lists=list)
+    @cython.locals(lists=list, by_id=list)
     cpdef list memcg_lists(self, MemCgroup memcg)
-    @cython.locals(slub=Allocator, lst=ListLruOne, lock=Lock, node=Py_ssize_t, lists=list)
+    # mid: a memcg's id, below the number of memcgs created in this process (each a
+    # Python object), which indexes lists_by_id
+    @cython.locals(slub=Allocator, lst=ListLruOne, lock=Lock, node=Py_ssize_t, lists=list,
+                   by_id=list, owner=MemCgroup, mid=Py_ssize_t)
     cpdef add(self, LruItem item, MemCgroup memcg)
     @cython.locals(slub=Allocator, lock=Lock, lst=ListLruOne, removed=bint)
     cpdef bint delete(self, LruItem item) except -1

@@ -165,6 +165,10 @@ class ListLru:
         #: lru->node[nid].memcg_lrus->lru[memcg_idx]); a memcg key, not a (memcg, node)
         #: one, spares a tuple and its hash per list_lru_add()
         self.lists: dict[MemCgroup, list[ListLruOne]] = {}
+        #: the same lists by memcg id (None: none), as the kernel finds them: an array
+        #: indexed by the memcg's kmemcg_id (memcg_cache_id()); list_lru_add() looks its
+        #: memcg's lists up here, an index instead of a dictionary's hash and probe
+        self.lists_by_id: list[list[ListLruOne] | None] = []
         self.locks = [slub.locks.new_lock("list_lru_lock", f"{name} node {n}")
                       for n in range(slub.machine.nodes)]
         self.nr_items = 0
@@ -180,6 +184,10 @@ class ListLru:
         lists = self.lists.get(memcg)
         if lists is None:
             lists = self.lists[memcg] = [ListLruOne() for _ in self.locks]
+            by_id = self.lists_by_id
+            if memcg.id >= len(by_id):
+                by_id.extend([None] * (memcg.id + 1 - len(by_id)))
+            by_id[memcg.id] = lists
         return lists
 
     def owner(self, memcg: MemCgroup) -> MemCgroup:
@@ -197,7 +205,9 @@ class ListLru:
         lock = self.locks[node]
         slub.lock(lock)               # may wait for other operations: look up after it
         owner = memcg if memcg.state == ONLINE and self.memcg_aware else self.owner(memcg)
-        lists = self.lists.get(owner)
+        by_id = self.lists_by_id
+        mid = owner.id
+        lists = by_id[mid] if mid < len(by_id) else None
         if lists is None:
             lists = self.memcg_lists(owner)
         lst = lists[node]
@@ -256,6 +266,7 @@ class ListLru:
         srcs = self.lists.pop(memcg, None)
         if srcs is None:
             return 0
+        self.lists_by_id[memcg.id] = None
         for node, src in enumerate(srcs):
             if not src:
                 continue

@@ -5,7 +5,8 @@
 # The live bytes of an objcg, the clock ``now`` the charge path carries and what the
 # path has ``spent`` stay Python objects (Python's integers, as in slub.pxd): an
 # objcg's live objects may fill more slabs than 2**63 bytes, a time may pass 2**63 - 1,
-# and so may a sum of cost steps (each up to 2**63 - 1 ns).  ``cpu`` indexes the per-cpu
+# and so may a sum of cost steps (each up to 2**63 - 1 ns); the clock after a charge
+# or an uncharge is made with fast_int's time_add() (slub.pxd).  ``cpu`` indexes the per-cpu
 # stocks, so it fits a Py_ssize_t; ``killed`` and ``allow_uncharge`` are only ever True
 # or False.  Page counts (an objcg's ``pages``, the accounting's total ``pages``, a
 # page charge or uncharge) are C integers: memcg.pxd says why a page count fits an
@@ -27,6 +28,7 @@
 cimport cython
 from libc.stdint cimport int64_t
 
+from slabpolicy.kernel.fast_int cimport time_add
 from slabpolicy.kernel.memcg cimport MemCgroup, page_counter_charge, page_counter_uncharge
 from slabpolicy.kernel.memcg_stock cimport MemcgStock
 

@@ -43,6 +43,7 @@ the stocks + bytes parked in the objcgs``.
 """
 from __future__ import annotations
 
+from slabpolicy.kernel.fast_int import time_add
 from slabpolicy.kernel.memcg import (MemCgroup, MemcgTree, page_counter_charge,
                                      page_counter_uncharge)
 
@@ -166,7 +167,7 @@ class ObjcgAccounting:
         stock = self.stocks[cpu]
         if stock.cached is objcg and stock.nr_bytes >= size:     # consume_obj_stock()
             stock.nr_bytes -= size
-            return now + self.c_obj
+            return time_add(now, self.c_obj)
         page_size = self.page_size
         pages = -(-size // page_size)                            # obj_cgroup_charge_pages()
         memcg = objcg.memcg
@@ -176,13 +177,13 @@ class ObjcgAccounting:
         self.pages += pages
         if pages * page_size != size:
             spent = self.refill(objcg, cpu, pages * page_size - size, False, now, spent)
-        return now + spent
+        return time_add(now, spent)
 
     def uncharge(self, objcg: ObjCgroup, cpu: int, size: int, now: int) -> int:
         """obj_cgroup_uncharge() at ``now``: the object's bytes go back to this cpu's
         stock.  Returns the clock after it."""
         objcg.live_bytes -= size
-        return now + self.refill(objcg, cpu, size, True, now, self.c_obj)
+        return time_add(now, self.refill(objcg, cpu, size, True, now, self.c_obj))
 
     def refill(self, objcg: ObjCgroup, cpu: int, nr_bytes: int, allow_uncharge: bool,
                now: int, spent: int) -> int:

@@ -19,10 +19,14 @@ from slabpolicy.kernel.turns cimport Continuation, Turns
 cpdef kmem_cache_free(Allocator slub, object cache, Slab slab, object objcg, Py_ssize_t cpu,
                       object t, bint can_defer=*)
 
+@cython.locals(rest=tuple)
+cdef tuple _free_in_turn(Allocator slub, KmemCache s, Slab slab, object objcg, Py_ssize_t cpu)
+
 cdef class Rcu
 
 # The turn of a stopped batch: a C type, whose run() Turns.resume() calls through the
-# C method table.  `i` indexes the batch (a list), `cpu` the per-cpu lists.
+# C method table.  `i` indexes the batch (a list: fn, arg, fn, arg, ...), `cpu` the
+# per-cpu lists.
 cdef class BatchTurn(Continuation):
     cdef public Rcu rcu
     cdef public list batch
@@ -43,7 +47,7 @@ cdef class Rcu:
     cdef public object pending_pages, pending_charged, typesafe_slabs, kfree_objects
     cdef public object kfree_batches, _free_cb, _gp_done_cb
 
-    @cython.locals(slub=Allocator)
+    @cython.locals(slub=Allocator, segment=list)
     cpdef call_rcu(self, Py_ssize_t cpu, object fn, object arg)
     cpdef _gp_start(self, object t, object _a=*, object _b=*)
     @cython.locals(ready=list, batch=list, cpu=Py_ssize_t)

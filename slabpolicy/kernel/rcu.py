@@ -82,6 +82,21 @@ def kmem_cache_free(slub: Allocator, cache: KmemCache, slab: Slab, objcg, cpu: i
     return rest
 
 
+def _free_in_turn(slub: Allocator, s: KmemCache, slab: Slab, objcg, cpu: int) -> tuple | None:
+    """kmem_cache_free() into ``s``, a cache with a free_lock, by an RCU batch's free
+    that reaches it in its turn (no earlier event queued, the cpu the batch's):
+    what slab_free() makes of it (no fast path before the free_lock; the op clock
+    is the start), the free_lock taken without asking again whether it must wait
+    (Allocator._slab_free_recorded()'s ``in_turn``).  Returns what is left of a
+    free stopped before list_lock, as kmem_cache_free() with ``can_defer``."""
+    now = slub.now
+    slub.cpu_free_at[cpu] = now
+    rest = slub._slab_free_recorded(s, slab, cpu, now, objcg, True, True)
+    if rest is None:
+        slub.now = slub.cpu_free_at[cpu]
+    return rest
+
+
 class Rcu:
     """The RCU callback machinery of one run, and its figures (the result's ``rcu``)."""
 
@@ -92,8 +107,11 @@ class Rcu:
         #: as Simulation.kernel_event() queues kernel work, without a call to it
         self.queue = sim._queue
         ncpus = slub.machine.cpus
-        self.wait: list[list] = [[] for _ in range(ncpus)]   # for the grace period in progress
-        self.next: list[list] = [[] for _ in range(ncpus)]   # queued during it
+        #: each cpu's callbacks, laid flat as ``fn, arg, fn, arg, ...`` (a tuple per
+        #: callback would be an allocation per call_rcu()): those waiting for the
+        #: grace period in progress, and those queued during it
+        self.wait: list[list] = [[] for _ in range(ncpus)]
+        self.next: list[list] = [[] for _ in range(ncpus)]
         self.gp_state = IDLE
         self.gp_end = 0              # when the grace period in progress ends
         self.grace_periods = 0
@@ -123,10 +141,9 @@ class Rcu:
         slub = self.slub
         slub.now += slub.c_call_rcu
         self.callbacks += 1
-        if self.gp_state == RUNNING:
-            self.next[cpu].append((fn, arg))
-            return
-        self.wait[cpu].append((fn, arg))
+        segment = self.next[cpu] if self.gp_state == RUNNING else self.wait[cpu]
+        segment.append(fn)
+        segment.append(arg)
         if self.gp_state == IDLE:
             self.gp_state = REQUESTED
             self.queue.push(slub.now, KERNEL, self._gp_start, None, None)
@@ -156,11 +173,12 @@ class Rcu:
         through a call each."""
         slub = self.slub
         slub.begin(cpu, t)
-        self.batch_sizes.record(len(batch))
+        self.batch_sizes.record(len(batch) // 2)
         self._run_batch(batch, 0, cpu, t, None)
 
     def _run_batch(self, batch: list, i: int, cpu: int, t: int, turn: BatchTurn | None) -> None:
-        """The callbacks of ``batch`` (started at ``t`` on ``cpu``) from the ``i``-th on;
+        """The callbacks of ``batch`` (started at ``t`` on ``cpu``) from the one whose
+        function is ``batch[i]`` on (its argument ``batch[i + 1]``);
         ``turn`` is the batch's :class:`BatchTurn` if it has stopped before (None).
 
         A free into a cache with a ``free_lock`` takes that lock first
@@ -168,7 +186,9 @@ class Rcu:
         (Turns.must_wait()), the batch stops right before the free, as the free
         would stop at the lock: the same time, the same place in the event order,
         nothing held, so it continues as a call (:meth:`_resume_batch`) rather than
-        in a greenlet of its own.  (A free that finds the cpu handed to another
+        in a greenlet of its own.  Where it need not, the free is made at once and
+        takes the lock without lock()'s asking the same question again
+        (:func:`_free_in_turn`).  (A free that finds the cpu handed to another
         operation, the clock at BUSY, waits for the cpu in slab_free() as before.)
         A free that stops before list_lock returns what is left of it
         (kmem_cache_free() with ``can_defer``): the batch stops there too, and
@@ -179,29 +199,34 @@ class Rcu:
         free_cb = self._free_cb
         n = len(batch)
         while i < n:
-            fn, arg = batch[i]
+            fn = batch[i]
+            arg = batch[i + 1]
             slub.now += step
             if fn is free_cb:
                 cache, slab, objcg = arg
                 s = slab.cache if objcg is not None else cache      # as kmem_cache_free()
-                if s.free_lock is not None and turns is not None and slub.now < BUSY \
-                        and turns.must_wait(slub.now):
-                    slub.cpu_free_at[cpu] = BUSY
-                    self._stop(turn, batch, i, cpu, t, None)
-                    return
-                rest = kmem_cache_free(slub, cache, slab, objcg, cpu, t, True)
+                if s.free_lock is not None and turns is not None and slub.now < BUSY:
+                    if turns.must_wait(slub.now):
+                        slub.cpu_free_at[cpu] = BUSY
+                        self._stop(turn, batch, i, cpu, t, None)
+                        return
+                    # its turn: nothing has run since the question, lock() would
+                    # ask it again
+                    rest = _free_in_turn(slub, s, slab, objcg, cpu)
+                else:
+                    rest = kmem_cache_free(slub, cache, slab, objcg, cpu, t, True)
                 if rest is not None:
                     self._stop(turn, batch, i, cpu, t, rest)
                     return
             else:
                 fn(arg, cpu, t)
-            i += 1
-        self.invoked += n
+            i += 2
+        self.invoked += n // 2
         slub.end(cpu)
 
     def _stop(self, turn: BatchTurn | None, batch: list, i: int, cpu: int, t: int,
               rest: tuple | None) -> None:
-        """Stop the batch at its ``i``-th callback, a free (Turns.defer): before it
+        """Stop the batch at its callback at ``batch[i]``, a free (Turns.defer): before it
         (``rest`` None), or inside it, before list_lock (``rest``); the turn is at the
         op clock.  A batch has one :class:`BatchTurn` however often it stops (most of
         its frees do on memory-pressure / scan-and-move): ``turn``, its fields moved
@@ -244,21 +269,16 @@ class Rcu:
         else:
             slub.now = now
             slub.cur_cpu = cpu
-            cache, slab, objcg = batch[i][1]
+            cache, slab, objcg = batch[i + 1]
             s = slab.cache if objcg is not None else cache      # as kmem_cache_free()
             if s.free_lock is None:
                 rest = kmem_cache_free(slub, cache, slab, objcg, cpu, t, True)
             else:
-                # kmem_cache_free() as slab_free() makes it with a free_lock (no fast
-                # path before the lock; the op clock is the start), in its turn
-                slub.cpu_free_at[cpu] = now
-                rest = slub._slab_free_recorded(s, slab, cpu, now, objcg, True, True)
-                if rest is None:
-                    slub.now = slub.cpu_free_at[cpu]
+                rest = _free_in_turn(slub, s, slab, objcg, cpu)
             if rest is not None:
                 self._stop(turn, batch, i, cpu, t, rest)
                 return
-        self._run_batch(batch, i + 1, cpu, t, turn)
+        self._run_batch(batch, i + 2, cpu, t, turn)
 
     # -- what a cache's rcu mode does with a free ------------------------------------------
 
@@ -357,7 +377,7 @@ class Rcu:
 
 
 class BatchTurn(Continuation):
-    """What is left of an RCU batch stopped at its ``i``-th callback, a free
+    """What is left of an RCU batch stopped at its callback at ``batch[i]``, a free
     (Rcu._run_batch()): before that free (``rest`` None), or inside it, before
     __slab_free()'s list_lock (``rest``: what is left of the free)."""
 

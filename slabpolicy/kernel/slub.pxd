@@ -9,8 +9,9 @@
 # `Allocator` keeps one, so that any other attribute stays settable.
 #
 # Times stay Python objects (a time may be BUSY = 1 << 100, far past any C integer),
-# so their arithmetic is Python's.  A field is a C integer only where its value
-# provably fits, said next to it:
+# so their arithmetic is Python's; the paths add a cost step to the op clock with
+# fast_int's time_add(), Python's sum made in C where both fit (fast_int.py).
+# A field is a C integer only where its value provably fits, said next to it:
 #   * counts within one slab or one cpu's lists (inuse, objects, pobj, freelist,
 #     pobjects): at most the objects of one slab (geometry.MAX_OBJS_PER_PAGE, 32767)
 #     times the slabs on one list, each of which is a Python object in this process;
@@ -25,6 +26,7 @@
 cimport cython
 from libc.stdint cimport int64_t
 
+from slabpolicy.kernel.fast_int cimport time_add
 from slabpolicy.kernel.histogram cimport Histogram
 from slabpolicy.kernel.locks cimport Lock
 from slabpolicy.kernel.turns cimport Turns

@@ -32,6 +32,7 @@ except ImportError:     # Cython is not a runtime dependency: the .py runs as it
     from slabpolicy import _cython_stub as cython
 
 from slabpolicy.kernel.costs import default_costs
+from slabpolicy.kernel.fast_int import time_add
 from slabpolicy.kernel.geometry import cpu_partial_for, cpu_partial_slabs, geometry
 from slabpolicy.kernel.histogram import Histogram
 from slabpolicy.kernel.locks import Lock, LockRegistry
@@ -622,13 +623,13 @@ class Allocator:
 
     def add_partial(self, n: KmemCacheNode, slab: Slab, tail: bool = DEACTIVATE_TO_TAIL) -> None:
         """add_partial(): put ``slab`` on ``n``'s partial list (list_lock held)."""
-        self.now += self.c_list_op
+        self.now = time_add(self.now, self.c_list_op)
         n.partial.add(slab, tail)
         slab.where = PARTIAL
 
     def remove_partial(self, n: KmemCacheNode, slab: Slab) -> None:
         """remove_partial(): take ``slab`` off ``n``'s partial list (list_lock held)."""
-        self.now += self.c_list_op
+        self.now = time_add(self.now, self.c_list_op)
         n.partial.remove(slab)
         slab.where = NOWHERE
 
@@ -637,7 +638,7 @@ class Allocator:
         if not s.track_full:
             slab.where = NOWHERE
             return
-        self.now += self.c_list_op
+        self.now = time_add(self.now, self.c_list_op)
         n.full.add(slab, DEACTIVATE_TO_TAIL)
         slab.where = FULL
 
@@ -645,7 +646,7 @@ class Allocator:
         """remove_full(): only caches that keep a full list do anything."""
         if not s.track_full or slab.lru is None:
             return
-        self.now += self.c_list_op
+        self.now = time_add(self.now, self.c_list_op)
         slab.lru.remove(slab)
         slab.where = NOWHERE
 
@@ -748,7 +749,7 @@ class Allocator:
             c.freelist -= 1
             slab = c.slab
             slab.inuse += 1
-            self.cpu_free_at[cpu] = start + self.c_alloc_fast
+            self.cpu_free_at[cpu] = time_add(start, self.c_alloc_fast)
             self.n_alloc_fast += 1
             return slab
         return self._slab_alloc_recorded(s, c, cpu, start, objcg)
@@ -763,14 +764,14 @@ class Allocator:
         if objcg is not None:
             self.now = self.objcgs.charge(objcg, cpu, s.obj_full_size, self.now)
         if c.freelist:
-            self.now += self.c_alloc_fast
+            self.now = time_add(self.now, self.c_alloc_fast)
             c.freelist -= 1
             slab = c.slab
             slab.inuse += 1
             self.n_alloc_fast += 1
             hist = self.h_alloc_fast_rec
         else:
-            self.now += self.c_alloc_slow
+            self.now = time_add(self.now, self.c_alloc_slow)
             s.allocating += 1
             slab = self._slab_alloc_slow(s, c, cpu)
             s.allocating -= 1
@@ -792,7 +793,7 @@ class Allocator:
         slab = c.slab
         if slab is not None:
             # get_freelist(): take what other cpus freed to the cpu slab meanwhile
-            self.now += self.c_cmpxchg
+            self.now = time_add(self.now, self.c_cmpxchg)
             if slab.inuse < slab.objects:
                 stat(s, ALLOC_REFILL)
                 return _load_freelist(c, slab, cpu)
@@ -821,7 +822,7 @@ class Allocator:
             c.pobjects -= slab.pobj
             slab.where = CPU_SLAB
             c.slab = slab
-            self.now += self.c_cmpxchg
+            self.now = time_add(self.now, self.c_cmpxchg)
             stat(s, CPU_PARTIAL_ALLOC)
             return _load_freelist(c, slab, cpu)
         node = self.node_of_cpu[cpu]
@@ -858,7 +859,7 @@ class Allocator:
             nxt = slab.next
             # acquire_slab(): off the partial list, frozen
             self.remove_partial(n, slab)
-            self.now += self.c_cmpxchg
+            self.now = time_add(self.now, self.c_cmpxchg)
             slab.frozen = True
             if first is None:
                 first = slab
@@ -927,7 +928,7 @@ class Allocator:
         free objects now on the list (pobjects).
         """
         c = s.cpu[cpu]
-        self.now += self.c_cmpxchg
+        self.now = time_add(self.now, self.c_cmpxchg)
         if drain and c.partial and (len(c.partial) >= s.cpu_partial_slabs
                                     if self._counts_slabs else c.pobjects > s._cpu_partial):
             self.unfreeze_partials(s, c)
@@ -971,7 +972,7 @@ class Allocator:
             n = s.node[slab.node]
             if not slab.inuse and not self._counts_slabs and (
                     held_node is None or self.discards_empty(s, held_node)):
-                self.now += self.c_cmpxchg        # 3.4: M_FREE, no lock taken for it
+                self.now = time_add(self.now, self.c_cmpxchg)   # 3.4: M_FREE, no lock taken for it
                 slab.frozen = False
                 slab.cpu = -1
                 slab.where = NOWHERE
@@ -983,7 +984,7 @@ class Allocator:
                 held = n.list_lock
                 held_node = n
                 self.lock(held)
-            self.now += self.c_cmpxchg
+            self.now = time_add(self.now, self.c_cmpxchg)
             slab.frozen = False
             slab.cpu = -1
             if not slab.inuse and self._counts_slabs and self.discards_empty(s, n):
@@ -1008,7 +1009,7 @@ class Allocator:
         remote = slab.objects - slab.inuse - c.freelist   # objects on the slab's own freelist
         c.slab = None
         c.freelist = 0
-        self.now += self.c_cmpxchg
+        self.now = time_add(self.now, self.c_cmpxchg)
         n = s.node[slab.node]
         if not slab.inuse and self.discards_empty(s, n):
             slab.frozen = False
@@ -1105,7 +1106,7 @@ class Allocator:
         if c.slab is slab and s.free_lock is None and objcg is None:
             c.freelist += 1
             slab.inuse -= 1
-            self.cpu_free_at[cpu] = start + self.c_free_fast
+            self.cpu_free_at[cpu] = time_add(start, self.c_free_fast)
             self.n_free_fast += 1
             return None
         return self._slab_free_recorded(s, slab, cpu, start, objcg, can_defer, False)
@@ -1134,13 +1135,13 @@ class Allocator:
         if objcg is not None:
             self.now = self.objcgs.uncharge(objcg, cpu, s.obj_full_size, self.now)
         if c.slab is slab:
-            self.now += self.c_free_fast
+            self.now = time_add(self.now, self.c_free_fast)
             c.freelist += 1
             slab.inuse -= 1
             self.n_free_fast += 1
             hist = self.h_free_fast_rec
         else:
-            self.now += self.c_free_slow
+            self.now = time_add(self.now, self.c_free_slow)
             self.n_free_slow += 1
             hist = self.h_free_slow
             if slab.freed:
@@ -1208,10 +1209,10 @@ class Allocator:
         lock it waits for; the rest is :meth:`_slab_free_commit` at its turn.
         Otherwise returns None.
         """
-        self.now += self.c_cmpxchg
+        self.now = time_add(self.now, self.c_cmpxchg)
         if slab.last_cpu != cpu:
             if slab.last_cpu >= 0:
-                self.now += self.c_line_transfer
+                self.now = time_add(self.now, self.c_line_transfer)
             slab.last_cpu = cpu
         n = None
         if _free_takes_list_lock(s, slab):
