@@ -46,7 +46,7 @@ cdef class ListLruOne:
     cpdef splice_init(self, ListLruOne dst)
 
 @cython.locals(cache=KmemCache, objcg=ObjCgroup)
-cpdef MemCgroup charged_memcg(LruItem item)
+cpdef object charged_memcg(LruItem item)
 @cython.locals(item=LruItem)
 cpdef LruItem lru_item(KmemCache cache, Slab slab, object objcg, object since)
 

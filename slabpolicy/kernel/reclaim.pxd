@@ -2,16 +2,17 @@
 # the per-object paths (an object going unused onto its list_lru, its expiry, its
 # eviction) read their fields as C structure members and call list_lru.pxd's and
 # rcu.pxd's methods as C functions, and add a cost to the op clock with fast_int's
-# time_add().  Every value stays a Python object but the cpu of an event (an index)
-# and the count of expired objects, said next to them; `__dict__` keeps any other
-# attribute settable, as on the pure-Python class.  Reclaim is final
+# time_add(); an expiry is compared with the run's end by fast_int's time_lt().  Every
+# value stays a Python object but the cpu of an event (an index) and the count of
+# expired objects, said next to them; `__dict__` keeps any other attribute settable,
+# as on the pure-Python class.  Reclaim is final
 # (nothing subclasses it): its cpdef methods are then called without the lookup of an
 # override on the instance that a class with a `__dict__` makes.
 cimport cython
 from libc.stdint cimport int64_t
 
 from slabpolicy.kernel.event_queue cimport EventQueue
-from slabpolicy.kernel.fast_int cimport time_add
+from slabpolicy.kernel.fast_int cimport time_add, time_lt
 from slabpolicy.kernel.list_lru cimport ListLru, LruItem, charged_memcg
 from slabpolicy.kernel.rcu cimport Rcu
 from slabpolicy.kernel.slub cimport Allocator, KmemCache, Slab

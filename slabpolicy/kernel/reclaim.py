@@ -68,6 +68,11 @@ from slabpolicy.kernel.histogram import Histogram
 from slabpolicy.kernel.list_lru import ListLru, LruItem, charged_memcg
 from slabpolicy.kernel.memcg import MemCgroup
 
+try:
+    import cython
+except ImportError:     # Cython is not a runtime dependency: the .py runs as it is
+    from slabpolicy import _cython_stub as cython
+
 if TYPE_CHECKING:
     from slabpolicy.kernel.engine import Simulation
 
@@ -180,7 +185,9 @@ class Reclaim:
         slub.end(cpu)
         if unused_life is not None:
             expiry = time_add(t, unused_life)
-            if expiry <= self.end_ns:
+            # compiled, compared in C (fast_int.pxd's time_lt(): about 30 instructions
+            # where the comparison of two Python ints costs 54)
+            if not time_lt(self.end_ns, expiry) if cython.compiled else expiry <= self.end_ns:
                 self.queue.push_later(expiry, EXPIRE, item, None, cpu)
         return item
 
