@@ -29,6 +29,10 @@ cdef class Histogram:
     # `v` is a C integer only once time_as_int64() says the value fits an int64
     @cython.locals(overflow=cython.int, v=int64_t)
     cpdef record(self, object value, int64_t n=*)
-    # `v`: a value as a C int64 (record(), locks.pxd's release())
+    # `a` and `b` are C integers only once time_as_int64() says each time fits an
+    # int64; both are then >= 0, so that b - a fits one too
+    @cython.locals(overflow=cython.int, a=int64_t, b=int64_t)
+    cpdef record_span(self, object start, object end)
+    # `v`: a value as a C int64 (record(), record_span(), locks.pxd's release())
     cdef record_int64(self, int64_t v, int64_t n)
     cdef _record_rest(self, object value, int64_t n)

@@ -67,6 +67,27 @@ class Histogram:
             self._record_rest(value, n)
         self.count += n
 
+    def record_span(self, start: int, end: int) -> None:
+        """Add one observation of ``end - start``: an operation's latency from the times
+        it started and ended (Allocator's recorded allocations and frees).
+
+        On the compiled core, where both times fit an int64 and neither is negative
+        (so that the difference fits one too), the difference is made and recorded
+        in C: no Python int is made for it.  ``record(now - start)`` made one
+        (``x_sub()`` and its allocation, about 240 instructions, then its free) and
+        converted it back: about 370 instructions a recorded operation, 105 this way
+        (callgrind, memory-pressure / scan-and-move at 12.8 s: 59k recorded
+        allocations and frees)."""
+        if cython.compiled:
+            overflow = 0
+            a = time_as_int64(start, cython.address(overflow))
+            if overflow == 0 and a >= 0:
+                b = time_as_int64(end, cython.address(overflow))
+                if overflow == 0 and b >= 0:
+                    self.record_int64(b - a, 1)
+                    return
+        self.record(end - start)
+
     def record_int64(self, v: int, n: int) -> None:
         """Compiled core (:meth:`record`, :meth:`Lock.release`): what record() does for
         a value the caller holds as the C int64 ``v``, compared and counted in C (no

@@ -14,7 +14,7 @@
 cimport cython
 from libc.stdint cimport int64_t
 
-from slabpolicy.kernel.fast_int cimport time_add, time_as_int64
+from slabpolicy.kernel.fast_int cimport time_add, time_as_int64, time_lt
 from slabpolicy.kernel.histogram cimport Histogram
 
 cdef class LockClass:
@@ -30,7 +30,7 @@ cdef class Lock:
     cdef public Py_ssize_t cpu
     cdef public bint held
 
-    @cython.locals(cls=LockClass, bounce=bint)
+    @cython.locals(cls=LockClass, bounce=bint, contended=bint)
     cpdef take(self, object arrived, object acquired, Py_ssize_t cpu, object cost,
                object cost_bounce)
     # `h`: _hold_ns()'s C hold, or -1

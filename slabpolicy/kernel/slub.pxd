@@ -26,7 +26,7 @@
 cimport cython
 from libc.stdint cimport int64_t
 
-from slabpolicy.kernel.fast_int cimport time_add
+from slabpolicy.kernel.fast_int cimport time_add, time_lt
 from slabpolicy.kernel.histogram cimport Histogram
 from slabpolicy.kernel.locks cimport Lock
 from slabpolicy.kernel.turns cimport Turns
