@@ -1,8 +1,8 @@
 """The event queue gives the events in exactly the order one heap of them all would: by
 time, then by the order they were queued in.  These tests hold it to a reference heap
 on the core that runs them: the pure-Python core's calendar (any bucket width), or
-the compiled core's two C heaps (push and push_later), with times past what 64 bits
-hold on either side."""
+the compiled core's three C heaps (push, push_later and push_turn), with times past
+what 64 bits hold on either side."""
 from __future__ import annotations
 
 import heapq
@@ -11,17 +11,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from slabpolicy import _core
+from slabpolicy.kernel.event_kinds import TURN
 from slabpolicy.kernel.event_queue import EventQueue
 
 #: times around the edges of the compiled core's C heap (an int64) and far past them
 EDGES = [2**62 - 1, 2**62, 2**63 - 2, 2**63 - 1, 2**63, 2**64, 1 << 100,
          -2**63, -2**63 - 1, -(1 << 100)]
 
-# a script of steps: push or push_later (a time ahead of the last popped one, possibly
-# in the past, or one of EDGES), pop, pop only if due by a bound, hold the earliest,
-# release
+# a script of steps: push, push_later or push_turn (a time ahead of the last popped
+# one, possibly in the past, or one of EDGES), pop, pop only if due by a bound, hold
+# the earliest, release
 steps = st.lists(st.one_of(
-    st.tuples(st.sampled_from(["push", "push_later"]),
+    st.tuples(st.sampled_from(["push", "push_later", "push_turn"]),
               st.one_of(st.integers(min_value=-50, max_value=3000),
                         st.sampled_from(EDGES).map(lambda t: ("at", t)))),
     st.just(("pop", None)),
@@ -38,32 +39,52 @@ def _check(queue: EventQueue, reference: list[tuple]) -> None:
     assert queue.head_time() == (head[0] if head else None)
     for t in ([head[0] - 1, head[0], head[0] + 1] if head else []) + EDGES:
         assert queue.head_before(t) == (head is not None and head[0] < t)
-    assert queue.head() == (None if head is None else (head[0], 1, head[2], None, None))
+    assert queue.head() == (None if head is None else (head[0], head[2], head[3], None, None))
     assert len(queue) == len(reference)
-    assert sorted(queue.queued()) == sorted((t, seq, 1, label, None, None)
-                                            for t, seq, label in reference)
+    assert sorted(queue.queued()) == sorted((t, seq, kind, label, None, None)
+                                            for t, seq, kind, label in reference)
+
+
+class Turn:
+    """What push_turn() queues: a stopped operation's continuation."""
+
+
+def _popped_as(popped, event: tuple) -> bool:
+    """Whether pop_due() gave ``event``: the tuple, or, on the compiled core, a TURN
+    event queued by push_turn() at a time that fits the C heap as its continuation."""
+    if type(popped) is Turn:
+        return (_core.running() == _core.COMPILED_CORE and event[1] == TURN
+                and popped is event[2] and -2**63 <= event[0] < 2**63)
+    return popped == event
 
 
 @given(steps, st.integers(min_value=0, max_value=12))
 def test_events_come_out_as_from_one_heap(script, shift):
     queue = EventQueue(shift)        # the bucket width of the pure core's calendar
-    reference: list[tuple] = []      # (t, seq, label)
+    reference: list[tuple] = []      # (t, seq, kind, label)
     held: list[tuple] = []
     now = seq = 0
     for op, arg in script + [("release", None)] + [("pop", None)] * len(script):
-        if op in ("push", "push_later"):     # the compiled core's two heaps: one order
+        if op in ("push", "push_later", "push_turn"):    # the compiled core's heaps: one order
             t = arg[1] if isinstance(arg, tuple) else now + arg
-            getattr(queue, op)(t, 1, seq)
-            heapq.heappush(reference, (t, seq, seq))
+            if op == "push_turn":
+                kind, label = TURN, Turn()
+                queue.push_turn(t, label)
+            else:
+                kind, label = 1, seq
+                getattr(queue, op)(t, 1, seq)
+            heapq.heappush(reference, (t, seq, kind, label))
             seq += 1
         elif op in ("pop", "pop_due") and reference:
-            t, _, label = reference[0]
+            t, _, kind, label = reference[0]
             if op == "pop_due" and t > arg:
                 assert queue.pop_due(arg) is None
             else:
                 heapq.heappop(reference)
-                popped = queue.pop() if op == "pop" else queue.pop_due(arg)
-                assert popped == (t, 1, label, None, None)
+                if op == "pop":
+                    assert queue.pop() == (t, kind, label, None, None)
+                else:
+                    assert _popped_as(queue.pop_due(arg), (t, kind, label, None, None))
                 now = t
         elif op in ("pop", "pop_due"):
             assert queue.pop_due(1 << 200) is None and queue.head() is None

@@ -57,8 +57,10 @@ cdef class _Stream:
                pick=Py_ssize_t, turns=Turns, queue=EventQueue, slub=Allocator,
                reclaim=Reclaim, rcu=Rcu, u=cython.double, freed=bint, x=cython.double,
                in_c=bint, ft_in_c=bint, ft_c=int64_t, nt_c=int64_t, end_t=int64_t,
-               end_overflow=cython.int, free_kind=Py_ssize_t)
+               end_overflow=cython.int, free_kind=Py_ssize_t,
+               queued_as_itself=bint)
 cdef bint _event_loop(object sim, tuple env, object me)
+cdef _turns_done(object sim, object t)
 @cython.locals(d=int64_t, overflow=cython.int)
 cdef inline bint _time_after(int64_t t, object dt, int64_t *out) except -1
 @cython.locals(d=int64_t)

@@ -515,15 +515,25 @@ def _event_loop(sim: Simulation, env: tuple, me) -> bool:
     if ctimes:
         end_overflow = 0
         end_t = time_as_int64(end, cython.address(end_overflow))
+    # compiled, the queue gives a continuation queued by Turns.defer() as itself
+    queued_as_itself = cython.compiled
     # `while True` and not `while turns.loop is me`: CPython 3.11 specialises a
     # function's code after a few unconditional backward jumps, and a loop whose
     # every pass ends in its own test has none (unspecialised, it runs 25% slower)
     while True:
         if turns.loop is not me:
             break
-        event = queue.pop_due(end)
-        if event is None:
+        popped = queue.pop_due(end)
+        if popped is None:
             break
+        if queued_as_itself and type(popped) is not tuple:
+            # compiled: a stopped operation's continuation, queued as itself
+            # (EventQueue.push_turn): the turn of an RCU batch (kernel/rcu.py)
+            turns.run_turn(popped)
+            if not turns.stopped:
+                _turns_done(sim, popped.at)
+            continue
+        event = popped
         t, kind, a, b, c = event
         if kind == ALLOC:
             st = a
@@ -605,12 +615,19 @@ def _event_loop(sim: Simulation, env: tuple, me) -> bool:
             a(t, b, c)                       # other kernel-model work
         elif kind == TURN:
             turns.resume(a, t)            # a stopped operation's turn
-            if not turns.stopped and sim._check_pending:
-                sim._check_pending = False
-                sim.checker.check(t)      # the check a sample could not judge
+            if not turns.stopped:
+                _turns_done(sim, t)
         else:
             sim._event(kind, t, a, b, c)
     return turns.loop is me
+
+
+def _turns_done(sim: Simulation, t: int) -> None:
+    """After the turn at ``t`` of a stopped operation, none is stopped any more: the
+    accounting check a sample could not judge meanwhile, if one could not."""
+    if sim._check_pending:
+        sim._check_pending = False
+        sim.checker.check(t)
 
 
 def _time_after(t: int, dt, out) -> bool:

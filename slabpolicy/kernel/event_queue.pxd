@@ -37,9 +37,10 @@ cdef class EventQueue:
     cdef public list heap, buckets, held
     cdef public dict far
     cdef public object horizon, shift, seq
-    # the compiled core's heaps: of push() and of push_later()
-    cdef Heap main, later
-    cdef list events                    # the queued event tuples by slot (None: free)
+    # the compiled core's heaps: of push(), of push_later(), and of push_turn()
+    cdef Heap main, later, turns
+    cdef list events                    # the queued events by slot (None: free): event
+                                        # tuples, and the continuations of `turns`
     cdef Py_ssize_t *free_slots         # the free slots of `events`, a stack ...
     cdef Py_ssize_t nfree               # ... this deep
     cdef Py_ssize_t free_size           # ... with room for this many (the slots there are)
@@ -61,22 +62,26 @@ cdef class EventQueue:
     cpdef push(self, t, kind, a=*, b=*, c=*)
     cpdef push_later(self, t, kind, a=*, b=*, c=*)
     cdef push_at(self, int64_t t, kind, a, b, c)
+    @cython.locals(overflow=cython.int, tc=int64_t)
+    cpdef push_turn(self, t, c)
     @cython.locals(overflow=cython.int, h=HeapPtr)
-    cpdef tuple pop_due(self, end)
+    cpdef object pop_due(self, end)
     @cython.locals(h=HeapPtr)
     cpdef object head_time(self)
     @cython.locals(overflow=cython.int, tv=int64_t, h=HeapPtr)
     cpdef bint head_before(self, t)
 
+    @cython.locals(h=HeapPtr)
     cdef HeapPtr _c_first(self)
+    cdef tuple _event_of(self, HeapPtr h, Entry entry, object queued)
     @cython.locals(i=Py_ssize_t)
     cdef _queued_in(self, HeapPtr h, list events)
     @cython.locals(overflow=cython.int, t=int64_t, slot=Py_ssize_t)
     cdef _insert(self, tuple event, int64_t seq, HeapPtr h)
     @cython.locals(slot=Py_ssize_t)
-    cdef inline _insert_c(self, tuple event, int64_t t, int64_t seq, HeapPtr h)
-    @cython.locals(slot=Py_ssize_t, event=tuple)
-    cdef tuple _pop_c(self, HeapPtr h)
+    cdef inline _insert_c(self, object event, int64_t t, int64_t seq, HeapPtr h)
+    @cython.locals(slot=Py_ssize_t)
+    cdef object _pop_c(self, HeapPtr h)
     cdef tuple _pop_outside(self)
     @cython.locals(free_slots=cython.p_void)
     cdef _grow_free_slots(self, Py_ssize_t size)

@@ -9,6 +9,7 @@
 cimport cython
 
 from slabpolicy.kernel.event_queue cimport EventQueue
+from slabpolicy.kernel.fast_int cimport time_add
 from slabpolicy.kernel.histogram cimport Histogram
 from slabpolicy.kernel.slub cimport Allocator, KmemCache, Slab
 from slabpolicy.kernel.turns cimport Continuation, Turns
@@ -23,6 +24,12 @@ cpdef kmem_cache_free(Allocator slub, object cache, Slab slab, object objcg, Py_
 cdef tuple _free_in_turn(Allocator slub, KmemCache s, Slab slab, object objcg, Py_ssize_t cpu)
 
 cdef class Rcu
+
+# The grace-period machine's states (rcu.py's IDLE, REQUESTED, RUNNING = range(3)) as C
+# constants, and an Rcu's state a C integer: call_rcu() tests it twice per callback
+cdef Py_ssize_t IDLE, REQUESTED, RUNNING
+# slub.BUSY read from a C variable of this module, not looked up by name per callback
+cdef object BUSY
 
 # The turn of a stopped batch: a C type, whose run() Turns.resume() calls through the
 # C method table.  `i` indexes the batch (a list: fn, arg, fn, arg, ...), `cpu` the
@@ -42,7 +49,10 @@ cdef class Rcu:
     cdef public Allocator slub
     cdef public EventQueue queue
     cdef public list wait, next, kfree
-    cdef public object sim, gp_state, gp_end, grace_periods, callbacks, invoked
+    cdef public object sim, gp_end, grace_periods
+    # the grace-period machine's state (IDLE, REQUESTED or RUNNING), and counts of
+    # call_rcu() calls and of callbacks run: far below 2**63
+    cdef public Py_ssize_t gp_state, callbacks, invoked
     cdef public Histogram batch_sizes
     cdef public object pending_pages, pending_charged, typesafe_slabs, kfree_objects
     cdef public object kfree_batches, _free_cb, _gp_done_cb
@@ -62,5 +72,5 @@ cdef class Rcu:
     cpdef _resume_batch(self, object now, BatchTurn turn)
     @cython.locals(mode=str)
     cpdef free(self, KmemCache cache, Slab slab, object objcg, Py_ssize_t cpu, object t)
-    @cython.locals(slub=Allocator)
+    @cython.locals(slub=Allocator, cache=KmemCache)
     cpdef free_event(self, object t, tuple obj, object cpu)

@@ -23,7 +23,9 @@ RCU batch before its next callback's free, or inside that free before
 __slab_free()'s list_lock, kernel/rcu.py) needs no stack of its own: it stops
 with :meth:`Turns.defer`, and its turn is a call the loop makes
 (:meth:`Continuation.run`).  The events are the same, in the same order; only the
-greenlet switches are saved.
+greenlet switches are saved.  On the compiled core the queue holds such a
+continuation as itself (EventQueue.push_turn), and the loop calls it through
+:meth:`Turns.run_turn` without an event tuple to take apart.
 
 How it works: the event loop runs in a greenlet.  A stopped operation keeps the
 stack it runs on (a loop's, with the operation's frames on top), and a fresh
@@ -50,9 +52,11 @@ class Continuation:
     """What is left of an operation stopped by :meth:`Turns.defer`: a subclass holds
     what the rest needs, and :meth:`run` is the rest, called by the loop at its turn
     (on the compiled core a C call, without the parsing of arguments a call of a
-    Python callable makes)."""
+    Python callable makes).  ``at`` is the time of its turn: on the compiled core the
+    queue holds the continuation itself, not an event tuple with the time
+    (EventQueue.push_turn), and the loop runs it with :meth:`Turns.run_turn`."""
 
-    __slots__ = ()
+    __slots__ = ("at",)
 
     def run(self, t: int) -> None:
         """The rest of the operation, at its turn ``t``."""
@@ -124,12 +128,19 @@ class Turns:
         """Stop the running operation where all that is left of it is ``c.run(t)``;
         the loop makes that call as its turn at ``t`` (a stop like :meth:`wait_until`'s,
         without a switch of greenlets: the caller returns at once)."""
-        self.queue.push(t, TURN, c)
+        c.at = t
+        self.queue.push_turn(t, c)
         self.stopped += 1
 
     def wake(self, g: greenlet, t: int) -> None:
         """Continue the stopped operation ``g`` as an event at ``t``."""
         self.queue.push(t, TURN, g)
+
+    def run_turn(self, c: Continuation) -> None:
+        """The loop's part of the TURN event of ``c`` when the queue gives ``c`` itself
+        (the compiled core, EventQueue.push_turn): :meth:`resume` of it at ``c.at``."""
+        self.stopped -= 1
+        c.run(c.at)
 
     def resume(self, g: greenlet | Continuation, t: int) -> None:
         """The loop's part of a TURN event: run ``g`` until it stops again or ends."""
