@@ -1200,11 +1200,14 @@ class Allocator:
         lock it waits for; the rest is :meth:`_slab_free_commit` at its turn.
         Otherwise returns None.
         """
-        self.now = time_add(self.now, self.c_cmpxchg)
+        # the cmpxchg_double and, from a cpu other than the last writer, the line
+        # transfer before it, as one step of the op clock (one int made, not two)
+        step = self.c_cmpxchg
         if slab.last_cpu != cpu:
             if slab.last_cpu >= 0:
-                self.now = time_add(self.now, self.c_line_transfer)
+                step = step + self.c_line_transfer
             slab.last_cpu = cpu
+        self.now = time_add(self.now, step)
         n = None
         if _free_takes_list_lock(s, slab):
             n = s.node[slab.node]
