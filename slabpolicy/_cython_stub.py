@@ -8,3 +8,14 @@ not a runtime dependency, and the ``.py`` then runs as it is.
 
 #: the module runs as Python source
 compiled = False
+
+
+def cclass(cls):
+    """``@cython.cclass``: an extension type when compiled; the class itself here."""
+    return cls
+
+
+def freelist(size):
+    """``@cython.freelist(size)``: the compiled class keeps up to ``size`` freed
+    instances for reuse; nothing here."""
+    return lambda cls: cls
