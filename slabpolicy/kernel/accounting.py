@@ -51,6 +51,7 @@ function that would crash), which a run's result carries at its top level.
 """
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from slabpolicy.errors import AccountingError
@@ -86,9 +87,8 @@ class AccountingChecker:
         self.crashes = 0
         #: judged checks so far (every FULL_WALK_EVERY-th walks every cache)
         self.judged = 0
-        #: per cache, the memcg and the pages it was last counted with (_count)
-        self._counted_memcg: dict[KmemCache, MemCgroup] = {}
-        self._counted_pages: dict[KmemCache, int] = {}
+        #: per cache, the memcg and the pages it was last counted with (recount_caches)
+        self._counted: dict[KmemCache, tuple[MemCgroup, int]] = {}
         #: memcg id -> pages of the counted caches of its subtree; their total
         self._below: dict[int, int] = {}
         self._pages = 0
@@ -166,36 +166,41 @@ class AccountingChecker:
 
     def _walk_caches(self, record, now: int) -> None:
         """The full walk: every cache's slab counters against the slabs it holds, and
-        the pages per memcg subtree counted afresh from every cache.  This also finds
+        its pages and memcg against those it was last counted with.  This also finds
         what the allocator could not mark (a counter or a cache's memcg written by
-        hand), and resets what :meth:`_recount_changed` keeps up to date.
+        hand), and brings what :meth:`_recount_changed` keeps up to date in line.
 
-        Each cache's entries are written over where they are, not made anew in emptied
-        dicts (the dicts would grow again through every size, a third of the walk on
-        many-small-cgroups' 1,800 caches); then those of caches no longer there go."""
-        caches = self.sim.slub.caches
-        counted_memcg = self._counted_memcg
-        counted_pages = self._counted_pages
-        self._below.clear()
-        self._pages = count_caches(caches, record, now, counted_memcg, counted_pages,
-                                   self._below)
-        if len(counted_memcg) > len(caches):      # caches destroyed since they were counted
+        The walk moves only the figures of the caches that differ (:func:`recount_caches`):
+        the pages per memcg subtree are then exactly those a count from nothing gives
+        (sums of the same integers, a memcg's lineage never changes), without writing
+        every cache's and memcg's entries anew (that was two thirds of the walk: 3.9 M
+        instructions a walk on many-small-cgroups' 1,800 caches, now 1.2 M).
+        Those of caches destroyed since the last judged check go first (kmem_cache_destroy()
+        marks them); then, should some left the list of caches unmarked, those of caches
+        no longer there (a set of the 1,800 caches, made at every walk, was a fifth of
+        the walk when it was the way every destroyed cache went)."""
+        slub = self.sim.slub
+        caches = slub.caches
+        counted = self._counted
+        self._pages -= uncount_caches([cache for cache in slub.changed_caches if cache.destroyed],
+                                      counted, self._below)
+        self._pages += recount_caches(caches, record, now, counted, self._below)
+        if len(counted) > len(caches):      # caches gone from the list unmarked
             current = set(caches)
-            for cache in [cache for cache in counted_memcg if cache not in current]:
-                del counted_memcg[cache]
-                del counted_pages[cache]
+            self._pages -= uncount_caches([cache for cache in counted if cache not in current],
+                                          counted, self._below)
 
     def _recount_changed(self, record, now: int) -> None:
         """Recount only the caches whose slabs, slab counters or memcg changed since
         the last judged check (the allocator and re-parenting mark them): the others'
         figures are those counted then, and a mismatch they had then was recorded then.
-        A new cache is counted once it has a slab (new_slab() marks it)."""
-        caches = sorted(self.sim.slub.changed_caches, key=_cache_id)
-        self._pages -= uncount_caches(caches, self._counted_memcg, self._counted_pages,
-                                      self._below)
-        self._pages += count_caches([cache for cache in caches if not cache.destroyed],
-                                    record, now, self._counted_memcg, self._counted_pages,
-                                    self._below)
+        A new cache is counted once it has a slab (new_slab() marks it); a destroyed
+        one is taken out."""
+        caches = sorted(self.sim.slub.changed_caches, key=_cache_id)     # as they were made
+        self._pages -= uncount_caches([cache for cache in caches if cache.destroyed],
+                                      self._counted, self._below)
+        self._pages += recount_caches([cache for cache in caches if not cache.destroyed],
+                                      record, now, self._counted, self._below)
 
     def _check_slabs(self, record, now: int) -> tuple[int, int]:
         """Every slab that exists, in the order they were made: return the live objects
@@ -213,8 +218,9 @@ class AccountingChecker:
                 "first_violation_ns": first[0], "first_violation": first[1]}
 
 
-def _cache_id(cache: KmemCache) -> int:
-    return cache.id
+#: a cache's id, the order caches were made in (attrgetter: read in C, where a Python
+#: function as the sort key was a call per cache)
+_cache_id = attrgetter("id")
 
 
 # The walks over everything that exists, as functions of their own: compiled, they
@@ -233,43 +239,57 @@ def count_slabs(cache: KmemCache, record, now: int) -> int:
     return pages
 
 
-def count_caches(caches: list[KmemCache], record, now: int, counted_memcg: dict,
-                 counted_pages: dict, below: dict) -> int:
-    """Count each of ``caches`` in turn (:func:`count_slabs`): remember the memcg and the
-    pages it was counted with, add its pages to its memcg's subtree (every memcg of the
-    lineage, the root's aside) in ``below``; return the pages of them all."""
-    total = 0
+def recount_caches(caches: list[KmemCache], record, now: int, counted: dict,
+                   below: dict) -> int:
+    """Count each of ``caches`` in turn (:func:`count_slabs`); where its memcg or its pages
+    are not those it was last counted with (``counted``), move its pages in ``below`` from
+    the old memcg's subtree to the new one's (:func:`move_below`) and remember them;
+    return by how many pages the total of the counted caches changed."""
+    change = 0
     for cache in caches:
         pages = count_slabs(cache, record, now)
         memcg = cache.memcg
-        counted_memcg[cache] = memcg
-        counted_pages[cache] = pages
-        total += pages
-        if pages and memcg.parent is not None:         # not the root
-            for m in memcg.lineage:
-                below[m.id] = below.get(m.id, 0) + pages
-    return total
+        was = counted.get(cache)
+        if was is not None:
+            old_memcg, old_pages = was
+            if old_memcg is memcg and old_pages == pages:
+                continue
+            change -= old_pages
+            move_below(old_memcg, -old_pages, below)
+        counted[cache] = (memcg, pages)
+        change += pages
+        move_below(memcg, pages, below)
+    return change
 
 
-def uncount_caches(caches: list[KmemCache], counted_memcg: dict, counted_pages: dict,
-                   below: dict) -> int:
-    """Take back out what :func:`count_caches` added for each of ``caches`` (those never
-    counted add nothing); return their pages."""
+def uncount_caches(caches: list[KmemCache], counted: dict, below: dict) -> int:
+    """Take back out what :func:`recount_caches` counted for each of ``caches`` (those
+    never counted add nothing); return their pages."""
     total = 0
     for cache in caches:
-        memcg = counted_memcg.pop(cache, None)
-        pages = counted_pages.pop(cache, 0)
-        total += pages
-        if pages and memcg.parent is not None:
-            for m in memcg.lineage:
-                below[m.id] -= pages
+        was = counted.pop(cache, None)
+        if was is not None:
+            memcg, pages = was
+            total += pages
+            move_below(memcg, -pages, below)
     return total
+
+
+def move_below(memcg: MemCgroup, pages: int, below: dict) -> None:
+    """Add ``pages`` (fewer if negative) to ``below`` of every memcg of ``memcg``'s lineage,
+    as page_counter_charge() charges them, the root's aside (its counter is the global
+    check's)."""
+    if pages:
+        for m in memcg.lineage:
+            if m.parent is None:                       # the root
+                break
+            below[m.id] = below.get(m.id, 0) + pages
 
 
 def check_memcg_counters(memcgs, below: dict, extra: dict, record, now: int) -> None:
     """Record each memcg whose kmem counter is negative, and each online memcg below the
     root whose counter is not the pages of its subtree: ``below`` and ``extra`` of its
-    id (:func:`count_caches`, :func:`count_objcgs`)."""
+    id (:func:`recount_caches`, :func:`count_objcgs`)."""
     for memcg in memcgs:
         if memcg.usage < 0:
             record(f"negative {memcg.id}",
@@ -278,7 +298,9 @@ def check_memcg_counters(memcgs, below: dict, extra: dict, record, now: int) -> 
         # handed its charge up ahead of its slabs: the seed's uncharge_until);
         # the root's is the global check
         if memcg.state == ONLINE and memcg.parent is not None:     # not the root
-            held = below.get(memcg.id, 0) + extra.get(memcg.id, 0)
+            held = below.get(memcg.id, 0)
+            if extra:                                  # objcgs, typesafe slabs
+                held += extra.get(memcg.id, 0)
             if memcg.usage != held:
                 record(f"usage {memcg.id}",
                        f"memcg {memcg.name}: kmem counter is {memcg.usage} pages but "

@@ -49,7 +49,7 @@ cdef class Rcu:
     cdef public Allocator slub
     cdef public EventQueue queue
     cdef public list wait, next, kfree
-    cdef public object sim, gp_end, grace_periods
+    cdef public object sim, grace_period, gp_end, grace_periods
     # the grace-period machine's state (IDLE, REQUESTED or RUNNING), and counts of
     # call_rcu() calls and of callbacks run: far below 2**63
     cdef public Py_ssize_t gp_state, callbacks, invoked
@@ -60,7 +60,7 @@ cdef class Rcu:
     @cython.locals(slub=Allocator, segment=list)
     cpdef call_rcu(self, Py_ssize_t cpu, object fn, object arg)
     cpdef _gp_start(self, object t, object _a=*, object _b=*)
-    @cython.locals(ready=list, batch=list, cpu=Py_ssize_t)
+    @cython.locals(ready=list, batch=list, cpu=Py_ssize_t, segment=list)
     cpdef _gp_done(self, object t, object _a, object _b)
     @cython.locals(slub=Allocator)
     cpdef _do_batch(self, object t, list batch, object cpu)

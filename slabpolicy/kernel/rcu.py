@@ -119,6 +119,10 @@ class Rcu:
         self.wait: list[list] = [[] for _ in range(ncpus)]
         self.next: list[list] = [[] for _ in range(ncpus)]
         self.gp_state = IDLE
+        #: how long a grace period lasts: the cost model's, fixed for the run as the
+        #: allocator's step costs are (Allocator.c_call_rcu, ...), not looked up again
+        #: at each grace period
+        self.grace_period = rcu_grace_period(slub.costs, ncpus)
         self.gp_end = 0              # when the grace period in progress ends
         self.grace_periods = 0
         self.callbacks = 0          # call_rcu() calls
@@ -165,7 +169,7 @@ class Rcu:
     def _gp_start(self, t: int, _a=None, _b=None) -> None:
         """rcu_gp_init(): the grace period starts; it ends ``rcu_grace_period`` later."""
         self.gp_state = RUNNING
-        self.gp_end = t + rcu_grace_period(self.slub.costs, self.slub.machine.cpus)
+        self.gp_end = t + self.grace_period
         self.grace_periods += 1
         self.queue.push(self.gp_end, KERNEL, self._gp_done_cb, None, None)
 
@@ -178,8 +182,10 @@ class Rcu:
         for cpu, batch in enumerate(ready):
             if batch:
                 self.queue.push(t, RCU_BATCH, batch, None, cpu)     # the loop: _do_batch()
-        if any(self.wait):
-            self._gp_start(t)
+        for segment in self.wait:
+            if segment:             # callbacks wait: the next grace period starts now
+                self._gp_start(t)
+                break
 
     def _do_batch(self, t: int, batch: list, cpu: int) -> None:
         """rcu_do_batch(): run one cpu's ready callbacks in softirq, one after another

@@ -190,3 +190,11 @@ cdef class Allocator:
 cdef int stat(KmemCache s, Py_ssize_t si) except -1
 cpdef _load_freelist(KmemCacheCpu c, Slab slab, Py_ssize_t cpu)
 cdef bint _free_takes_list_lock(KmemCache s, Slab slab) except -1
+@cython.locals(i=Py_ssize_t)
+cdef _remove_cache(list caches, KmemCache s)
+# a new cache's per-cpu and per-node structures: counts and indexes of the machine's
+# cpus and nodes
+@cython.locals(cpu=Py_ssize_t, cpus=list)
+cdef list _per_cpu(Py_ssize_t ncpus)
+@cython.locals(n=Py_ssize_t, nodes=list)
+cdef list _per_node(object locks, object name, Py_ssize_t nnodes)

@@ -198,10 +198,11 @@ class KmemCacheNode:
 
     __slots__ = ("list_lock", "partial", "full", "nr_slabs", "total_objects", "slabs", "node")
 
-    def __init__(self, lock: Lock, node: int, name: str) -> None:
+    def __init__(self, lock: Lock, node: int, where: str) -> None:
+        """``where`` names it, ``<cache> node <n>``, as its lock is named."""
         self.list_lock = lock
-        self.partial = SlabList(f"{name} node {node} partial")
-        self.full = SlabList(f"{name} node {node} full")
+        self.partial = SlabList(where + " partial")
+        self.full = SlabList(where + " full")
         self.nr_slabs = 0                 # inc_slabs_node()/dec_slabs_node() counters
         self.total_objects = 0
         #: the slabs of this cache on this node that really exist (not a kernel field:
@@ -225,30 +226,23 @@ class KmemCache:
 
     def __init__(self, alloc: Allocator, id: int, name: str, kind, index: int,
                  memcg: MemCgroup, root: KmemCache | None) -> None:
-        machine = alloc.machine
-        geo, cpu_partial = alloc._kind_layout[index]
         self.id = id
         self.name = name
         self.kind = kind
         self.index = index                # the cache kind's index (memcg->kmem_cache[i])
         self.memcg = memcg                # s->memcg: the memcg its pages are charged to
         self.root = root                  # the root cache it was duplicated from (None: root)
-        self.size = kind.slot_size
-        self.object_size = kind.object_size
-        self.order = geo.order
-        self.pages = geo.pages_per_slab
-        self.objects = geo.objects_per_slab
-        self.min_partial = geo.min_partial
-        self.cpu_partial = cpu_partial
-        #: s->remote_node_defrag_ratio (0..1000): get_any_partial()'s odds per 1024
-        self.remote_node_defrag_ratio = machine.remote_node_defrag_ratio
-        self.cpu = [KmemCacheCpu() for _ in range(machine.cpus)]
-        self.node = [KmemCacheNode(alloc.locks.new_lock("list_lock", f"{name} node {n}"), n, name)
-                     for n in range(machine.nodes)]
+        # what kmem_cache_open() computes, the same for every cache of the kind, copied
+        # from the Allocator's _kind_layout (_kmem_cache_open() says what each is):
+        # ``cpu_partial`` set as slub_set_cpu_partial() sets it, with cpu_partial_slabs
+        # (the property's setter below, computed once per kind)
+        (self.size, self.object_size, self.order, self.pages, self.objects,
+         self.min_partial, self._cpu_partial, self.cpu_partial_slabs,
+         self.remote_node_defrag_ratio, self.track_full, self.obj_full_size, self.rcu,
+         ncpus, nnodes) = alloc._kind_layout[index]
+        self.cpu = _per_cpu(ncpus)
+        self.node = _per_node(alloc.locks, name, nnodes)
         self.flags = 0
-        #: keep full slabs on the node full list (kmem_cache_debug() with SLAB_STORE_USER);
-        #: a policy may turn it on for a cache it must be able to scan
-        self.track_full = kind.store_user
         #: a lock every free into this cache takes, fast path included (None: none)
         self.free_lock: Lock | None = None
         #: discard a slab that becomes empty whatever min_partial says.  Linux 4.0 made
@@ -262,7 +256,6 @@ class KmemCache:
         #: SLAB_ACCOUNT with object cgroups (5.9+): every object is charged to the
         #: allocating memcg's objcg, obj_full_size() = size + the objcg pointer
         self.account = False
-        self.obj_full_size = self.size + OBJ_POINTER_BYTES
         self.dead = False                 # its memcg is offline
         self.destroyed = False
         self.parent_slab: KmemCache | None = None   # the seed's s->parent_slab
@@ -279,9 +272,6 @@ class KmemCache:
         #: allocation slow paths in progress (one may be stopped at a lock): the
         #: memcg's offline waits for them, as rmdir waits for its tasks to exit
         self.allocating = 0
-        #: how its objects are freed: none, call_rcu, typesafe (SLAB_TYPESAFE_BY_RCU) or
-        #: kfree_rcu (kernel/rcu.py)
-        self.rcu = kind.rcu
 
     @property
     def cpu_partial(self) -> int:
@@ -472,7 +462,7 @@ class Allocator:
         self.changed_caches.add(s)
         for item, n in s.stats.items():
             self.retired_stats[item] = self.retired_stats.get(item, 0) + n
-        self.caches.remove(s)
+        _remove_cache(self.caches, s)
         self.dead_caches.discard(s)
         if s.root is not None:
             self.memcgs.put(s.memcg, self.now)
@@ -1210,11 +1200,14 @@ class Allocator:
         lock it waits for; the rest is :meth:`_slab_free_commit` at its turn.
         Otherwise returns None.
         """
-        self.now = time_add(self.now, self.c_cmpxchg)
+        # the cmpxchg_double and, from a cpu other than the last writer, the line
+        # transfer before it, as one step of the op clock (one int made, not two)
+        step = self.c_cmpxchg
         if slab.last_cpu != cpu:
             if slab.last_cpu >= 0:
-                self.now = time_add(self.now, self.c_line_transfer)
+                step = step + self.c_line_transfer
             slab.last_cpu = cpu
+        self.now = time_add(self.now, step)
         n = None
         if _free_takes_list_lock(s, slab):
             n = s.node[slab.node]
@@ -1272,12 +1265,49 @@ def _kmem_cache_open(machine, kind) -> tuple:
     geometry of calculate_sizes() and set_min_partial() (:func:`geometry`), and the
     default cpu_partial (none where kmem_cache_has_cpu_partial() is false: a debug
     cache, SLAB_STORE_USER).  A per-memcg copy runs it again with the root's size and
-    flags (kmem_cache_dup() -> kmem_cache_create_memcg(), 3.8), so with the same result."""
+    flags (kmem_cache_dup() -> kmem_cache_create_memcg(), 3.8), so with the same result.
+
+    What :class:`KmemCache` copies, in this order: ``size`` (the slot), ``object_size``,
+    ``order``, ``pages`` and ``objects`` per slab, ``min_partial``, ``cpu_partial`` and
+    the ``cpu_partial_slabs`` slub_set_cpu_partial() sets with it,
+    ``remote_node_defrag_ratio`` (s->remote_node_defrag_ratio, 0..1000: get_any_partial()'s
+    odds per 1024), ``track_full`` (keep full slabs on the node full list:
+    kmem_cache_debug() with SLAB_STORE_USER; a policy may turn it on for a cache it must
+    be able to scan), ``obj_full_size`` (size + the objcg pointer: obj_full_size() of
+    SLAB_ACCOUNT caches, 5.9+), ``rcu`` (how its objects are freed: none, call_rcu,
+    typesafe (SLAB_TYPESAFE_BY_RCU) or kfree_rcu: kernel/rcu.py), then the machine's
+    cpus and nodes (the per-cpu and per-node structures to make).  One tuple per kind,
+    computed once: each cache copying it field by field from the kind, the geometry and
+    the machine (eleven attribute reads and the cpu_partial setter's call) was a sixth
+    of the 14,500 instructions a cache cost to make, compiled, on many-small-cgroups."""
     geo = geometry(kind.slot_size, nr_cpus=machine.cpus, page_size=machine.page_size,
                    max_order=machine.slub_max_order, min_objects=machine.slub_min_objects,
                    min_order=machine.slub_min_order, era=machine.slub)
-    return geo, cpu_partial_for(kind.slot_size, machine.page_size,
-                                has_cpu_partial=not kind.store_user, era=machine.slub)
+    cpu_partial = cpu_partial_for(kind.slot_size, machine.page_size,
+                                  has_cpu_partial=not kind.store_user, era=machine.slub)
+    return (kind.slot_size, kind.object_size, geo.order, geo.pages_per_slab,
+            geo.objects_per_slab, geo.min_partial, cpu_partial,
+            cpu_partial_slabs(cpu_partial, geo.objects_per_slab),
+            machine.remote_node_defrag_ratio, kind.store_user,
+            kind.slot_size + OBJ_POINTER_BYTES, kind.rcu, machine.cpus, machine.nodes)
+
+
+def _per_cpu(ncpus: int) -> list[KmemCacheCpu]:
+    """A new cache's ``s->cpu_slab``: a kmem_cache_cpu for each cpu."""
+    cpus = []
+    for cpu in range(ncpus):
+        cpus.append(KmemCacheCpu())
+    return cpus
+
+
+def _per_node(locks: LockRegistry, name: str, nnodes: int) -> list[KmemCacheNode]:
+    """A new cache's ``s->node[]``: a kmem_cache_node for each node, with its list_lock,
+    each named ``<cache> node <n>``, as its lists are."""
+    nodes = []
+    for n in range(nnodes):
+        where = f"{name} node {n}"
+        nodes.append(KmemCacheNode(locks.new_lock("list_lock", where), n, where))
+    return nodes
 
 
 def stat(s: KmemCache, si: int) -> None:
@@ -1312,6 +1342,25 @@ def _free_takes_list_lock(s: KmemCache, slab: Slab) -> bool:
     if slab.inuse < slab.objects:
         return slab.inuse == 1
     return s.track_full
+
+
+def _remove_cache(caches: list, s: KmemCache) -> None:
+    """``caches.remove(s)``, the cache found by identity when compiled.
+
+    list.remove() compares with ``==``; a cache defines no ``__eq__``, so each
+    comparison with another cache is a rich comparison tried both ways and failed,
+    some 90 instructions compiled, over half of the list on average: on
+    many-small-cgroups (1,800 caches) that was 86,000 instructions a destroy, 20 M
+    (4%) of a chaining run.  Compiled, this loop compares pointers.  The pure core
+    keeps list.remove(), whose comparisons in C beat any Python loop."""
+    if not cython.compiled:
+        caches.remove(s)
+        return
+    for i in range(len(caches)):
+        if caches[i] is s:
+            del caches[i]
+            return
+    raise ValueError("list.remove(x): x not in list")
 
 
 def _raise_violation(message: str, crash: str | None = None) -> None:
