@@ -98,13 +98,13 @@ def test_a_full_walk_forgets_a_cache_destroyed_since_the_last_check():
     kit = Kit(cpus=2, strict=False)
     cache = kit.cache(kit.memcg("a"), "dentry")            # no slab yet
     checker = kit.sim.checker
-    assert check(kit) == [] and cache in checker._counted    # the first: a full walk
+    assert check(kit) == [] and cache in checker._counted_memcg    # the first: a full walk
     while checker.judged % EVERY:                          # recounts up to the next walk
         assert check(kit) == []
     kit.slub.kmem_cache_destroy(cache)
     assert check(kit) == []                                # the full walk
     assert checker.judged == EVERY + 1
-    assert cache not in checker._counted
+    assert cache not in checker._counted_memcg and cache not in checker._counted_pages
 
 
 def test_a_counter_written_by_hand_is_caught_at_the_end():

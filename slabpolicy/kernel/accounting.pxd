@@ -28,12 +28,12 @@ cpdef tuple check_slabs(dict existing, object record, object now, dict seen)
 @cython.locals(n=KmemCacheNode)
 cpdef object count_slabs(KmemCache cache, object record, object now)
 
-# ``was`` an entry of ``counted``: a (memcg, pages) tuple
-@cython.locals(cache=KmemCache, memcg=MemCgroup, old_memcg=MemCgroup, was=tuple)
-cpdef object recount_caches(list caches, object record, object now, dict counted, dict below)
+@cython.locals(cache=KmemCache, memcg=MemCgroup, old_memcg=MemCgroup)
+cpdef object recount_caches(list caches, object record, object now, dict counted_memcg,
+                            dict counted_pages, dict below)
 
-@cython.locals(cache=KmemCache, memcg=MemCgroup, was=tuple)
-cpdef object uncount_caches(list caches, dict counted, dict below)
+@cython.locals(cache=KmemCache, memcg=MemCgroup)
+cpdef object uncount_caches(list caches, dict counted_memcg, dict counted_pages, dict below)
 
 @cython.locals(m=MemCgroup)
 cpdef move_below(MemCgroup memcg, object pages, dict below)

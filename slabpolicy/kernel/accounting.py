@@ -87,8 +87,11 @@ class AccountingChecker:
         self.crashes = 0
         #: judged checks so far (every FULL_WALK_EVERY-th walks every cache)
         self.judged = 0
-        #: per cache, the memcg and the pages it was last counted with (recount_caches)
-        self._counted: dict[KmemCache, tuple[MemCgroup, int]] = {}
+        #: per cache, the memcg and the pages it was last counted with (recount_caches):
+        #: two dicts, not one of (memcg, pages) tuples, which would be 1,800 more objects
+        #: for the garbage collector to walk and free at the end of a run
+        self._counted_memcg: dict[KmemCache, MemCgroup] = {}
+        self._counted_pages: dict[KmemCache, int] = {}
         #: memcg id -> pages of the counted caches of its subtree; their total
         self._below: dict[int, int] = {}
         self._pages = 0
@@ -181,14 +184,16 @@ class AccountingChecker:
         the walk when it was the way every destroyed cache went)."""
         slub = self.sim.slub
         caches = slub.caches
-        counted = self._counted
+        counted_memcg, counted_pages = self._counted_memcg, self._counted_pages
         self._pages -= uncount_caches([cache for cache in slub.changed_caches if cache.destroyed],
-                                      counted, self._below)
-        self._pages += recount_caches(caches, record, now, counted, self._below)
-        if len(counted) > len(caches):      # caches gone from the list unmarked
+                                      counted_memcg, counted_pages, self._below)
+        self._pages += recount_caches(caches, record, now, counted_memcg, counted_pages,
+                                      self._below)
+        if len(counted_memcg) > len(caches):      # caches gone from the list unmarked
             current = set(caches)
-            self._pages -= uncount_caches([cache for cache in counted if cache not in current],
-                                          counted, self._below)
+            self._pages -= uncount_caches([cache for cache in counted_memcg
+                                           if cache not in current],
+                                          counted_memcg, counted_pages, self._below)
 
     def _recount_changed(self, record, now: int) -> None:
         """Recount only the caches whose slabs, slab counters or memcg changed since
@@ -198,9 +203,10 @@ class AccountingChecker:
         one is taken out."""
         caches = sorted(self.sim.slub.changed_caches, key=_cache_id)     # as they were made
         self._pages -= uncount_caches([cache for cache in caches if cache.destroyed],
-                                      self._counted, self._below)
+                                      self._counted_memcg, self._counted_pages, self._below)
         self._pages += recount_caches([cache for cache in caches if not cache.destroyed],
-                                      record, now, self._counted, self._below)
+                                      record, now, self._counted_memcg, self._counted_pages,
+                                      self._below)
 
     def _check_slabs(self, record, now: int) -> tuple[int, int]:
         """Every slab that exists, in the order they were made: return the live objects
@@ -239,37 +245,40 @@ def count_slabs(cache: KmemCache, record, now: int) -> int:
     return pages
 
 
-def recount_caches(caches: list[KmemCache], record, now: int, counted: dict,
-                   below: dict) -> int:
+def recount_caches(caches: list[KmemCache], record, now: int, counted_memcg: dict,
+                   counted_pages: dict, below: dict) -> int:
     """Count each of ``caches`` in turn (:func:`count_slabs`); where its memcg or its pages
-    are not those it was last counted with (``counted``), move its pages in ``below`` from
-    the old memcg's subtree to the new one's (:func:`move_below`) and remember them;
-    return by how many pages the total of the counted caches changed."""
+    are not those it was last counted with (``counted_memcg``, ``counted_pages``), move
+    its pages in ``below`` from the old memcg's subtree to the new one's
+    (:func:`move_below`) and remember them; return by how many pages the total of the
+    counted caches changed."""
     change = 0
     for cache in caches:
         pages = count_slabs(cache, record, now)
         memcg = cache.memcg
-        was = counted.get(cache)
-        if was is not None:
-            old_memcg, old_pages = was
+        old_memcg = counted_memcg.get(cache)
+        if old_memcg is not None:
+            old_pages = counted_pages[cache]
             if old_memcg is memcg and old_pages == pages:
                 continue
             change -= old_pages
             move_below(old_memcg, -old_pages, below)
-        counted[cache] = (memcg, pages)
+        counted_memcg[cache] = memcg
+        counted_pages[cache] = pages
         change += pages
         move_below(memcg, pages, below)
     return change
 
 
-def uncount_caches(caches: list[KmemCache], counted: dict, below: dict) -> int:
+def uncount_caches(caches: list[KmemCache], counted_memcg: dict, counted_pages: dict,
+                   below: dict) -> int:
     """Take back out what :func:`recount_caches` counted for each of ``caches`` (those
     never counted add nothing); return their pages."""
     total = 0
     for cache in caches:
-        was = counted.pop(cache, None)
-        if was is not None:
-            memcg, pages = was
+        memcg = counted_memcg.pop(cache, None)
+        if memcg is not None:
+            pages = counted_pages.pop(cache)
             total += pages
             move_below(memcg, -pages, below)
     return total
