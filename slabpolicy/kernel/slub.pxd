@@ -123,6 +123,8 @@ cdef class Allocator:
     cdef public object _next_slab_id, _next_cache_id
     cdef public list _kind_layout
     cdef public bint _counts_slabs
+    # operations waiting for a busy cpu: at most the operations stopped at once
+    cdef public Py_ssize_t _cpu_waiting
 
     # -- the lock path
     @cython.locals(turns=Turns)
