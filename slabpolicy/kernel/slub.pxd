@@ -15,6 +15,8 @@
 #   * counts within one slab or one cpu's lists (inuse, objects, pobj, freelist,
 #     pobjects): at most the objects of one slab (geometry.MAX_OBJS_PER_PAGE, 32767)
 #     times the slabs on one list, each of which is a Python object in this process;
+#   * the slabs on a node list (SlabList.length), each a Python object too: add()
+#     and remove() count it in C, where a Python int's += was a call of the addition;
 #   * cpus, nodes and the slab's `where` (cpu, node, last_cpu, where, cur_cpu): an
 #     index into the machine's cpus or nodes, -1 for none, or one of five constants;
 #   * the operation counters (n_alloc_fast, ...) and a cache's SLUB statistics
@@ -74,7 +76,8 @@ cdef class Slab:
 
 cdef class SlabList:
     cdef public Slab head, tail
-    cdef public object length, name
+    cdef public Py_ssize_t length
+    cdef public object name
 
     cpdef add(self, Slab slab, object tail)
     cpdef remove(self, Slab slab)
