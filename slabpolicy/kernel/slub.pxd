@@ -101,7 +101,11 @@ cdef class KmemCache:
     cdef public object obj_full_size, dead, destroyed, parent_slab, root, policy_data
     cdef int64_t _stat_count[NR_SLUB_STAT_ITEMS]
     cdef public dict _stat_seen
-    cdef public object allocating, rcu
+    # allocating: the allocations in its slow path now, at most the operations stopped
+    # at once; counted in C (a Python int's += and -= were 2 calls of the addition
+    # and 2 ints made per slow allocation)
+    cdef public Py_ssize_t allocating
+    cdef public object rcu
 
     cpdef stat(self, object item)
 
