@@ -28,7 +28,7 @@ from libc.stdint cimport int64_t
 
 from slabpolicy.kernel.fast_int cimport time_add, time_lt
 from slabpolicy.kernel.histogram cimport Histogram
-from slabpolicy.kernel.locks cimport Lock
+from slabpolicy.kernel.locks cimport Lock, LockRegistry
 from slabpolicy.kernel.turns cimport Turns
 from slabpolicy.kernel.memcg_stock cimport MemcgStock
 from slabpolicy.kernel.objcg cimport ObjcgAccounting
@@ -197,4 +197,4 @@ cdef _remove_cache(list caches, KmemCache s)
 @cython.locals(cpu=Py_ssize_t, cpus=list)
 cdef list _per_cpu(Py_ssize_t ncpus)
 @cython.locals(n=Py_ssize_t, nodes=list)
-cdef list _per_node(object locks, object name, Py_ssize_t nnodes)
+cdef list _per_node(LockRegistry locks, object name, Py_ssize_t nnodes)
