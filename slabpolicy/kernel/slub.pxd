@@ -184,6 +184,9 @@ cdef class Allocator:
     cpdef slab_free_slowpath(self, KmemCache s, Slab slab, Py_ssize_t cpu, bint can_defer=*)
     @cython.locals(prior=bint)
     cdef _slab_free_commit(self, KmemCache s, Slab slab, Py_ssize_t cpu, KmemCacheNode n)
+    # -- after the run
+    @cython.locals(s=KmemCache, slab=Slab)
+    cpdef dismantle(self)
 
 # stat(s, si) as a module function, as in mm/slub.c: a C call from the paths, which adds
 # one to a C array (si is an index below NR_SLUB_STAT_ITEMS: a constant of the enum)
