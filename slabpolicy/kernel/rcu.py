@@ -304,28 +304,32 @@ class Rcu:
 
     # -- what a cache's rcu mode does with a free ------------------------------------------
 
-    def free(self, cache: KmemCache, slab: Slab, objcg, cpu: int, t: int) -> None:
-        """Free one object inside an operation on ``cpu``, the way its cache frees."""
+    def free(self, obj: tuple, cpu: int, t: int) -> None:
+        """Free one object, ``(cache, slab, objcg)``, inside an operation on ``cpu``, the
+        way its cache frees: call_rcu() or kfree_rcu() with the tuple as the callback's
+        argument as it is, or kmem_cache_free() at once.  Its callers are a stream's free
+        (:meth:`free_event`, the tuple its event's) and reclaim's eviction.
+
+        ``cache.rcu`` is one of the strings of :data:`RCU_MODES`, interned when the
+        cache is made (slub._kmem_cache_open()), so each comparison with a mode here is
+        an identity test (a full string comparison, about 95 instructions, where the
+        mode is the YAML's own string)."""
+        cache = obj[0]
         mode = cache.rcu
         if mode == "call_rcu":
-            self.call_rcu(cpu, self._free_cb, (cache, slab, objcg))
+            self.call_rcu(cpu, self._free_cb, obj)
         elif mode == "kfree_rcu":
-            self._kfree_rcu(cpu, (cache, slab, objcg))
+            self._kfree_rcu(cpu, obj)
         else:
-            kmem_cache_free(self.slub, cache, slab, objcg, cpu, t)
+            kmem_cache_free(self.slub, cache, obj[1], obj[2], cpu, t)
 
     def free_event(self, t: int, obj: tuple, cpu: int) -> None:
         """The end of an object's lifetime as an event on ``cpu`` (a stream's free of an
         object of an RCU cache, an RCU_FREE event): call_rcu() or kfree_rcu() instead
-        of the free.  The event's ``(cache, slab, objcg)`` is a call_rcu() callback's
-        argument as it is, not taken apart and made again by :meth:`free`."""
+        of the free."""
         slub = self.slub
         slub.begin(cpu, t)
-        cache = obj[0]
-        if cache.rcu == "call_rcu":
-            self.call_rcu(cpu, self._free_cb, obj)
-        else:
-            self.free(cache, obj[1], obj[2], cpu, t)
+        self.free(obj, cpu, t)
         slub.end(cpu)
 
     def _d_free(self, obj: tuple, cpu: int, t: int) -> None:

@@ -212,7 +212,7 @@ class Reclaim:
         item.freed = True
         slub = self.slub
         slub.now = time_add(slub.now, slub.c_object_evict)
-        self.rcu.free(item.cache, item.slab, item.objcg, cpu, t)
+        self.rcu.free((item.cache, item.slab, item.objcg), cpu, t)
 
     def memcg_offline(self, memcg: MemCgroup) -> None:
         """memcg_offline_kmem(): memcg_drain_all_list_lrus() to the parent."""

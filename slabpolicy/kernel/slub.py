@@ -21,6 +21,7 @@ counters that the accounting checker compares with the slabs that exist.
 """
 from __future__ import annotations
 
+import sys
 from collections import deque
 from typing import Callable
 
@@ -1290,7 +1291,8 @@ def _kmem_cache_open(machine, kind) -> tuple:
     kmem_cache_debug() with SLAB_STORE_USER; a policy may turn it on for a cache it must
     be able to scan), ``obj_full_size`` (size + the objcg pointer: obj_full_size() of
     SLAB_ACCOUNT caches, 5.9+), ``rcu`` (how its objects are freed: none, call_rcu,
-    typesafe (SLAB_TYPESAFE_BY_RCU) or kfree_rcu: kernel/rcu.py), then the machine's
+    typesafe (SLAB_TYPESAFE_BY_RCU) or kfree_rcu: kernel/rcu.py; interned, so that
+    Rcu.free()'s comparisons of it with those literals are identity tests), then the machine's
     cpus and nodes (the per-cpu and per-node structures to make).  One tuple per kind,
     computed once: each cache copying it field by field from the kind, the geometry and
     the machine (eleven attribute reads and the cpu_partial setter's call) was a sixth
@@ -1304,7 +1306,7 @@ def _kmem_cache_open(machine, kind) -> tuple:
             geo.objects_per_slab, geo.min_partial, cpu_partial,
             cpu_partial_slabs(cpu_partial, geo.objects_per_slab),
             machine.remote_node_defrag_ratio, kind.store_user,
-            kind.slot_size + OBJ_POINTER_BYTES, kind.rcu, machine.cpus, machine.nodes)
+            kind.slot_size + OBJ_POINTER_BYTES, sys.intern(kind.rcu), machine.cpus, machine.nodes)
 
 
 def _per_cpu(ncpus: int) -> list[KmemCacheCpu]:
