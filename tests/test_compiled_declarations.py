@@ -18,7 +18,7 @@ KERNEL = Path(__file__).resolve().parent.parent / "slabpolicy" / "kernel"
 #: what the .pxd files declare: module -> its C types, in declaration order
 DECLARED = {
     "slub": ["Slab", "SlabList", "KmemCacheCpu", "KmemCacheNode", "KmemCache", "Allocator"],
-    "locks": ["LockClass", "Lock"],
+    "locks": ["LockClass", "Lock", "LockRegistry"],
     "histogram": ["Histogram"],
     "memcg": ["MemCgroup"],
     "memcg_stock": ["MemcgStock"],

@@ -30,7 +30,7 @@ from libc.stdint cimport int64_t
 
 from slabpolicy.kernel.fast_int cimport time_add, time_lt
 from slabpolicy.kernel.histogram cimport Histogram
-from slabpolicy.kernel.locks cimport Lock
+from slabpolicy.kernel.locks cimport Lock, LockRegistry
 from slabpolicy.kernel.turns cimport Turns
 from slabpolicy.kernel.memcg_stock cimport MemcgStock
 from slabpolicy.kernel.objcg cimport ObjcgAccounting
@@ -193,6 +193,9 @@ cdef class Allocator:
     cpdef slab_free_slowpath(self, KmemCache s, Slab slab, Py_ssize_t cpu, bint can_defer=*)
     @cython.locals(prior=bint)
     cdef _slab_free_commit(self, KmemCache s, Slab slab, Py_ssize_t cpu, KmemCacheNode n)
+    # -- after the run
+    @cython.locals(s=KmemCache, slab=Slab)
+    cpdef dismantle(self)
 
 # stat(s, si) as a module function, as in mm/slub.c: a C call from the paths, which adds
 # one to a C array (si is an index below NR_SLUB_STAT_ITEMS: a constant of the enum)
@@ -206,4 +209,4 @@ cdef _remove_cache(list caches, KmemCache s)
 @cython.locals(cpu=Py_ssize_t, cpus=list)
 cdef list _per_cpu(Py_ssize_t ncpus)
 @cython.locals(n=Py_ssize_t, nodes=list)
-cdef list _per_node(object locks, object name, Py_ssize_t nnodes)
+cdef list _per_node(LockRegistry locks, object name, Py_ssize_t nnodes)

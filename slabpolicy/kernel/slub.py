@@ -1267,6 +1267,21 @@ class Allocator:
             stat(s, FREE_ADD_PARTIAL)
         self.unlock(n.list_lock)
 
+    def dismantle(self) -> None:
+        """Once a run is over and its result made: break the reference cycles of the
+        caches' per-cpu and per-node structures and of the slabs, so that reference
+        counting frees them here, and the collection at the run's boundary
+        (kernel/collector.py) walks the few thousand objects left instead of all of
+        them first (many-small-cgroups: 36,000, 14,448 of them kmem_cache_cpus;
+        kernel/collector.py gives the instructions saved).  The allocator is of no
+        use after this."""
+        for s in self.caches:
+            s.cpu.clear()
+            s.node.clear()
+        for slab in self.existing:
+            slab.cache = slab.lru = slab.prev = slab.next = None
+        self.existing.clear()
+
 
 def _kmem_cache_open(machine, kind) -> tuple:
     """kmem_cache_open() (mm/slub.c, 3.4) of a cache of ``kind`` on ``machine``: the
