@@ -66,6 +66,15 @@ cdef enum stat_item:
     CPU_PARTIAL_DRAIN = 25
     NR_SLUB_STAT_ITEMS = 26
 
+# where a slab is (slub.py's NOWHERE ... CPU_PARTIAL, the values of Slab.where): C
+# constants that the module also exports as Python ints (cpdef), as the pure core has
+cpdef enum:
+    NOWHERE = 0
+    PARTIAL = 1
+    FULL = 2
+    CPU_SLAB = 3
+    CPU_PARTIAL = 4
+
 cdef class SlabList
 
 cdef class Slab:

@@ -41,12 +41,16 @@ from slabpolicy.kernel.memcg import MemCgroup, MemcgTree
 from slabpolicy.kernel.memcg_stock import MemcgStock
 from slabpolicy.kernel.objcg import OBJ_POINTER_BYTES, ObjCgroup, ObjcgAccounting
 
-# Where a slab is; the kernel keeps this implicit in page->frozen and page->lru.
-NOWHERE = 0      # unfrozen and on no list: a full slab of a cache without a full list
-PARTIAL = 1      # on a kmem_cache_node's partial list
-FULL = 2         # on a kmem_cache_node's full list (SLAB_STORE_USER caches only)
-CPU_SLAB = 3     # frozen: some cpu's cpu slab
-CPU_PARTIAL = 4  # frozen: on some cpu's partial list
+# Where a slab is; the kernel keeps this implicit in page->frozen and page->lru.  The
+# compiled core has them as slub.pxd's cpdef enum, the same ints in the module (Cython
+# drops this block): ``slab.where = PARTIAL`` is then a C store, where a module global's
+# look-up and its conversion to a C integer were some 25 instructions.
+if not cython.compiled:
+    NOWHERE = 0      # unfrozen and on no list: a full slab of a cache without a full list
+    PARTIAL = 1      # on a kmem_cache_node's partial list
+    FULL = 2         # on a kmem_cache_node's full list (SLAB_STORE_USER caches only)
+    CPU_SLAB = 3     # frozen: some cpu's cpu slab
+    CPU_PARTIAL = 4  # frozen: on some cpu's partial list
 WHERE = ("nowhere", "partial", "full", "cpu slab", "cpu partial")
 
 SLAB_CHAINED = 0x04000000
