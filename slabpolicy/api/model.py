@@ -96,7 +96,7 @@ INTERNAL: dict[type, tuple[str, ...]] = {
     KmemCacheNode: ("slabs",),
     KmemCacheCpu: (),
     Slab: tuple(
-        "last_cpu lru next pobj prev".split()),
+        "last_cpu lru next pobj prev vector".split()),
     SlabList: ("add", "remove"),
     CacheKind: ("rcu",),
     MemCgroup: ("high", "max"),

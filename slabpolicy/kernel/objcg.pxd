@@ -46,7 +46,7 @@ cdef class ObjcgAccounting:
     cdef public int64_t page_size, pages
     cdef public object alloc, memcgs, vector_bytes, vector_pages, c_obj, lock
     cdef public list stocks, all
-    cdef public dict by_memcg, lists, vectors
+    cdef public dict by_memcg, lists
     cdef public MemcgStock memcg_stock
 
     cpdef _uncharge_pages(self, ObjCgroup objcg, Py_ssize_t cpu, int64_t pages, object spent)

@@ -106,8 +106,7 @@ class ObjcgAccounting:
         self.lists: dict[int, list[ObjCgroup]] = {}       # memcg->objcg_list
         self.all: list[ObjCgroup] = []
         self.pages = 0                # pages charged through every objcg
-        #: the obj_cgroups vector of each slab that has one: its kmalloc bytes
-        self.vectors: dict = {}
+        #: the kmalloc bytes of every slab's obj_cgroups vector (each in its ``Slab.vector``)
         self.vector_bytes = 0
         #: the pages of the kmalloc slabs holding the vectors, packed full
         self.vector_pages = 0
@@ -231,14 +230,14 @@ class ObjcgAccounting:
 
     def post_alloc(self, slab) -> None:
         """memcg_slab_post_alloc_hook(): a slab without a vector gets one now."""
-        if slab not in self.vectors:
+        if not slab.vector:
             self.alloc_vector(slab)
 
     def alloc_vector(self, slab) -> None:
         """kcalloc_node(objects, sizeof(struct obj_cgroup *)): one kmalloc."""
         alloc = self.alloc
         nbytes = kmalloc_size(slab.objects * OBJ_POINTER_BYTES, self.page_size)
-        self.vectors[slab] = nbytes
+        slab.vector = nbytes
         self.vector_bytes += nbytes
         self.vector_pages = -(-self.vector_bytes // self.page_size)
         alloc.now += alloc.c_alloc_fast
@@ -247,12 +246,12 @@ class ObjcgAccounting:
             alloc.peak_pages = held
 
     def free_vector(self, slab) -> None:
-        """memcg_free_slab_cgroups(): the vector goes with its slab (kfree())."""
-        nbytes = self.vectors.pop(slab, 0)
-        if nbytes:
-            self.vector_bytes -= nbytes
-            self.vector_pages = -(-self.vector_bytes // self.page_size)
-            self.alloc.now += self.alloc.c_free_fast
+        """memcg_free_slab_cgroups() of a slab that has a vector: it goes with its slab
+        (kfree())."""
+        self.vector_bytes -= slab.vector
+        slab.vector = 0
+        self.vector_pages = -(-self.vector_bytes // self.page_size)
+        self.alloc.now += self.alloc.c_free_fast
 
     # -- offline ---------------------------------------------------------------------------
 

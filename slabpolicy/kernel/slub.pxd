@@ -22,6 +22,8 @@
 #   * the operation counters (n_alloc_fast, ...) and a cache's SLUB statistics
 #     (_stat_count): at most one per operation the event loop runs, and no run makes
 #     2**63 of them (centuries at a billion a second).
+#   * a slab's obj_cgroups vector (vector): its kmalloc bytes, 8 per object of the
+#     slab (objcg.pxd: a slab is at most 2**28 bytes), 0 while it has none.
 # Reading such a field from Python gives a Python int of the same value, so every
 # result is unchanged.  A field added to a class's __slots__ in slub.py is added here
 # too (tests/test_compiled_core.py checks that the two agree).
@@ -79,7 +81,7 @@ cdef class SlabList
 
 cdef class Slab:
     cdef public object cache, frozen, freed, id
-    cdef public Py_ssize_t node, objects, inuse, where, cpu, pobj, last_cpu
+    cdef public Py_ssize_t node, objects, inuse, where, cpu, pobj, last_cpu, vector
     cdef public SlabList lru
     cdef public Slab prev, next
 

@@ -104,7 +104,7 @@ class Slab:
     """One slab (a struct page of ``1 << order`` pages): a count of live objects."""
 
     __slots__ = ("cache", "node", "objects", "inuse", "frozen", "where", "cpu", "pobj",
-                 "lru", "prev", "next", "freed", "id", "last_cpu")
+                 "lru", "prev", "next", "freed", "id", "last_cpu", "vector")
 
     def __init__(self, cache: KmemCache, node: int, id: int) -> None:
         self.cache = cache          # page->slab: the cache that owns the slab now
@@ -122,6 +122,9 @@ class Slab:
         self.id = id
         #: the cpu whose cmpxchg_double last wrote the struct page (its line is there)
         self.last_cpu = -1
+        #: the kmalloc bytes of its obj_cgroups vector (page->obj_cgroups; slab->obj_exts
+        #: from 6.10), 0 while it has none: objcg.py's alloc_vector() and free_vector()
+        self.vector = 0
 
     def __repr__(self) -> str:
         return (f"<slab {self.id} of {self.cache.name} node {self.node} "
@@ -706,7 +709,7 @@ class Allocator:
         cost = self.costs
         self.now += cost["page_free"] + cost["page_order"] * s.order
         self.total_pages -= slab.cache.pages
-        if self.objcgs.vectors:
+        if slab.vector:
             self.objcgs.free_vector(slab)
         if uncharge:
             if not s.memcg.is_root:
@@ -780,7 +783,7 @@ class Allocator:
             s.allocating -= 1
             self.n_alloc_slow += 1
             hist = self.h_alloc_slow
-        if objcg is not None and slab not in self.objcgs.vectors:
+        if objcg is not None and not slab.vector:
             self.objcgs.post_alloc(slab)   # memcg_slab_post_alloc_hook(): the slab's vector
         self.cpu_free_at[cpu] = self.now
         if self.pressure is not None:      # over a limit: reclaim before returning
