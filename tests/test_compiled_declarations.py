@@ -18,7 +18,7 @@ KERNEL = Path(__file__).resolve().parent.parent / "slabpolicy" / "kernel"
 #: what the .pxd files declare: module -> its C types, in declaration order
 DECLARED = {
     "slub": ["Slab", "SlabList", "KmemCacheCpu", "KmemCacheNode", "KmemCache", "Allocator"],
-    "locks": ["LockClass", "Lock"],
+    "locks": ["LockClass", "Lock", "LockRegistry"],
     "histogram": ["Histogram"],
     "memcg": ["MemCgroup"],
     "memcg_stock": ["MemcgStock"],
@@ -110,3 +110,18 @@ def test_slub_stat_enum_is_the_kernel_order_slub_py_lists():
     assert enum == {**expected, "NR_SLUB_STAT_ITEMS": len(slub.STAT_ITEMS)}
     if hasattr(slub, "ALLOC_SLAB"):             # the pure-Python core: its constants
         assert {name: getattr(slub, name) for name in enum} == enum
+
+
+def test_slub_where_enum_is_the_values_slub_py_gives():
+    """slub.pxd's cpdef enum of where a slab is (Slab.where) gives each name the value
+    slub.py's pure-Python constants give it, each the index of its name in WHERE: a
+    wrong value would put a slab somewhere else on one core only."""
+    from slabpolicy.kernel import slub
+    pxd = (KERNEL / "slub.pxd").read_text()
+    body = re.search(r"^cpdef enum:\n((?:    .*\n)+)", pxd, flags=re.M).group(1)
+    enum = {name: int(value)
+            for name, value in re.findall(r"^    (\w+) = (\d+)$", body, flags=re.M)}
+    assert enum == {name: getattr(slub, name) for name in enum}
+    assert {name: slub.WHERE[value] for name, value in enum.items()} == {
+        "NOWHERE": "nowhere", "PARTIAL": "partial", "FULL": "full", "CPU_SLAB": "cpu slab",
+        "CPU_PARTIAL": "cpu partial"}

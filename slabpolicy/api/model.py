@@ -86,7 +86,7 @@ INTERNAL: dict[type, tuple[str, ...]] = {
         "begin c_alloc_fast c_alloc_slow c_call_rcu c_cmpxchg c_free_fast c_free_slow "
         "c_line_transfer c_list_op c_lock c_lock_bounce c_object_evict c_rcu_callback "
         "cpu_free_at cpu_waiters cur_cpu "
-        "changed_caches dead_cache_free end era existing get_any_partial get_cycles get_partial_node h_alloc_fast_rec h_alloc_slow "
+        "changed_caches dead_cache_free dismantle end era existing get_any_partial get_cycles get_partial_node h_alloc_fast_rec h_alloc_slow "
         "h_free_fast_rec h_free_slow locks mark_dead memcg_stock memcgs "
         "n_alloc_fast n_alloc_slow n_free_fast n_free_slow node_of_cpu objcgs "
         "on_dead_cache_empty on_violation peak_pages retired_stats slab_alloc slab_free "

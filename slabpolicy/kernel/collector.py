@@ -39,6 +39,14 @@ the collector's instructions went from 367 M to 264 M, and twenty such runs in
 one process took 12% less cpu time.  ``gc.freeze()``
 would not do: the frozen objects of a run are never collected, so memory would
 grow with the runs.
+
+Most of those objects need not wait for the collection: before its frame ends,
+run_one dismantles the allocator (``Allocator.dismantle()``: the caches' per-cpu
+and per-node structures and the slabs' back pointers), so that reference counting
+frees them, and the collection walks what is left (many-small-cgroups /
+scan-and-move at 4.8 s: 9,400 objects instead of 36,000, the collection 8.1 M
+instructions instead of 22.2 M; with the dismantling's own frees, a run 5.8 M
+fewer, leave-in-place 5.9 M: callgrind of the whole process).
 """
 from __future__ import annotations
 

@@ -37,6 +37,16 @@ cdef class Lock:
     @cython.locals(cls=LockClass, h=int64_t)
     cpdef release(self, object now)
 
+# `trace` is only ever a flag (Simulation's trace_locks: True or False); `cls` the
+# class of the new lock, made by LockClass() or found in `classes`
+cdef class LockRegistry:
+    cdef public dict classes
+    cdef public bint trace
+    cdef public list locks
+
+    @cython.locals(cls=LockClass, lock=Lock)
+    cpdef Lock new_lock(self, object class_name, object name=*)
+
 # (locks.py) the bound of hold_ns_small, the start of hold_ns_max_int64
 cdef int64_t INT64_MAX, INT64_MIN
 

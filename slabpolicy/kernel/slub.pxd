@@ -15,6 +15,8 @@
 #   * counts within one slab or one cpu's lists (inuse, objects, pobj, freelist,
 #     pobjects): at most the objects of one slab (geometry.MAX_OBJS_PER_PAGE, 32767)
 #     times the slabs on one list, each of which is a Python object in this process;
+#   * the slabs on a node list (SlabList.length), each a Python object too: add()
+#     and remove() count it in C, where a Python int's += was a call of the addition;
 #   * cpus, nodes and the slab's `where` (cpu, node, last_cpu, where, cur_cpu): an
 #     index into the machine's cpus or nodes, -1 for none, or one of five constants;
 #   * the operation counters (n_alloc_fast, ...) and a cache's SLUB statistics
@@ -28,7 +30,7 @@ from libc.stdint cimport int64_t
 
 from slabpolicy.kernel.fast_int cimport time_add, time_lt
 from slabpolicy.kernel.histogram cimport Histogram
-from slabpolicy.kernel.locks cimport Lock
+from slabpolicy.kernel.locks cimport Lock, LockRegistry
 from slabpolicy.kernel.turns cimport Turns
 from slabpolicy.kernel.memcg_stock cimport MemcgStock
 from slabpolicy.kernel.objcg cimport ObjcgAccounting
@@ -64,6 +66,15 @@ cdef enum stat_item:
     CPU_PARTIAL_DRAIN = 25
     NR_SLUB_STAT_ITEMS = 26
 
+# where a slab is (slub.py's NOWHERE ... CPU_PARTIAL, the values of Slab.where): C
+# constants that the module also exports as Python ints (cpdef), as the pure core has
+cpdef enum:
+    NOWHERE = 0
+    PARTIAL = 1
+    FULL = 2
+    CPU_SLAB = 3
+    CPU_PARTIAL = 4
+
 cdef class SlabList
 
 cdef class Slab:
@@ -74,7 +85,8 @@ cdef class Slab:
 
 cdef class SlabList:
     cdef public Slab head, tail
-    cdef public object length, name
+    cdef public Py_ssize_t length
+    cdef public object name
 
     cpdef add(self, Slab slab, object tail)
     cpdef remove(self, Slab slab)
@@ -98,7 +110,11 @@ cdef class KmemCache:
     cdef public object obj_full_size, dead, destroyed, parent_slab, root, policy_data
     cdef int64_t _stat_count[NR_SLUB_STAT_ITEMS]
     cdef public dict _stat_seen
-    cdef public object allocating, rcu
+    # allocating: the allocations in its slow path now, at most the operations stopped
+    # at once; counted in C (a Python int's += and -= were 2 calls of the addition
+    # and 2 ints made per slow allocation)
+    cdef public Py_ssize_t allocating
+    cdef public object rcu
 
     cpdef stat(self, object item)
 
@@ -123,6 +139,8 @@ cdef class Allocator:
     cdef public object _next_slab_id, _next_cache_id
     cdef public list _kind_layout
     cdef public bint _counts_slabs
+    # operations waiting for a busy cpu: at most the operations stopped at once
+    cdef public Py_ssize_t _cpu_waiting
 
     # -- the lock path
     @cython.locals(turns=Turns)
@@ -184,6 +202,9 @@ cdef class Allocator:
     cpdef slab_free_slowpath(self, KmemCache s, Slab slab, Py_ssize_t cpu, bint can_defer=*)
     @cython.locals(prior=bint)
     cdef _slab_free_commit(self, KmemCache s, Slab slab, Py_ssize_t cpu, KmemCacheNode n)
+    # -- after the run
+    @cython.locals(s=KmemCache, slab=Slab)
+    cpdef dismantle(self)
 
 # stat(s, si) as a module function, as in mm/slub.c: a C call from the paths, which adds
 # one to a C array (si is an index below NR_SLUB_STAT_ITEMS: a constant of the enum)
@@ -197,4 +218,4 @@ cdef _remove_cache(list caches, KmemCache s)
 @cython.locals(cpu=Py_ssize_t, cpus=list)
 cdef list _per_cpu(Py_ssize_t ncpus)
 @cython.locals(n=Py_ssize_t, nodes=list)
-cdef list _per_node(object locks, object name, Py_ssize_t nnodes)
+cdef list _per_node(LockRegistry locks, object name, Py_ssize_t nnodes)

@@ -41,12 +41,16 @@ from slabpolicy.kernel.memcg import MemCgroup, MemcgTree
 from slabpolicy.kernel.memcg_stock import MemcgStock
 from slabpolicy.kernel.objcg import OBJ_POINTER_BYTES, ObjCgroup, ObjcgAccounting
 
-# Where a slab is; the kernel keeps this implicit in page->frozen and page->lru.
-NOWHERE = 0      # unfrozen and on no list: a full slab of a cache without a full list
-PARTIAL = 1      # on a kmem_cache_node's partial list
-FULL = 2         # on a kmem_cache_node's full list (SLAB_STORE_USER caches only)
-CPU_SLAB = 3     # frozen: some cpu's cpu slab
-CPU_PARTIAL = 4  # frozen: on some cpu's partial list
+# Where a slab is; the kernel keeps this implicit in page->frozen and page->lru.  The
+# compiled core has them as slub.pxd's cpdef enum, the same ints in the module (Cython
+# drops this block): ``slab.where = PARTIAL`` is then a C store, where a module global's
+# look-up and its conversion to a C integer were some 25 instructions.
+if not cython.compiled:
+    NOWHERE = 0      # unfrozen and on no list: a full slab of a cache without a full list
+    PARTIAL = 1      # on a kmem_cache_node's partial list
+    FULL = 2         # on a kmem_cache_node's full list (SLAB_STORE_USER caches only)
+    CPU_SLAB = 3     # frozen: some cpu's cpu slab
+    CPU_PARTIAL = 4  # frozen: on some cpu's partial list
 WHERE = ("nowhere", "partial", "full", "cpu slab", "cpu partial")
 
 SLAB_CHAINED = 0x04000000
@@ -348,6 +352,11 @@ class Allocator:
         self.cpu_free_at = [0] * machine.cpus
         #: operations waiting for a BUSY cpu, handed it in turn as operations end
         self.cpu_waiters: list[deque] = [deque() for _ in range(machine.cpus)]
+        #: how many operations wait in cpu_waiters, over every cpu: the end of each
+        #: operation tests this count before its cpu's deque, mostly 0 (compiled, a C
+        #: comparison; a deque's truth is a call of PyObject_IsTrue, 28 instructions
+        #: per end() on memory-pressure / scan-and-move)
+        self._cpu_waiting = 0
         #: set by the engine: stops and continues operations at locks (None: a
         #: caller driving the allocator directly, processed in call order)
         self.turns = None
@@ -583,6 +592,7 @@ class Allocator:
             raise RuntimeError(f"cpu {cpu} is busy with a stopped operation; run the "
                                f"queued events before operating on it directly")
         self.cpu_waiters[cpu].append(turns.running)
+        self._cpu_waiting += 1
         start = turns.suspend()        # handed the cpu (it stays BUSY for this operation)
         return start if start > t else t
 
@@ -604,13 +614,14 @@ class Allocator:
         """The operation running on ``cpu`` ends now; operations waiting for the cpu
         continue."""
         self.cpu_free_at[cpu] = self.now
-        if self.cpu_waiters[cpu]:
+        if self._cpu_waiting and self.cpu_waiters[cpu]:
             self._wake_cpu(cpu)
 
     def _wake_cpu(self, cpu: int) -> None:
         """Hand the cpu to the first operation waiting for it, first come first served:
         the cpu stays BUSY until that one ends and hands it on in turn."""
         self.cpu_free_at[cpu] = BUSY
+        self._cpu_waiting -= 1
         self.turns.wake(self.cpu_waiters[cpu].popleft(), self.now)
 
     def add_partial(self, n: KmemCacheNode, slab: Slab, tail: bool = DEACTIVATE_TO_TAIL) -> None:
@@ -775,7 +786,7 @@ class Allocator:
         if self.pressure is not None:      # over a limit: reclaim before returning
             self.pressure(objcg.memcg if objcg is not None else s.memcg, cpu, start)
             self.now = self.cpu_free_at[cpu]
-        if self.cpu_waiters[cpu]:
+        if self._cpu_waiting and self.cpu_waiters[cpu]:
             self._wake_cpu(cpu)
         hist.record_span(start, self.now)
         return slab
@@ -1171,7 +1182,7 @@ class Allocator:
         if free_lock is not None:
             self.unlock(free_lock)
         self.cpu_free_at[cpu] = self.now
-        if self.cpu_waiters[cpu]:
+        if self._cpu_waiting and self.cpu_waiters[cpu]:
             self._wake_cpu(cpu)
         hist.record_span(start, self.now)
 
@@ -1259,6 +1270,21 @@ class Allocator:
             self.add_partial(n, slab, DEACTIVATE_TO_TAIL)
             stat(s, FREE_ADD_PARTIAL)
         self.unlock(n.list_lock)
+
+    def dismantle(self) -> None:
+        """Once a run is over and its result made: break the reference cycles of the
+        caches' per-cpu and per-node structures and of the slabs, so that reference
+        counting frees them here, and the collection at the run's boundary
+        (kernel/collector.py) walks the few thousand objects left instead of all of
+        them first (many-small-cgroups: 36,000, 14,448 of them kmem_cache_cpus;
+        kernel/collector.py gives the instructions saved).  The allocator is of no
+        use after this."""
+        for s in self.caches:
+            s.cpu.clear()
+            s.node.clear()
+        for slab in self.existing:
+            slab.cache = slab.lru = slab.prev = slab.next = None
+        self.existing.clear()
 
 
 def _kmem_cache_open(machine, kind) -> tuple:

@@ -23,7 +23,9 @@ cdef class Turns:
     cdef public object loop, main, loop_fn, running
     cdef public Py_ssize_t stopped
 
-    cpdef bint must_wait(self, t)
+    # except -1: the lock path tests the result for -1 rather than calling
+    # PyErr_Occurred() after every call
+    cpdef bint must_wait(self, t) except -1
     cpdef defer(self, t, Continuation c)
     cpdef run_turn(self, Continuation c)
     @cython.locals(c=Continuation)

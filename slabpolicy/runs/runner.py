@@ -117,7 +117,9 @@ def run_one(workload, policy: PolicyRun, seed: int, *, plugin_paths: tuple[str, 
     run's figures so far as ``figures``.
 
     The whole run is a :func:`~slabpolicy.kernel.collector.run_boundary`: the
-    finished simulation, cyclic garbage, is collected before this returns.
+    finished simulation, cyclic garbage, is collected before this returns, most of
+    it freed first by reference counting once its allocator is dismantled
+    (:meth:`~slabpolicy.kernel.slub.Allocator.dismantle`).
     """
     with collector.run_boundary():
         return _run_one(workload, policy, seed, plugin_paths, strict, run_timeout, on_progress)
@@ -140,6 +142,7 @@ def _run_one(workload, policy: PolicyRun, seed: int, plugin_paths: tuple[str, ..
             sim.finish()
             result = build_result(sim, entry, policy, wall)
             pm.hook.slabpolicy_run_end(sim=sim, result=result)
+            sim.slub.dismantle()
     except SlabpolicyError:
         raise
     except BaseException as exc:
