@@ -471,7 +471,7 @@ class Simulation(PolicyOperations):
         if memcg is None:
             return
         self._offlining.discard(memcg)
-        self.h_offline.record(slub.now - op.start)
+        self.h_offline.record_span(op.start, slub.now)
         parent = memcg.parent
         self.memcgs.try_release(memcg, slub.now)
         if parent in self._pending_offline and not self._children_busy(parent):

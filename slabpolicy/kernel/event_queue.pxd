@@ -68,8 +68,10 @@ cdef class EventQueue:
     cpdef object pop_due(self, end)
     @cython.locals(h=HeapPtr)
     cpdef object head_time(self)
+    # except -1: a bint is never -1, so a caller tests the result for -1 instead of
+    # calling PyErr_Occurred() after every call (Turns.must_wait() in turns.pxd likewise)
     @cython.locals(overflow=cython.int, tv=int64_t, h=HeapPtr)
-    cpdef bint head_before(self, t)
+    cpdef bint head_before(self, t) except -1
 
     @cython.locals(h=HeapPtr)
     cdef HeapPtr _c_first(self)

@@ -69,7 +69,8 @@ class Histogram:
 
     def record_span(self, start: int, end: int) -> None:
         """Add one observation of ``end - start``: an operation's latency from the times
-        it started and ended (Allocator's recorded allocations and frees).
+        it started and ended (Allocator's recorded allocations and frees, a memcg's
+        offline).
 
         On the compiled core, where both times fit an int64 and neither is negative
         (so that the difference fits one too), the difference is made and recorded
