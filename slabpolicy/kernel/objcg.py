@@ -163,19 +163,20 @@ class ObjcgAccounting:
         allocation) and the rest of the last page into the stock.  Returns the clock
         after it."""
         objcg.live_bytes += size
+        nbytes = size             # compiled, a C copy: objcg.pxd says why ``size`` is not
         stock = self.stocks[cpu]
-        if stock.cached is objcg and stock.nr_bytes >= size:     # consume_obj_stock()
-            stock.nr_bytes -= size
+        if stock.cached is objcg and stock.nr_bytes >= nbytes:   # consume_obj_stock()
+            stock.nr_bytes -= nbytes
             return time_add(now, self.c_obj)
         page_size = self.page_size
-        pages = -(-size // page_size)                            # obj_cgroup_charge_pages()
+        pages = -(-nbytes // page_size)                          # obj_cgroup_charge_pages()
         memcg = objcg.memcg
         spent = self.c_obj + self.memcg_stock.charge(memcg, cpu, pages)
         page_counter_charge(memcg, pages)
         objcg.pages += pages
         self.pages += pages
-        if pages * page_size != size:
-            spent = self.refill(objcg, cpu, pages * page_size - size, False, now, spent)
+        if pages * page_size != nbytes:
+            spent = self.refill(objcg, cpu, pages * page_size - nbytes, False, now, spent)
         return time_add(now, spent)
 
     def uncharge(self, objcg: ObjCgroup, cpu: int, size: int, now: int) -> int:
