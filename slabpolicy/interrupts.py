@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from typing import Any, Iterator
 
 __all__ = ["UserInterrupt", "Terminated", "user_stops", "from_user", "raise_pending",
-           "STOP_SIGNALS", "stops_held"]
+           "STOP_SIGNALS", "stops_held", "ignored"]
 
 #: Signals that stop a run or a compare as Ctrl-C does (exit status 128 + N).
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
@@ -48,6 +48,11 @@ def raise_pending() -> None:
         raise _received[0]
 
 
+def ignored(signum: int) -> bool:
+    """Does this process ignore ``signum`` (``nohup``, a background job, a worker)?"""
+    return signal.getsignal(signum) is signal.SIG_IGN
+
+
 def from_user(exc: BaseException) -> bool:
     """Did ``exc`` come from a signal the user sent (not from plugin code)?"""
     return isinstance(exc, UserInterrupt)
@@ -57,8 +62,11 @@ def from_user(exc: BaseException) -> bool:
 def user_stops() -> Iterator[None]:
     """Within the block, SIGINT raises UserInterrupt and SIGTERM/SIGHUP Terminated.
 
-    A SIGINT that the process ignores (a compare worker) stays ignored.  Outside
-    the main thread (where no handler can be set) this does nothing.
+    A stop signal the process ignores when the block starts stays ignored, as the
+    one who started it asked: SIGHUP under ``nohup`` (a long compare that must
+    outlive its terminal), SIGINT in a shell script's background job (``cmd &``)
+    or a compare worker.  Outside the main thread (where no handler can be set)
+    this does nothing.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -80,9 +88,8 @@ def user_stops() -> Iterator[None]:
 
     hook = sys.unraisablehook
     sys.unraisablehook = unraisable
-    previous = {s: signal.signal(s, terminate) for s in STOP_SIGNALS}
-    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
-        previous[signal.SIGINT] = signal.signal(signal.SIGINT, interrupt)
+    previous = {s: signal.signal(s, interrupt if s == signal.SIGINT else terminate)
+                for s in (signal.SIGINT, *STOP_SIGNALS) if not ignored(s)}
     try:
         yield
     finally:

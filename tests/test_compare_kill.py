@@ -21,10 +21,10 @@ ROOT = Path(__file__).resolve().parent.parent
 SEEDS = 2
 
 
-def workload(tmp_path: Path) -> Path:
-    """The default experiment made 3x longer: runs of a few seconds each."""
+def workload(tmp_path: Path, duration: str = "30s") -> Path:
+    """The default experiment made longer (3x by default: runs of a few seconds each)."""
     text = (ROOT / "experiments" / "default.yaml").read_text().replace("duration: 10s",
-                                                                          "duration: 30s")
+                                                                          f"duration: {duration}")
     path = tmp_path / "slow.yaml"
     path.write_text(text)
     return path
@@ -55,8 +55,9 @@ def alive(pid: int) -> bool:
         return False
 
 
-def start_and_wait_for_workers(path: Path, out: Path) -> tuple[subprocess.Popen, set[int]]:
-    proc = subprocess.Popen(compare_args(path, out), stdout=subprocess.PIPE,
+def start_and_wait_for_workers(path: Path, out: Path, prefix: tuple[str, ...] = ()
+                               ) -> tuple[subprocess.Popen, set[int]]:
+    proc = subprocess.Popen([*prefix, *compare_args(path, out)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -117,6 +118,25 @@ def test_sigterm_stops_workers_says_so_and_a_second_compare_refuses(tmp_path):
     assert_all_gone(workers)
     assert manifest(out)["status"] == "terminated"
     rerun_completes(path, out)
+
+
+def test_under_nohup_a_closed_terminal_stops_neither_compare_nor_its_workers(tmp_path):
+    path, out = workload(tmp_path, "3000s"), tmp_path / "out"   # runs of minutes
+    proc, workers = start_and_wait_for_workers(path, out, prefix=("nohup",))
+    try:
+        os.killpg(proc.pid, signal.SIGHUP)      # the terminal hangs up: its session gets SIGHUP
+        time.sleep(1)
+        assert proc.poll() is None, proc.communicate()
+        assert all(alive(w) for w in workers), "a worker died of the SIGHUP nohup ignores"
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 128 + signal.SIGTERM, stderr
+    assert "terminated by SIGTERM" in stderr and "Traceback" not in stderr
+    assert_all_gone(workers)
+    assert manifest(out)["status"] == "terminated"
 
 
 def test_a_second_compare_into_a_busy_directory_refuses(tmp_path):

@@ -1,6 +1,7 @@
 """A single run: its progress line on a terminal, and its figures when interrupted."""
 from __future__ import annotations
 
+import os
 import re
 import signal
 import subprocess
@@ -26,27 +27,56 @@ def _sigint_as_at_a_terminal() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-@pytest.mark.parametrize("sig, code, said", [(signal.SIGINT, 130, "interrupted"),
-                                             (signal.SIGTERM, 143, "interrupted: SIGTERM")])
-def test_an_interrupted_run_prints_its_figures_so_far(tmp_path, sig, code, said):
+FIGURES = (r"stopped at t=[\d.]+(ms|s|min) of 5\.556h \(\d+%\): \d+ allocations, \d+ frees, "
+           r"\d+ slab pages, \d+ dead caches, \d+ dying memcgs")
+
+
+def start_long_run(tmp_path: Path, prefix: tuple[str, ...] = ()) -> subprocess.Popen:
+    """`slabpolicy run` of the default experiment made far longer than a test's wait,
+    in a session of its own, started 6 s ago (start-up, then some simulated time)."""
     path = tmp_path / "long.yaml"
     path.write_text((ROOT / "experiments" / "default.yaml").read_text()
-                    .replace("duration: 10s", "duration: 20000s"))   # far longer than 6 s of wall
+                    .replace("duration: 10s", "duration: 20000s"))
     # SIGINT as at a terminal: a suite started as a background job (`pytest &`) has it
     # ignored, the child would inherit that, and an ignored SIGINT stays ignored
-    # (interrupts.user_stops, as for nohup), so the run would go on to its end
-    proc = subprocess.Popen([sys.executable, "-m", "slabpolicy", "run", str(path), "--policy",
-                             "leave-in-place"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True, preexec_fn=_sigint_as_at_a_terminal)
+    # (interrupts.user_stops), so the run would go on to its end
+    proc = subprocess.Popen([*prefix, sys.executable, "-m", "slabpolicy", "run", str(path),
+                             "--policy", "leave-in-place"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=_sigint_as_at_a_terminal)
+    time.sleep(6)
+    return proc
+
+
+def stop(proc: subprocess.Popen, sig: int) -> str:
+    """Send ``sig``, wait for the run to end; its stderr.  A run that does not stop
+    within 60 s is killed (and the test fails): it goes no further."""
     try:
-        time.sleep(6)                   # start-up, then some simulated time
         proc.send_signal(sig)
-        _, err = proc.communicate(timeout=60)
+        return proc.communicate(timeout=60)[1]
     finally:
-        proc.kill()                     # a run that did not stop goes no further
+        proc.kill()
         proc.wait()
+
+
+@pytest.mark.parametrize("sig, code, said", [(signal.SIGINT, 130, "interrupted"),
+                                             (signal.SIGTERM, 143, "interrupted: SIGTERM"),
+                                             (signal.SIGHUP, 129, "interrupted: SIGHUP")])
+def test_an_interrupted_run_prints_its_figures_so_far(tmp_path, sig, code, said):
+    proc = start_long_run(tmp_path)
+    err = stop(proc, sig)
     assert proc.returncode == code, err
     [line] = err.splitlines()
-    assert re.fullmatch(rf"{said}; stopped at t=[\d.]+(ms|s|min) of 5\.556h \(\d+%\): \d+ "
-                        rf"allocations, \d+ frees, \d+ slab pages, \d+ dead caches, \d+ dying "
-                        rf"memcgs", line), line
+    assert re.fullmatch(rf"{said}; {FIGURES}", line), line
+
+
+def test_under_nohup_a_closed_terminal_does_not_stop_the_run(tmp_path):
+    proc = start_long_run(tmp_path, prefix=("nohup",))
+    try:
+        os.killpg(proc.pid, signal.SIGHUP)      # the terminal hangs up: its session gets SIGHUP
+        time.sleep(1)
+        assert proc.poll() is None, proc.communicate()[1]
+    finally:
+        err = stop(proc, signal.SIGTERM)
+    assert proc.returncode == 143, err
+    assert re.fullmatch(rf"interrupted: SIGTERM; {FIGURES}", err.splitlines()[-1]), err

@@ -21,7 +21,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from contextlib import nullcontext
 from typing import Any, Callable, ContextManager, Sequence
 
-from slabpolicy.interrupts import STOP_SIGNALS, raise_pending, stops_held
+from slabpolicy.interrupts import STOP_SIGNALS, ignored, raise_pending, stops_held
 
 __all__ = ["run_in_pool", "worker_pids"]
 
@@ -42,10 +42,12 @@ def _worker_init(parent: int) -> None:
     # Ctrl-C is the parent's to handle: it stops the workers itself.  A worker that
     # saw SIGINT too would print a traceback of its own.  SIGTERM and SIGHUP, sent
     # to the whole process group by `timeout` or a CI runner, take the default
-    # action: the worker dies, and the parent reports it.
+    # action: the worker dies, and the parent reports it; one the parent ignores
+    # (SIGHUP under nohup, see user_stops) the worker ignores too.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     for s in STOP_SIGNALS:
-        signal.signal(s, signal.SIG_DFL)
+        if not ignored(s):
+            signal.signal(s, signal.SIG_DFL)
     _die_with_parent(parent)
 
 
