@@ -75,8 +75,9 @@ def test_under_nohup_a_closed_terminal_does_not_stop_the_run(tmp_path):
     try:
         os.killpg(proc.pid, signal.SIGHUP)      # the terminal hangs up: its session gets SIGHUP
         time.sleep(1)
-        assert proc.poll() is None, proc.communicate()[1]
+        went_on = proc.poll() is None
     finally:
         err = stop(proc, signal.SIGTERM)
+    assert went_on, err
     assert proc.returncode == 143, err
     assert re.fullmatch(rf"interrupted: SIGTERM; {FIGURES}", err.splitlines()[-1]), err
