@@ -14,6 +14,13 @@ to a ``LocalCluster`` it starts when given no address.  A task carries plain dat
 and the bytes of the files it needs (the workload and plugin files), so workers
 need slabpolicy installed but not the client's files; a worker lost mid-run has
 its task re-run elsewhere by the scheduler (up to its ``allowed-failures``).
+
+The files travel as one task of their own (:func:`_files_task`) on which every
+run depends, not as scattered data: the scheduler can run a task again, but
+scattered data lost with the last worker holding it is gone, and every run
+needing it is cancelled.  Broadcasting does not prevent that, because the
+scheduler's active memory manager drops the replicas no waiting task needs, and
+a worker that joins later has none.
 """
 from __future__ import annotations
 
@@ -107,12 +114,14 @@ class DaskExecutor:
                 "dask": dask.__version__, "distributed": distributed.__version__}
 
     def run(self, todo: list[PlannedRun], progress: Progress | None, finished: Finished) -> None:
+        from concurrent.futures import CancelledError
         from contextlib import nullcontext
 
         from distributed import as_completed
         from distributed.scheduler import KilledWorker
 
-        files = self.client.scatter(_files_of(todo), broadcast=True, hash=False)
+        files = self.client.submit(_files_task, _files_of(todo), pure=False,
+                                   key=f"slabpolicy-files-{uuid.uuid4().hex[:8]}")
         futures = {}
         try:
             for run in todo:
@@ -127,6 +136,9 @@ class DaskExecutor:
                     except KilledWorker as exc:
                         outcome = ("error", f"{run.describe()}: every Dask worker that ran it "
                                             f"died ({exc}); the scheduler gave up on it")
+                    except CancelledError as exc:
+                        outcome = ("error", f"{run.describe()}: the Dask scheduler cancelled "
+                                            f"it ({exc})")
                     finished(run, outcome)
                     advance()
         except BaseException:
@@ -148,6 +160,12 @@ def _files_of(todo: list[PlannedRun]) -> dict[str, bytes]:
         except OSError as exc:
             raise SlabpolicyError(f"{path}: cannot read it to send to the Dask workers: "
                                   f"{exc.strerror or exc}") from None
+    return files
+
+
+def _files_task(files: dict[str, bytes]) -> dict[str, bytes]:
+    """The Dask task that holds the runs' files: it returns its argument, so the
+    bytes are in the task itself and the scheduler can make them again."""
     return files
 
 

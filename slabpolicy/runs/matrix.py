@@ -111,7 +111,10 @@ class PlannedRun:
         return (self.workload.name, self.policy.label, self.task.seed)
 
     def describe(self) -> str:
-        return f"{self.workload.name} / {self.policy.label} / seed {self.task.seed}"
+        """The run in a message: workload (and a sweep's grid point), policy, seed."""
+        point = ", ".join(f"{path}={value}" for path, value in self.task.parameters)
+        where = f"{self.workload.name} ({point})" if point else self.workload.name
+        return f"{where} / {self.policy.label} / seed {self.task.seed}"
 
 
 @dataclass
