@@ -331,9 +331,13 @@ def test_files_are_shipped_to_a_worker_that_lacks_them(small, tmp_path):
 
 
 def test_an_unreachable_scheduler_is_one_line(small, tmp_path):
-    result = invoke("sweep", small, "--out", tmp_path / "out", "--executor", "dask",
-                    "--scheduler", f"tcp://127.0.0.1:{free_port()}", "--grid",
-                    "machine.cpus=2", "--seeds", "1")
+    import dask
+
+    with dask.config.set({"distributed.comm.timeouts.connect": "2s"}):   # 30 s by default
+        result = invoke("sweep", small, "--out", tmp_path / "out", "--executor", "dask",
+                        "--scheduler", f"tcp://127.0.0.1:{free_port()}", "--grid",
+                        "machine.cpus=2", "--seeds", "1")
     assert result.exit_code == 1, result.stderr
     [line] = result.stderr.strip().splitlines()
     assert line.startswith("--scheduler tcp://127.0.0.1:") and "cannot connect" in line
+    assert "after 2 s" in line

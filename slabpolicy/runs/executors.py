@@ -39,8 +39,6 @@ from slabpolicy.runs.matrix import Finished, PlannedRun, Progress, Task, execute
 #: The environment variable naming the scheduler when ``--scheduler`` is not given.
 SCHEDULER_ENV = "SLABPOLICY_DASK_SCHEDULER"
 EXECUTORS = ("local", "dask")
-#: Seconds to wait for a scheduler to answer.
-CONNECT_TIMEOUT = 30
 
 
 class LocalExecutor:
@@ -87,7 +85,8 @@ class DaskExecutor:
                                             processes=True, dashboard_address=None)
                 self.client = Client(self.cluster)
             else:
-                self.client = Client(self.address, timeout=CONNECT_TIMEOUT)
+                # how long to try: Dask's distributed.comm.timeouts.connect (30 s)
+                self.client = Client(self.address)
         except (OSError, TimeoutError, ValueError) as exc:
             self.__exit__()
             where = self.address or "a LocalCluster"
