@@ -45,7 +45,7 @@ def echo(doc: dict, i: int) -> dict:
 
 def scheduler_rate(client, doc: dict, tasks: int) -> float:
     from distributed import as_completed
-    [shared] = client.scatter([doc], broadcast=True)
+    shared = client.submit(echo, doc, -1, pure=False)   # as the sweep's files task
     started = time.perf_counter()
     futures = [client.submit(echo, shared, i, pure=False) for i in range(tasks)]
     for future in as_completed(futures):
@@ -56,7 +56,7 @@ def scheduler_rate(client, doc: dict, tasks: int) -> float:
 def sweep_wall(executor, out: Path, grid: list[str], seeds: int) -> tuple[float, int]:
     planned = plan_sweep(HERE.parent / "experiments" / "default.yaml", grid, seeds=seeds,
                          policies=["leave-in-place", "objcg"],
-                         overrides=["duration=500ms", "cgroups[0].count=8"])
+                         overrides=["duration=500ms", "cgroups[1].count=8"])
     started = time.perf_counter()
     with executor:
         matrix.run_experiment(planned.plan, out, executor=executor, argv=["bench"])
@@ -76,12 +76,12 @@ def main() -> None:
           f"pickled {len(pickle.dumps(doc))} bytes, simulation {doc['wall_seconds']:.2f} s")
 
     with DaskExecutor(None, args.workers) as dask:
-        for size, payload in (("empty", {}), ("result-sized", doc)):
+        for size, payload in (("an empty", {}), ("a result-sized", doc)):
             rate = scheduler_rate(dask.client, payload, args.tasks)
-            print(f"scheduler, {args.workers} workers, {args.tasks} tasks returning a {size} "
+            print(f"scheduler, {args.workers} workers, {args.tasks} tasks returning {size} "
                   f"document: {rate:.0f} tasks/s")
 
-    grid = ["cgroups[0].arrival.rate=5/s,10/s,20/s,40/s"]
+    grid = ["cgroups[1].arrival.rate=5/s,10/s,20/s,40/s"]   # the containers
     with tempfile.TemporaryDirectory() as tmp:
         local, n = sweep_wall(LocalExecutor(args.workers), Path(tmp) / "local", grid, 3)
         dask_wall, _ = sweep_wall(DaskExecutor(None, args.workers), Path(tmp) / "dask", grid, 3)
