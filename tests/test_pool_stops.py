@@ -41,6 +41,9 @@ def test_sigterm_while_the_manager_thread_starts_raises_terminated(monkeypatch):
     pids: list[int] = []
     other = threading.Thread(target=time.sleep, args=(2,), daemon=True)
     other.start()
+    # as at a terminal: a suite started under `nohup` or by a runner that ignores
+    # SIGTERM would have user_stops() leave it ignored
+    sigterm = signal.signal(signal.SIGTERM, signal.SIG_DFL)
     try:
         with user_stops(), pytest.raises(Terminated):
             run_in_pool(_slow, [1, 2], 2, lambda i, v: None, on_start=pids.extend)
@@ -51,5 +54,43 @@ def test_sigterm_while_the_manager_thread_starts_raises_terminated(monkeypatch):
             assert time.monotonic() < deadline, "a worker outlived run_in_pool"
             time.sleep(0.05)
     finally:                       # a failure here must not leave workers for atexit to join
+        signal.signal(signal.SIGTERM, sigterm)
         for child in multiprocessing.active_children():
             child.kill()
+
+
+def _ignore_sigterm_and_sleep(x: int) -> int:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)        # as a plugin of a run might
+    time.sleep(600)
+    return x
+
+
+def _ignores_sigterm(pid: int) -> bool:
+    with open(f"/proc/{pid}/status") as fh:
+        [mask] = [line.split()[1] for line in fh if line.startswith("SigIgn:")]
+    return bool(int(mask, 16) & (1 << (signal.SIGTERM - 1)))
+
+
+def test_a_worker_that_ignores_sigterm_is_killed_when_the_pool_stops():
+    """The stop reaches the parent while the worker's run ignores SIGTERM: the
+    worker is killed after the grace period, not waited for to the end of its run."""
+    pids: list[int] = []
+
+    def stop_once_the_worker_ignores_sigterm() -> None:
+        deadline = time.monotonic() + 60
+        while not _ignores_sigterm(pids[0]):
+            assert time.monotonic() < deadline, "the task never ran"
+            time.sleep(0.05)
+        raise Terminated(signal.SIGTERM)
+
+    started = time.monotonic()
+    try:
+        with pytest.raises(Terminated):
+            run_in_pool(_ignore_sigterm_and_sleep, [1], 1, lambda i, v: None,
+                        on_start=pids.extend, meanwhile=stop_once_the_worker_ignores_sigterm)
+        assert time.monotonic() - started < 300        # not the run's 600 s
+        assert not any(c.is_alive() for c in multiprocessing.active_children())
+    finally:
+        for child in multiprocessing.active_children():
+            child.kill()
+

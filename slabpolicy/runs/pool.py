@@ -3,7 +3,8 @@
 Every way the ``slabpolicy compare`` process can end takes its workers with it:
 
 * it returns or raises (Ctrl-C, a worker that died, an error): the pool's workers
-  still running are terminated, then the pool is shut down;
+  still running are terminated (and killed :data:`STOP_GRACE` seconds later if
+  one has not exited), then the pool is shut down;
 * SIGTERM or SIGHUP (what ``timeout``, a CI cancel or a closed terminal send):
   :func:`~slabpolicy.interrupts.user_stops` turns them into ``Terminated``,
   which unwinds like Ctrl-C, so the finished results and the manifest are written and the workers
@@ -17,8 +18,10 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
+import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from contextlib import nullcontext
+from multiprocessing import connection
 from typing import Any, Callable, ContextManager, Sequence
 
 from slabpolicy.interrupts import STOP_SIGNALS, ignored, raise_pending, stops_held
@@ -56,12 +59,34 @@ def worker_pids(pool: ProcessPoolExecutor) -> list[int]:
     return [p.pid for p in (getattr(pool, "_processes", None) or {}).values() if p.pid]
 
 
+#: Seconds a worker has to exit after SIGTERM before it is sent SIGKILL.
+STOP_GRACE = 5.0
+
+
 def _stop_workers(pool: ProcessPoolExecutor) -> None:
-    """Stop the workers now: a run in progress is lost, a finished one is not."""
+    """Stop the workers now: a run in progress is lost, a finished one is not.
+
+    SIGTERM first, then SIGKILL to a worker still there :data:`STOP_GRACE` s
+    later, which the pool's shutdown would otherwise wait for until its run
+    ended: one whose plugin ignores SIGTERM, or one forked while the parent held
+    its stops back (``stops_held``) and signalled before ``_worker_init`` ran,
+    whose inherited handler only recorded the signal.
+    """
+    waiting = {}
     for process in list((getattr(pool, "_processes", None) or {}).values()):
         try:
             if process.is_alive():
                 process.terminate()
+                waiting[process.sentinel] = process
+        except (OSError, ValueError):
+            pass
+    deadline = time.monotonic() + STOP_GRACE
+    while waiting and (left := deadline - time.monotonic()) > 0:
+        for ended in connection.wait(list(waiting), timeout=left):
+            del waiting[ended]
+    for process in waiting.values():
+        try:
+            process.kill()
         except (OSError, ValueError):
             pass
 
