@@ -9,6 +9,7 @@ hide the bundled policies, and COLUMNS is wide so that tables do not wrap.
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -19,6 +20,16 @@ from slabpolicy.runs.matrix import MANIFEST
 
 CLEAN_ENV = {DISABLE_AUTOLOAD_ENV: None, BLOCK_ENV: None, "COLUMNS": "200"}
 RUNNER = CliRunner(env=CLEAN_ENV)
+
+
+def stops_as_at_a_terminal() -> None:
+    """A child's ``preexec_fn``: its stop signals at their defaults, as a command
+    typed at a terminal has them.  A suite started as a background job
+    (`pytest &`) has SIGINT ignored, one under `nohup` SIGHUP, and the child would
+    inherit that; an ignored stop signal stays ignored (interrupts.user_stops), so
+    the command would go on to its end."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
 
 # cgroups arrive at random (poisson), so a seed changes the cgroups as well as
 # the allocations; the two policies differ only in what happens at offline.

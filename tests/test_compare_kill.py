@@ -17,6 +17,8 @@ from typer.testing import CliRunner
 from slabpolicy.cli import app
 from slabpolicy.runs.dirlock import DirectoryBusy, hold_directory, is_held
 
+from cli_support import stops_as_at_a_terminal
+
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = 2
 
@@ -58,7 +60,8 @@ def alive(pid: int) -> bool:
 def start_and_wait_for_workers(path: Path, out: Path, prefix: tuple[str, ...] = ()
                                ) -> tuple[subprocess.Popen, set[int]]:
     proc = subprocess.Popen([*prefix, *compare_args(path, out)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=stops_as_at_a_terminal)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         workers = children(proc.pid)

@@ -14,6 +14,8 @@ import pytest
 from slabpolicy.cli.progress import describe
 from slabpolicy.runs.monitor import Progress
 
+from cli_support import stops_as_at_a_terminal
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -23,28 +25,44 @@ def test_progress_line_says_simulated_time_events_rate_and_time_left():
                            "about 6s left")
 
 
-def _sigint_as_at_a_terminal() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 FIGURES = (r"stopped at t=[\d.]+(ms|s|min) of 5\.556h \(\d+%\): \d+ allocations, \d+ frees, "
            r"\d+ slab pages, \d+ dead caches, \d+ dying memcgs")
+
+#: a plugin that creates the file $SLABPOLICY_TEST_MARK at the first sample past 1
+#: simulated second: the run is then in its loop, with figures to print
+MARKER = """\
+import os
+from slabpolicy import hookimpl
+
+
+@hookimpl
+def slabpolicy_sample(sim, now_ns, sample):
+    mark = os.environ["SLABPOLICY_TEST_MARK"]
+    if now_ns >= 1_000_000_000 and not os.path.exists(mark):
+        open(mark, "w").close()
+"""
 
 
 def start_long_run(tmp_path: Path, prefix: tuple[str, ...] = ()) -> subprocess.Popen:
     """`slabpolicy run` of the default experiment made far longer than a test's wait,
-    in a session of its own, started 6 s ago (start-up, then some simulated time)."""
+    in a session of its own; returns once it has simulated a second (60 s at most,
+    for a loaded machine's start-up)."""
     path = tmp_path / "long.yaml"
     path.write_text((ROOT / "experiments" / "default.yaml").read_text()
                     .replace("duration: 10s", "duration: 20000s"))
-    # SIGINT as at a terminal: a suite started as a background job (`pytest &`) has it
-    # ignored, the child would inherit that, and an ignored SIGINT stays ignored
-    # (interrupts.user_stops), so the run would go on to its end
+    marker, mark = tmp_path / "marker.py", tmp_path / "past-1s"
+    marker.write_text(MARKER)
     proc = subprocess.Popen([*prefix, sys.executable, "-m", "slabpolicy", "run", str(path),
-                             "--policy", "leave-in-place"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True,
-                            preexec_fn=_sigint_as_at_a_terminal)
-    time.sleep(6)
+                             "--policy", "leave-in-place", "--plugin", str(marker)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True, preexec_fn=stops_as_at_a_terminal,
+                            env={**os.environ, "SLABPOLICY_TEST_MARK": str(mark)})
+    deadline = time.monotonic() + 60
+    while not mark.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if not mark.exists():
+        proc.kill()
+        raise AssertionError(f"the run did not simulate a second: {proc.communicate()[1]}")
     return proc
 
 
