@@ -4,6 +4,7 @@ is the one-line plugin error naming the plugin, its file and line; a hook that
 never returns is stopped by the watchdog (--run-timeout), which names it."""
 from __future__ import annotations
 
+import signal
 import threading
 from pathlib import Path
 
@@ -136,6 +137,36 @@ def test_watchdog_outside_the_main_thread(tmp_path):
     [exc] = caught
     assert isinstance(exc, PluginError)
     assert str(exc).startswith(f"policy bad ({plugin}:{HOOK_LINE}): the run stopped advancing")
+
+
+class Deadline(BaseException):
+    """The caller's own deadline."""
+
+
+def test_the_callers_own_alarm_is_not_taken_for_a_stall(tmp_path):
+    """A program that runs run_one under a SIGALRM deadline of its own (as the fuzz
+    corpus test does) gets its own exception when the deadline expires mid-run, not
+    the watchdog's "stopped advancing for 60s": the watchdog stops the main thread
+    with SIGALRM too, and passes on an alarm it did not send."""
+    plugin, path = files(tmp_path, "time.sleep(30)")
+    workload = load_workload(path)
+    [policy] = resolve_policies(workload, ["bad"],
+                                policy_registry(make_plugin_manager((str(plugin),))))
+
+    def expire(signum, frame):
+        raise Deadline("the caller's")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.5)
+        with pytest.raises(PluginError) as caught:
+            run_one(workload, policy, 1, plugin_paths=(str(plugin),), run_timeout=60)
+        assert signal.getsignal(signal.SIGALRM) is expire       # given back after the run
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert str(caught.value).startswith(f"policy bad ({plugin}:{HOOK_LINE}) raised Deadline: "
+                                        "the caller's")
 
 
 def test_a_run_that_advances_is_not_stopped(tmp_path):

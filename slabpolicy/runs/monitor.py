@@ -105,10 +105,17 @@ def watch(sim: Any, run_timeout: float | None = DEFAULT_RUN_TIMEOUT,
     fired = threading.Event()
     started = time.monotonic()
 
-    def stalled(signum: int, frame: Any) -> None:
-        raise RunStalled(run_timeout)
+    alarm = bool(run_timeout and in_main)
+    previous = signal.getsignal(signal.SIGALRM) if alarm else None
 
-    previous = signal.signal(signal.SIGALRM, stalled) if run_timeout and in_main else None
+    def stalled(signum: int, frame: Any) -> None:
+        if fired.is_set():
+            raise RunStalled(run_timeout)
+        if callable(previous):      # not ours: the caller's own alarm (a deadline of its own)
+            previous(signum, frame)
+
+    if alarm:
+        signal.signal(signal.SIGALRM, stalled)
 
     def look() -> None:
         last, since = _position(sim), time.monotonic()
@@ -135,5 +142,5 @@ def watch(sim: Any, run_timeout: float | None = DEFAULT_RUN_TIMEOUT,
         thread.join()
         if fired.is_set() and not in_main:     # not delivered: the run ended meanwhile
             ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(target.ident), None)
-        if previous is not None:
-            signal.signal(signal.SIGALRM, previous)
+        if alarm:
+            signal.signal(signal.SIGALRM, signal.SIG_DFL if previous is None else previous)
