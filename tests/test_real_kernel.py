@@ -72,8 +72,9 @@ def test_objects_outliving_their_cgroup_stay_charged_to_the_parent_until_freed(c
     for f in files.iterdir():
         f.unlink()
     files.rmdir()                 # the now negative dentries go with their directory
-    # inodes and dentries are freed after an RCU grace period: give it a few seconds
-    deadline = time.monotonic() + 10
+    # inodes and dentries are freed after an RCU grace period, by softirq or, on a
+    # loaded machine, by ksoftirqd competing with the load: up to a minute
+    deadline = time.monotonic() + 60
     while kmem(parent) >= after_rmdir - 0.5 * charged and time.monotonic() < deadline:
         time.sleep(0.1)
     assert kmem(parent) < after_rmdir - 0.5 * charged   # freeing them uncharged the parent
