@@ -1,6 +1,7 @@
 """What the command-line tests share: a CliRunner with a clean environment, the
-assertions on how a command ended, and the small two-policy workload that the
-compare, report, export, html and sweep tests run.
+assertions on how a command ended, the small two-policy workload that the
+compare, report, export, html and sweep tests run, and for the tests that start
+processes, a polling wait and a child's stop signals as at a terminal.
 
 The installed Typer vendors Click, whose CliRunner keeps stderr apart
 (``result.stderr``).  The environment is cleaned of the variables that would
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import json
 import signal
+import time
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -20,6 +22,15 @@ from slabpolicy.runs.matrix import MANIFEST
 
 CLEAN_ENV = {DISABLE_AUTOLOAD_ENV: None, BLOCK_ENV: None, "COLUMNS": "200"}
 RUNNER = CliRunner(env=CLEAN_ENV)
+
+
+def wait_for(predicate, what: str, timeout: float = 30) -> None:
+    """Poll ``predicate()`` until it is true; fail naming ``what`` after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
 
 
 def stops_as_at_a_terminal() -> None:

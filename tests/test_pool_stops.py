@@ -20,6 +20,8 @@ import pytest
 from slabpolicy.interrupts import Terminated, user_stops
 from slabpolicy.runs.pool import run_in_pool
 
+from cli_support import wait_for
+
 
 def _slow(x: int) -> int:
     time.sleep(30)
@@ -77,10 +79,7 @@ def test_a_worker_that_ignores_sigterm_is_killed_when_the_pool_stops():
     pids: list[int] = []
 
     def stop_once_the_worker_ignores_sigterm() -> None:
-        deadline = time.monotonic() + 60
-        while not _ignores_sigterm(pids[0]):
-            assert time.monotonic() < deadline, "the task never ran"
-            time.sleep(0.05)
+        wait_for(lambda: _ignores_sigterm(pids[0]), "the task to run", timeout=60)
         raise Terminated(signal.SIGTERM)
 
     started = time.monotonic()

@@ -15,7 +15,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -26,7 +25,7 @@ pytest.importorskip("distributed")
 from slabpolicy.runs import executors  # noqa: E402
 from slabpolicy.runs.matrix import Task  # noqa: E402
 
-from cli_support import SMALL, invoke, ok, results_in  # noqa: E402
+from cli_support import SMALL, invoke, ok, results_in, wait_for  # noqa: E402
 
 RATE = "cgroups[0].arrival.rate"
 DASK = str(Path(sys.executable).with_name("dask"))
@@ -66,14 +65,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def wait_for(predicate, what: str, timeout: float = STARTUP_TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 class Cluster:
